@@ -1,0 +1,39 @@
+# One way to do each thing; the README and .ci/run call these targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv index eval bench lint clean
+
+run: $(STAMP)  ## set everything up and start the web chat
+	$(BIN)/rag serve
+
+test: $(STAMP)  ## set everything up and run the whole test suite
+	$(BIN)/python -m pytest
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: anything else would pull a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+index: $(STAMP)  ## build (or rebuild) the default index from seeds/
+	$(BIN)/rag build
+
+eval: $(STAMP)
+	$(BIN)/rag eval tests/gold/japan-nato-alignment.jsonl
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag ui tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) index/manifest.json index/passages-* index/vectors-* index/sentences-* index/bm25-*

@@ -1,0 +1,31 @@
+"""Ask questions of a report; get verbatim quotes with exact citations.
+
+    >>> import rag
+    >>> passages = rag.retrieve("Why does Taiwan matter to Japan?", k=3)
+    >>> passages[0].citation.source
+    'japan-nato-alignment.txt'
+
+Importing this package is cheap: torch and the model load on first use.
+"""
+
+from .errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
+from .index import Index, answer, build_index, load_index, retrieve
+from .types import Answer, Citation, Passage, Quote
+
+__all__ = [
+    "Answer",
+    "Citation",
+    "Index",
+    "IndexStateError",
+    "IngestError",
+    "InputError",
+    "ModelError",
+    "Passage",
+    "Quote",
+    "RagError",
+    "StaleIndexError",
+    "answer",
+    "build_index",
+    "load_index",
+    "retrieve",
+]

@@ -1,0 +1,204 @@
+"""Cited answers: pick the sentences that answer, quote them verbatim, or abstain.
+
+Sentences of the retrieved passages are scored against the question (cosine
+of precomputed sentence vectors plus overlap of content words), the best one
+to three are quoted, contiguous sentences merged, each quote checked against
+its source slice before it is returned. When the signals say the documents do
+not answer, the answer abstains and says so plainly.
+
+Does not generate or paraphrase text: every quote is a slice of a source file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .text import content_words, stem, tokens
+from .types import Answer, Citation, Quote
+
+if TYPE_CHECKING:
+    from .index import Index
+
+MAX_QUOTES = 3
+LEXICAL_WEIGHT = 0.3  # weight of content-word overlap in a sentence's score
+QUOTE_MARGIN = 0.12  # a further sentence is quoted only if this close to the best
+ABSTAIN_MESSAGE = "The documents do not answer this question."
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the abstention rule looks at, for one question (also reported by `rag eval`)."""
+
+    best_sentence: float  # highest sentence score (cosine + weighted overlap)
+    best_cosine: float  # highest sentence cosine
+    top_dense: float  # cosine of the best passage
+    coverage: float  # share of the question's content words found in the quoted sentences
+    unknown: float  # share of the question's content words that occur nowhere in the documents
+    agreement: bool  # dense and BM25 rank the same passage in their top 3
+    margin: float  # best sentence score minus the runner-up in another passage
+
+    def support(self) -> float:
+        """One number: higher means better supported. Calibrated on the gold set by `rag eval`."""
+        return (
+            self.best_cosine
+            + 0.35 * self.coverage
+            - 0.5 * self.unknown
+            + (0.05 if self.agreement else 0.0)
+        )
+
+
+SUPPORT_THRESHOLD = 0.55
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_rank: int
+    chunk: int
+    sentence: int  # position within the chunk
+    start: int
+    end: int
+    cosine: float
+    overlap: float
+
+    @property
+    def score(self) -> float:
+        return self.cosine + LEXICAL_WEIGHT * self.overlap
+
+
+def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
+    return explain(index, question, k=k, sources=sources)[0]
+
+
+def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+            threshold: float | None = None) -> tuple[Answer, Signals]:
+    """The answer and the signals its abstention decision was made on."""
+    from .index import check_question
+
+    query = check_question(question, k)
+    vector, truncated = index.encode_query(query)
+    hits = index.search(query, k, sources=sources, vector=vector)
+    passages = [replace(index.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
+    wanted = set(content_words(query.text))
+
+    candidates: list[_Candidate] = []
+    for rank, hit in enumerate(hits):
+        chunk = index.chunks[hit.index]
+        first = int(index.sentence_offsets[hit.index])
+        cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ vector
+        for n, (start, end) in enumerate(chunk.sentences):
+            text = index.text_of(chunk.passage.citation.source)[start:end]
+            have = {stem(t) for t in tokens(text)}
+            overlap = len(wanted & have) / len(wanted) if wanted else 0.0
+            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap))
+    candidates.sort(key=lambda c: -c.score)
+    chosen = _choose(index, candidates)
+    signals = _signals(index, hits, candidates, chosen, wanted)
+    limit = SUPPORT_THRESHOLD if threshold is None else threshold
+    abstained = not chosen or signals.support() < limit
+    quotes = [] if abstained else _quotes(index, chosen)
+    message = ABSTAIN_MESSAGE if abstained else ""
+    if truncated:
+        note = "Your question was long, so it was shortened to fit the model."
+        message = f"{message} {note}".strip()
+    result = Answer(query.original if not truncated else query.text, quotes, passages, abstained, message,
+                    truncated)
+    return replace(result, text=render(result)), signals
+
+
+def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The best sentence, plus up to two more that score nearly as well; no near-duplicates."""
+    chosen: list[_Candidate] = []
+    seen: list[set[str]] = []
+    for cand in candidates:
+        if len(chosen) == MAX_QUOTES or (chosen and cand.score < chosen[0].score - QUOTE_MARGIN):
+            break
+        text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
+        words = set(tokens(text))
+        # A pull quote and its body sentence, or a sentence repeated in two documents, appear once.
+        if any(len(words & other) / max(1, len(words | other)) >= 0.7 for other in seen):
+            continue
+        seen.append(words)
+        chosen.append(cand)
+    return chosen
+
+
+def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
+    """Merge contiguous sentences of one passage; order by score, document order within a passage."""
+    by_chunk: dict[int, list[_Candidate]] = {}
+    for cand in chosen:
+        by_chunk.setdefault(cand.chunk, []).append(cand)
+    groups: list[list[_Candidate]] = []
+    for cands in by_chunk.values():
+        cands.sort(key=lambda c: c.sentence)
+        run = [cands[0]]
+        for cand in cands[1:]:
+            if cand.sentence == run[-1].sentence + 1:
+                run.append(cand)
+            else:
+                groups.append(run)
+                run = [cand]
+        groups.append(run)
+    groups.sort(key=lambda g: (-max(c.score for c in g), g[0].start))
+    quotes: list[Quote] = []
+    for group in groups:
+        chunk = index.chunks[group[0].chunk]
+        cite = chunk.passage.citation
+        start, end = group[0].start, group[-1].end
+        text = index.text_of(cite.source)[start:end]
+        citation = Citation(cite.source, cite.section, cite.paragraph, start, end)
+        if index.verify(citation, text):
+            quotes.append(Quote(text, round(max(c.score for c in group), 6), citation))
+    return quotes
+
+
+def _signals(index: Index, hits: list, candidates: list[_Candidate], chosen: list[_Candidate],
+             wanted: set[str]) -> Signals:
+    if not candidates:
+        return Signals(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0)
+    best = candidates[0]
+    runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
+    covered: set[str] = set()
+    for cand in chosen:
+        text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
+        covered |= {stem(t) for t in tokens(text)}
+    vocab = index.bm25.vocab_dict
+    unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
+    dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
+    lexical_top = {h.index for h in hits if 0 < h.lexical_rank <= 3}
+    return Signals(
+        best_sentence=best.score,
+        best_cosine=max(c.cosine for c in candidates),
+        top_dense=max((h.dense for h in hits), default=0.0),
+        coverage=len(wanted & covered) / len(wanted) if wanted else 0.0,
+        unknown=unknown,
+        agreement=bool(dense_top & lexical_top),
+        margin=best.score - runner,
+    )
+
+
+def render(result: Answer) -> str:
+    """The answer as Markdown-style text with numbered markers and a source list."""
+    lines: list[str] = []
+    if result.abstained:
+        lines.append(result.message or ABSTAIN_MESSAGE)
+        if result.passages:
+            lines.append("")
+            lines.append("Related, not an answer:")
+            lines.extend(f"- {p.citation.label()}" for p in result.passages[:3])
+        return "\n".join(lines)
+    if result.message:
+        lines += [result.message, ""]
+    for n, quote in enumerate(result.quotes, start=1):
+        lines.append(f"> “{' '.join(quote.text.split())}” [{n}]")
+        lines.append(">")
+    if lines and lines[-1] == ">":
+        lines.pop()
+    lines.append("")
+    lines.extend(f"[{n}] {q.citation.label()}" for n, q in enumerate(result.quotes, start=1))
+    return "\n".join(lines)
+
+
+__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "render"]

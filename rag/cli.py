@@ -1,0 +1,176 @@
+"""The `rag` command: build, search, ask, eval, serve.
+
+Errors from the library become one line on stderr and exit code 1, never a
+traceback. `--json` prints the same fields as the library's dataclasses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import RagError
+from .index import default_paths
+
+EPILOG = "Documents go in the seeds folder (.txt or .md); the index is rebuilt when they change."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RagError as err:
+        print(f"rag: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    seeds, index = default_paths()
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__.splitlines()[0], epilog=EPILOG)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("build", help="build the index from the seeds folder")
+    p.add_argument("--seeds", type=Path, default=seeds, help=f"documents folder (default: {seeds})")
+    p.add_argument("--index", type=Path, default=index, help=f"index folder (default: {index})")
+    p.add_argument("--model", default=None, help="sentence-transformers model name or folder "
+                   "(default: all-MiniLM-L6-v2, packaged)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show titles, sections and dropped lines")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("search", help="print the passages that best match a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
+    _index_option(p, index)
+    p.add_argument("--json", action="store_true", help="print JSON (same fields as rag.Passage)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with cited quotes (questions from stdin if none)")
+    p.add_argument("question", nargs="?")
+    p.add_argument("-k", type=int, default=5, help="number of passages to quote from (default: 5)")
+    _index_option(p, index)
+    p.add_argument("--json", action="store_true", help="print JSON (same fields as rag.Answer), one per line")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="run a gold-question set and print retrieval and answer metrics")
+    p.add_argument("gold", type=Path, help="gold set (JSONL; format in README)")
+    _index_option(p, index)
+    p.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
+    p.add_argument("--json", dest="json_out", type=Path, help="write the full results to this JSON file")
+    p.add_argument("--min", dest="minimums", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if METRIC is below VALUE (repeatable), e.g. --min hit@5=0.95")
+    p.add_argument("--max", dest="maximums", action="append", default=[], metavar="METRIC=VALUE",
+                   help="exit 1 if METRIC is above VALUE (repeatable), e.g. --max false_abstention=0.04")
+    p.add_argument("--compare", type=Path, help="show deltas against a saved --json run")
+    p.add_argument("--ablations", action="store_true", help="also run dense-only and BM25-only retrieval")
+    p.add_argument("--chart", type=Path, help="save the abstention trade-off chart (PNG) here")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    _index_option(p, index)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
+    p.add_argument("--index", type=Path, default=None,
+                   help=f"index folder (default: {default}, rebuilt from the seeds when they change)")
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202 - returns rag.Index
+    """The index the user named (must be current), or the default one (rebuilt when stale)."""
+    from .index import default_index, load_index
+
+    if args.index is not None:
+        return load_index(args.index)
+    return default_index()
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    import time
+
+    from .embed import DEFAULT_MODEL
+    from .index import build_index
+
+    started = time.perf_counter()
+    index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
+                        verbose=args.verbose)
+    m = index.manifest
+    print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(m.sources) - len(m.skipped)} "
+          f"document(s) into {args.index} in {time.perf_counter() - started:.1f}s "
+          f"[model {m.model}, {m.dimension}-d, FAISS {m.faiss}].")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .index import check_question
+
+    check_question(args.question, args.k)
+    passages = _open(args).retrieve(args.question, args.k)
+    if args.json:
+        print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
+        return 0
+    for n, p in enumerate(passages, start=1):
+        print(f"[{n}] {p.score:.4f}  {p.citation.label()}  (chars {p.citation.start}-{p.citation.end})")
+        print("    " + " ".join(p.text.split()))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .index import check_question
+
+    if args.question is not None:
+        check_question(args.question, args.k)
+        questions = [args.question]
+    else:
+        if sys.stdin.isatty():
+            print("Type a question per line; Ctrl-D to finish.", file=sys.stderr)
+        questions = None
+    index = _open(args)
+    stream = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
+    failed = False
+    for question in stream:
+        if questions is None and not question.strip():
+            continue
+        try:
+            result = index.answer(question, args.k)
+        except InputError as err:
+            if questions is not None:
+                raise
+            print(f"rag: error: {err}", file=sys.stderr)
+            failed = True
+            continue
+        if args.json:
+            print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
+        else:
+            print(result.text + "\n", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_cli
+
+    return run_cli(args, _open(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(_open(args), host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,316 @@
+"""Build, load and query an index: the library's entry points.
+
+`build_index` ingests a seeds folder, embeds passages and sentences, and
+writes an index folder; `load_index` reads one back and checks it is neither
+stale nor built for another model; `Index.retrieve` / `Index.answer` query
+it. The default index (seeds/ → index/) is rebuilt automatically when the
+seeds change, and is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import store
+from .chunk import MAX_WORDS, Chunk, chunk_document
+from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .errors import IndexStateError, InputError, ModelError, StaleIndexError
+from .ingest import describe, ingest
+from .retrieve import FUSIONS, Hit, bm25_index, faiss_index_for, search
+from .text import dehyphenate, vocabulary
+from .types import Citation, Passage
+
+if TYPE_CHECKING:
+    from .types import Answer
+
+MAX_QUESTION_CHARS = 2_000
+DEFAULT_FUSION = "rrf"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated question: the text used for search and whether it was cut."""
+
+    text: str
+    original: str
+    truncated: bool
+
+
+def check_question(question: object, k: object = 5) -> Query:
+    """Validate user input; raise InputError saying what to pass instead."""
+    if not isinstance(question, str):
+        raise InputError(f"question must be a string, got {type(question).__name__}; pass text such as "
+                         "'Why does Taiwan matter to Japan?'.")
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InputError(f"k must be a whole number of passages (1 or more), got {k!r}.")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}; pass how many passages you want, e.g. k=5.")
+    # Control characters carry no meaning for search and can upset terminals.
+    cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise InputError("question is blank; type a question about the documents, e.g. "
+                         "'Why does Taiwan matter to Japan?'.")
+    truncated = len(cleaned) > MAX_QUESTION_CHARS
+    return Query(cleaned[:MAX_QUESTION_CHARS], question, truncated)
+
+
+class Index:
+    """A loaded index: passages, vectors, BM25 and the model that embeds questions."""
+
+    def __init__(self, stored: store.Stored, embedder: Embedder, index_dir: Path, *, fusion: str = DEFAULT_FUSION):
+        if fusion not in FUSIONS:
+            raise InputError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}.")
+        self.manifest = stored.manifest
+        self.chunks = stored.chunks
+        self.faiss_index = stored.faiss_index
+        self.bm25 = stored.bm25
+        self.sentence_vectors = stored.sentence_vectors
+        self.embedder = embedder
+        self.index_dir = index_dir
+        self.fusion = fusion
+        self.passages = [c.passage for c in stored.chunks]
+        # Row of each chunk's first sentence in `sentence_vectors`.
+        self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
+        self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
+        self._texts = self._read_sources()
+
+    def _read_sources(self) -> dict[str, str]:
+        """Each source's text, checked against every passage: quotes are cut from these."""
+        texts: dict[str, str] = {}
+        seeds = Path(self.manifest.seeds_dir)
+        for chunk in self.chunks:
+            cite = chunk.passage.citation
+            if cite.source not in texts:
+                try:
+                    texts[cite.source] = (seeds / cite.source).read_text("utf-8")
+                except (OSError, UnicodeDecodeError) as err:
+                    raise StaleIndexError(
+                        f"Cannot read {cite.source} from {seeds} ({err.__class__.__name__}); the index at "
+                        f"{self.index_dir} needs its documents: run `rag build --seeds DIR --index {self.index_dir}`."
+                    ) from None
+            if texts[cite.source][cite.start : cite.end] != chunk.passage.text:
+                raise StaleIndexError(
+                    f"{cite.source} no longer matches the index at {self.index_dir} (passage {chunk.passage.id}); "
+                    f"run `rag build --seeds {seeds} --index {self.index_dir}`."
+                )
+        return texts
+
+    def text_of(self, source: str) -> str:
+        """The full text of an indexed source, exactly as the offsets count it."""
+        return self._texts[source]
+
+    def verify(self, citation: Citation, text: str) -> bool:
+        """True when `text` is exactly the cited slice of its source."""
+        source = self._texts.get(citation.source)
+        return source is not None and source[citation.start : citation.end] == text
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(set(self._source_of))
+
+    def __repr__(self) -> str:
+        return (f"Index({str(self.index_dir)!r}, {len(self.chunks)} passages from {len(self.sources)} "
+                f"documents, model={self.manifest.model!r})")
+
+    def source_text(self, source: str) -> str:
+        """The text of a source file as indexed; citations' offsets point into it."""
+        if source not in self._texts:
+            raise InputError(f"unknown document {source!r}; the index holds {', '.join(self.sources)}.")
+        return self._texts[source]
+
+    def encode_query(self, query: Query) -> tuple[np.ndarray, bool]:
+        """The question's vector, and whether the model had to cut it to fit."""
+        cut = query.truncated or self.embedder.count_tokens(query.text) > self.embedder.max_tokens
+        return self.embedder.encode([query.text])[0], cut
+
+    def search(self, query: Query, k: int, *, sources: list[str] | None = None,
+               fusion: str | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+        if vector is None:
+            vector, _ = self.encode_query(query)
+        allowed = None
+        if sources is not None:
+            unknown = sorted(set(sources) - set(self.sources))
+            if unknown:
+                raise InputError(f"unknown document(s) {', '.join(unknown)}; the index holds "
+                                 f"{', '.join(self.sources)}.")
+            allowed = np.isin(self._source_of, list(sources))
+        return search(vector, query.text, chunks=self.chunks, faiss_index=self.faiss_index, bm25=self.bm25,
+                      k=k, fusion=fusion or self.fusion, allowed=allowed)
+
+    def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
+                 fusion: str | None = None) -> list[Passage]:
+        """The `k` passages that best match `question`, best first, each with a score."""
+        query = check_question(question, k)
+        hits = self.search(query, k, sources=sources, fusion=fusion)
+        return [replace(self.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
+
+    def answer(self, question: str, k: int = 5, *, sources: list[str] | None = None) -> Answer:
+        """Verbatim, cited quotes that answer `question`, or an honest abstention."""
+        from .answer import answer
+
+        return answer(self, question, k=k, sources=sources)
+
+
+# --- building -------------------------------------------------------------
+
+
+def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
+                max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
+                verbose: bool = False, log: Any = None) -> Index:
+    """Ingest `seeds_dir`, embed it, and write an index to `index_dir`.
+
+    Skipped files are reported one line each (and, with `verbose`, each
+    document's title, sections and dropped lines) through `log`, a callable
+    taking one line; by default they go to stderr.
+    """
+    seeds, target = Path(seeds_dir), Path(index_dir)
+    say = log or (lambda line: print(line, file=sys.stderr))
+    embedder = embedder or load_embedder(model)
+    with store.build_lock(target):
+        docs, skipped = ingest(seeds)
+        for s in skipped:
+            say(f"skipped {s.source}: {s.reason}")
+        if verbose:
+            for doc in docs:
+                say(describe(doc))
+        vocab = vocabulary(doc.text[b.start:b.end] for doc in docs for b in doc.body)
+        chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
+                                                                          vocabulary=vocab)]
+        sentence_texts = [" ".join(dehyphenate(doc_text(docs, c)[s:e], vocab).split())
+                          for c in chunks for s, e in c.sentences]
+        vectors = embedder.encode([c.search_text for c in chunks], progress=progress)
+        sentence_vectors = embedder.encode(sentence_texts, progress=progress)
+        faiss_index, kind = faiss_index_for(vectors)
+        manifest = {
+            "model": embedder.name,
+            "dimension": embedder.dimension,
+            "chunking": {"max_words": max_words, "unit": "sentences within one body paragraph"},
+            "faiss": kind,
+            "seeds_dir": str(seeds.resolve()),
+            "sources": store.fingerprint(seeds),
+            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        }
+        store.write(target, chunks=chunks, passage_vectors=vectors, sentence_vectors=sentence_vectors,
+                    faiss_index=faiss_index, bm25=bm25_index(chunks), manifest=manifest)
+        stored = store.read(target)
+    return Index(stored, embedder, target)
+
+
+def doc_text(docs: list[Any], chunk: Chunk) -> str:
+    source = chunk.passage.citation.source
+    return next(d.text for d in docs if d.source == source)
+
+
+# --- loading --------------------------------------------------------------
+
+
+def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
+               check_sources: bool = True, fusion: str = DEFAULT_FUSION) -> Index:
+    """Load an index folder; refuse a stale one or one built for another model."""
+    target = Path(index_dir)
+    manifest = store.Manifest.read(target)
+    if model is not None and model != manifest.model:
+        raise ModelError(f"Index {target} was built with model {manifest.model!r}, not {model!r}; run "
+                         f"`rag build --index {target} --model {model}` to rebuild it with that model.")
+    if check_sources:
+        changed = stale_sources(manifest)
+        if changed:
+            raise StaleIndexError(
+                f"Index {target} is stale: {changed} changed in {manifest.seeds_dir} since it was built; run "
+                f"`rag build --seeds {manifest.seeds_dir} --index {target}`."
+            )
+    embedder = embedder or load_embedder(manifest.model)
+    if embedder.dimension != manifest.dimension:
+        raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but index "
+                         f"{target} holds {manifest.dimension}; rebuild with `rag build --index {target}`.")
+    return Index(store.read(target), embedder, target, fusion=fusion)
+
+
+def stale_sources(manifest: store.Manifest) -> str:
+    """A short description of what changed in the seeds, or "" if nothing did (or they are gone)."""
+    seeds = Path(manifest.seeds_dir)
+    if not seeds.is_dir():
+        return ""
+    now = store.fingerprint(seeds)
+    old = manifest.sources
+    parts = [f"{p} (new)" for p in sorted(set(now) - set(old))]
+    parts += [f"{p} (removed)" for p in sorted(set(old) - set(now))]
+    parts += [f"{p} (edited)" for p in sorted(set(now) & set(old)) if now[p] != old[p]]
+    return ", ".join(parts)
+
+
+def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | None = None,
+               progress: bool = True) -> Index:
+    """Load the index for `seeds_dir`, building or rebuilding it first when needed.
+
+    Used for the default index and by the CLI: a missing index, changed seeds
+    or another model lead to a rebuild (announced on stderr), never to
+    serving a stale index.
+    """
+    seeds, target = Path(seeds_dir), Path(index_dir)
+    try:
+        manifest = store.Manifest.read(target)
+    except IndexStateError:
+        manifest = None
+    reason = ""
+    if manifest is None:
+        reason = "no index yet"
+    elif Path(manifest.seeds_dir).resolve() != seeds.resolve():
+        reason = f"it was built from {manifest.seeds_dir}"
+    elif model is not None and model != manifest.model:
+        reason = f"it was built with model {manifest.model!r}"
+    elif (changed := stale_sources(manifest)) or manifest.sources != store.fingerprint(seeds):
+        reason = f"the seeds changed: {changed or 'see manifest'}"
+    if reason:
+        print(f"Building index {target} from {seeds} ({reason})…", file=sys.stderr)
+        return build_index(seeds, target, model=model or (manifest.model if manifest else DEFAULT_MODEL),
+                           progress=progress)
+    return load_index(target, check_sources=False)
+
+
+_default: dict[tuple[str, str], tuple[Index, tuple[Any, ...]]] = {}
+_default_lock = threading.Lock()
+
+
+def _seeds_signature(seeds: Path) -> tuple[Any, ...]:
+    """Cheap to compute (stat only): changes whenever a seed file is added, removed or edited."""
+    if not seeds.is_dir():
+        return ()
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in seeds.rglob("*") if p.is_file()))
+
+
+def default_paths() -> tuple[Path, Path]:
+    """seeds/ and index/, from $RAG_SEEDS and $RAG_INDEX or the current folder."""
+    return Path(os.environ.get("RAG_SEEDS", "seeds")), Path(os.environ.get("RAG_INDEX", "index"))
+
+
+def default_index() -> Index:
+    """The default index, loaded (or built) once per process and cached."""
+    seeds, target = default_paths()
+    key = (str(seeds.resolve()), str(target.resolve()))
+    with _default_lock:
+        signature = _seeds_signature(seeds)
+        cached = _default.get(key)
+        if cached is None or cached[1] != signature:
+            _default[key] = (open_index(seeds, target), signature)
+        return _default[key][0]
+
+
+def retrieve(question: str, k: int = 5) -> list[Passage]:
+    """The `k` best passages for `question` from the default index (seeds/ → index/)."""
+    check_question(question, k)
+    return default_index().retrieve(question, k)
+
+
+def answer(question: str, k: int = 5) -> Answer:
+    """A cited answer to `question` from the default index (seeds/ → index/)."""
+    check_question(question, k)
+    return default_index().answer(question, k)

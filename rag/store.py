@@ -1,0 +1,213 @@
+"""The index on disk: plain files, a versioned manifest, atomic replacement.
+
+Layout of an index folder (every file inspectable; no pickle):
+
+    manifest.json             format version, model, dimension, chunking,
+                              source fingerprints, and the data files below
+    passages-<gen>.jsonl      one passage per line, with sentence offsets
+    vectors-<gen>.faiss       passage vectors (FAISS inner-product index)
+    sentences-<gen>.npy       sentence vectors, for choosing quotes
+    bm25-<gen>/               the bm25s index (JSON + .npy arrays)
+
+A build writes a new generation of data files, then replaces manifest.json in
+one `os.replace`. A build that dies half-way leaves the old manifest pointing
+at the old, complete files. Does not decide *when* to rebuild: see `rag.index`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .chunk import Chunk
+from .errors import IndexStateError
+from .ingest import SUFFIXES, find_sources
+from .types import Citation, Passage
+
+FORMAT = "rag-index v1"
+MANIFEST = "manifest.json"
+
+
+def fingerprint(seeds_dir: Path) -> dict[str, str]:
+    """sha256 of every document file under `seeds_dir`, keyed by relative path."""
+    try:
+        paths = find_sources(seeds_dir)
+    except Exception:  # noqa: BLE001 - an unreadable or empty folder has no fingerprint
+        return {}
+    return {
+        p.relative_to(seeds_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in paths
+        if p.suffix.lower() in SUFFIXES
+    }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: str
+    model: str
+    dimension: int
+    chunking: dict[str, Any]
+    faiss: str
+    seeds_dir: str
+    sources: dict[str, str]
+    skipped: list[dict[str, str]]
+    files: dict[str, str]
+    passages: int
+    sentences: int
+    built_at: str
+
+    @classmethod
+    def read(cls, index_dir: Path) -> Manifest:
+        path = index_dir / MANIFEST
+        if not path.is_file():
+            raise IndexStateError(
+                f"No index at {index_dir} (no {MANIFEST}); run `rag build --index {index_dir}` first."
+            )
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as err:
+            raise IndexStateError(f"{path} is unreadable ({err}); run `rag build` to rebuild it.") from None
+        if data.get("format") != FORMAT:
+            raise IndexStateError(
+                f"{path} has format {data.get('format')!r}, this version reads {FORMAT!r}; "
+                f"run `rag build --index {index_dir}` to rebuild it."
+            )
+        try:
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except KeyError as err:
+            raise IndexStateError(f"{path} lacks {err}; run `rag build` to rebuild it.") from None
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder, across processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write(
+    index_dir: Path,
+    *,
+    chunks: list[Chunk],
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    faiss_index: Any,
+    bm25: Any,
+    manifest: dict[str, Any],
+) -> Manifest:
+    """Write a new generation of files, then switch the manifest to it atomically."""
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+    files = {
+        "passages": f"passages-{gen}.jsonl",
+        "vectors": f"vectors-{gen}.faiss",
+        "sentences": f"sentences-{gen}.npy",
+        "bm25": f"bm25-{gen}",
+    }
+    with open(index_dir / files["passages"], "w", encoding="utf-8") as out:
+        for chunk in chunks:
+            record = asdict(chunk.passage)
+            record.pop("score")
+            record["sentences"] = [list(s) for s in chunk.sentences]
+            record["search_text"] = chunk.search_text
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
+    np.save(index_dir / files["sentences"], sentence_vectors.astype(np.float32), allow_pickle=False)
+    bm25.save(str(index_dir / files["bm25"]))
+    data = {**manifest, "format": FORMAT, "files": files, "passages": len(chunks),
+            "sentences": int(sentence_vectors.shape[0]), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    _fsync_all(index_dir, files.values())
+    with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=".manifest-", suffix=".json", delete=False,
+                                     encoding="utf-8") as tmp:
+        json.dump(data, tmp, indent=2, ensure_ascii=False)
+        tmp.write("\n")
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, index_dir / MANIFEST)
+    _remove_unreferenced(index_dir, set(files.values()))
+    return Manifest.read(index_dir)
+
+
+def _fsync_all(index_dir: Path, names: Any) -> None:
+    for name in names:
+        path = index_dir / name
+        for file in [path] if path.is_file() else list(path.rglob("*")):
+            if file.is_file():
+                with open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
+
+
+def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
+    """Delete data files of earlier generations and of builds that died."""
+    for path in index_dir.iterdir():
+        stem = path.name.split("-", 1)[0]
+        if path.name in keep or stem not in ("passages", "vectors", "sentences", "bm25"):
+            if path.name.startswith(".manifest-"):
+                path.unlink(missing_ok=True)
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Everything read back from an index folder."""
+
+    manifest: Manifest
+    chunks: list[Chunk]
+    faiss_index: Any
+    sentence_vectors: np.ndarray
+    bm25: Any
+
+
+def read(index_dir: Path) -> Stored:
+    import bm25s
+    import faiss
+
+    manifest = Manifest.read(index_dir)
+    files = {k: index_dir / v for k, v in manifest.files.items()}
+    missing = [str(p) for p in files.values() if not p.exists()]
+    if missing:
+        raise IndexStateError(f"Index {index_dir} is missing {', '.join(missing)}; run `rag build` to rebuild it.")
+    chunks: list[Chunk] = []
+    with open(files["passages"], encoding="utf-8") as handle:
+        for line in handle:
+            r = json.loads(line)
+            passage = Passage(r["id"], r["text"], Citation(**r["citation"]))
+            chunks.append(Chunk(passage, tuple((s, e) for s, e in r["sentences"]), r["search_text"]))
+    faiss_index = faiss.read_index(str(files["vectors"]))
+    sentence_vectors = np.load(files["sentences"], allow_pickle=False)
+    bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
+    n_sentences = sum(len(c.sentences) for c in chunks)
+    if faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences:
+        raise IndexStateError(
+            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors for {len(chunks)} passages); "
+            "run `rag build` to rebuild it."
+        )
+    if faiss_index.d != manifest.dimension:
+        raise IndexStateError(
+            f"Index {index_dir} holds {faiss_index.d}-dimensional vectors but its manifest says "
+            f"{manifest.dimension}; run `rag build` to rebuild it."
+        )
+    return Stored(manifest, chunks, faiss_index, sentence_vectors, bm25)

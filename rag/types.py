@@ -1,0 +1,63 @@
+"""Value types shared by the library, the CLI's --json and the web app.
+
+All are frozen dataclasses; `dataclasses.asdict` gives the one JSON schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a piece of text came from: exact character offsets into a source file.
+
+    `start`/`end` are Python string offsets into the file decoded as UTF-8, so
+    `Path(seeds, source).read_text("utf-8")[start:end]` is the cited text.
+    """
+
+    source: str  # path relative to the seeds folder, with "/" separators
+    section: str | None  # section title, or None before the first heading
+    paragraph: int  # 1-based number of the body paragraph in its document
+    start: int
+    end: int
+
+    def label(self) -> str:
+        """A short human label: `file · section · ¶n`."""
+        parts = [self.source]
+        if self.section:
+            parts.append(self.section)
+        parts.append(f"¶{self.paragraph}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence-aligned excerpt of a body paragraph; the unit of retrieval."""
+
+    id: str
+    text: str
+    citation: Citation
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One to three contiguous sentences quoted verbatim from a passage."""
+
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `answer()` returns: verbatim quotes with citations, or an abstention."""
+
+    question: str
+    quotes: list[Quote]
+    passages: list[Passage]
+    abstained: bool
+    message: str = ""  # a plain sentence shown above or instead of the quotes
+    truncated: bool = False  # the question was cut to fit the model
+    text: str = field(default="")  # the rendered answer with numbered markers
