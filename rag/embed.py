@@ -59,6 +59,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise
 
             self._model = SentenceTransformer(location, device="cpu")
         except Exception as err:  # noqa: BLE001 - any loader failure means the same to the user
