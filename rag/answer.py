@@ -11,10 +11,10 @@ Does not generate or paraphrase text: every quote is a slice of a source file.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from .text import content_words, stem, tokens
 from .types import Answer, Citation, Quote
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 MAX_QUOTES = 3
 LEXICAL_WEIGHT = 0.3  # weight of content-word overlap in a sentence's score
-QUOTE_MARGIN = 0.12  # a further sentence is quoted only if this close to the best
+PASSAGE_WEIGHT = 0.0  # weight of the passage's retrieval score
+QUOTE_MARGIN = 0.25  # a further sentence is quoted only if this close to the best
 ABSTAIN_MESSAGE = "The documents do not answer this question."
 
 
@@ -39,18 +40,31 @@ class Signals:
     unknown: float  # share of the question's content words that occur nowhere in the documents
     agreement: bool  # dense and BM25 rank the same passage in their top 3
     margin: float  # best sentence score minus the runner-up in another passage
+    type_missing: bool  # the question asks for a number or date and no quote has one
 
     def support(self) -> float:
-        """One number: higher means better supported. Calibrated on the gold set by `rag eval`."""
-        return (
-            self.best_cosine
-            + 0.35 * self.coverage
-            - 0.5 * self.unknown
-            + (0.05 if self.agreement else 0.0)
-        )
+        """Estimated probability that the quotes answer the question (0..1).
+
+        A logistic model over the signals, fitted on the project's gold set
+        (see README, "Abstention"); no single signal separates answerable from
+        unanswerable questions with this embedding model.
+        """
+        z = SUPPORT_BIAS + sum(weight * float(getattr(self, name)) for name, weight in SUPPORT_WEIGHTS.items())
+        return 1.0 / (1.0 + math.exp(-z))
 
 
-SUPPORT_THRESHOLD = 0.55
+SUPPORT_WEIGHTS = {
+    "best_cosine": 1.48,
+    "best_sentence": 1.67,
+    "top_dense": 1.50,
+    "coverage": 0.20,
+    "unknown": -0.85,
+    "agreement": 0.12,
+    "margin": 0.97,
+    "type_missing": -1.66,
+}
+SUPPORT_BIAS = -1.27
+SUPPORT_THRESHOLD = 0.65
 
 
 @dataclass(frozen=True)
@@ -62,10 +76,11 @@ class _Candidate:
     end: int
     cosine: float
     overlap: float
+    passage: float  # the passage's retrieval score relative to the best passage's
 
     @property
     def score(self) -> float:
-        return self.cosine + LEXICAL_WEIGHT * self.overlap
+        return self.cosine + LEXICAL_WEIGHT * self.overlap + PASSAGE_WEIGHT * self.passage
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -84,6 +99,7 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     wanted = set(content_words(query.text))
 
     candidates: list[_Candidate] = []
+    top = max((h.score for h in hits), default=1.0) or 1.0
     for rank, hit in enumerate(hits):
         chunk = index.chunks[hit.index]
         first = int(index.sentence_offsets[hit.index])
@@ -92,10 +108,11 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
             text = index.text_of(chunk.passage.citation.source)[start:end]
             have = {stem(t) for t in tokens(text)}
             overlap = len(wanted & have) / len(wanted) if wanted else 0.0
-            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap))
+            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap,
+                                         hit.score / top))
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
-    signals = _signals(index, hits, candidates, chosen, wanted)
+    signals = _signals(index, query.text, hits, candidates, chosen, wanted)
     limit = SUPPORT_THRESHOLD if threshold is None else threshold
     abstained = not chosen or signals.support() < limit
     quotes = [] if abstained else _quotes(index, chosen)
@@ -154,16 +171,18 @@ def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
     return quotes
 
 
-def _signals(index: Index, hits: list, candidates: list[_Candidate], chosen: list[_Candidate],
+def _signals(index: Index, question: str, hits: list, candidates: list[_Candidate], chosen: list[_Candidate],
              wanted: set[str]) -> Signals:
     if not candidates:
-        return Signals(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0)
+        return Signals(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, False)
     best = candidates[0]
     runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
     covered: set[str] = set()
+    quoted = ""
     for cand in chosen:
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         covered |= {stem(t) for t in tokens(text)}
+        quoted += " " + text
     vocab = index.bm25.vocab_dict
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
@@ -176,7 +195,25 @@ def _signals(index: Index, hits: list, candidates: list[_Candidate], chosen: lis
         unknown=unknown,
         agreement=bool(dense_top & lexical_top),
         margin=best.score - runner,
+        type_missing=_type_missing(question, quoted),
     )
+
+
+_DATE_Q = re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b|\bin what year\b", re.I)
+_NUMBER_Q = re.compile(r"\bhow (many|much|long|far|often)\b|\bwhat (percentage|share|proportion|number|amount)\b", re.I)
+_DATE = re.compile(r"\b(1[5-9]|20)\d{2}s?\b|\b(january|february|march|april|may|june|july|august|september|"
+                   r"october|november|december)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|"
+                     r"thousand|million|billion|trillion|dozen|double|doubling|twice|triple|half|per cent|percent)\b", re.I)
+
+
+def _type_missing(question: str, quoted: str) -> bool:
+    """A "when"/"how many" question whose quotes hold no date/number cannot be answered by them."""
+    if _DATE_Q.search(question):
+        return not _DATE.search(quoted)
+    if _NUMBER_Q.search(question):
+        return not _NUMBER.search(quoted)
+    return False
 
 
 def render(result: Answer) -> str:

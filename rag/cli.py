@@ -88,7 +88,7 @@ def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
                    help=f"index folder (default: {default}, rebuilt from the seeds when they change)")
 
 
-def _open(args: argparse.Namespace):  # noqa: ANN202 - returns rag.Index
+def _open(args: argparse.Namespace):
     """The index the user named (must be current), or the default one (rebuilt when stale)."""
     from .index import default_index, load_index
 

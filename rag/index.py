@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .types import Answer
 
 MAX_QUESTION_CHARS = 2_000
-DEFAULT_FUSION = "rrf"
+DEFAULT_FUSION = "blend"
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Index:
         self.passages = [c.passage for c in stored.chunks]
         # Row of each chunk's first sentence in `sentence_vectors`.
         self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
+        self.passage_vectors = stored.faiss_index.reconstruct_n(0, stored.faiss_index.ntotal)
         self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
         self._texts = self._read_sources()
 
@@ -143,7 +144,8 @@ class Index:
                                  f"{', '.join(self.sources)}.")
             allowed = np.isin(self._source_of, list(sources))
         return search(vector, query.text, chunks=self.chunks, faiss_index=self.faiss_index, bm25=self.bm25,
-                      k=k, fusion=fusion or self.fusion, allowed=allowed)
+                      passage_vectors=self.passage_vectors, sentence_vectors=self.sentence_vectors,
+                      sentence_offsets=self.sentence_offsets, k=k, fusion=fusion or self.fusion, allowed=allowed)
 
     def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                  fusion: str | None = None) -> list[Passage]:

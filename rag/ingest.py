@@ -392,7 +392,7 @@ def _mark_contact_blocks(clean: list[str], units: list[_Unit], kinds: list[str],
 
 
 def _is_contact_label(c: str, unit: _Unit) -> bool:
-    return not unit.markdown_heading and _n_words(c) <= 8 and not c.endswith((".", "!", "?")) or c.rstrip(".") in ("Dr", "Prof")
+    return (not unit.markdown_heading and _n_words(c) <= 8 and not c.endswith((".", "!", "?"))) or c.rstrip(".") in ("Dr", "Prof")
 
 
 def _content_set(s: str) -> set[str]:

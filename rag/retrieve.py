@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense (FAISS inner product) + lexical (BM25), fused.
 
 Two fusions are offered and measured by `rag eval`: reciprocal rank fusion
-("rrf") and a weighted blend of max-normalised scores ("blend"). Near-duplicate
-results (the same sentences reached twice) are suppressed, best first.
+("rrf") and a weighted blend of max-normalised scores ("blend", the default,
+which measured better). Near-duplicate results (the same sentences reached
+twice) are suppressed, best first.
 
 Does not load models or files: it works on arrays handed to it by `rag.index`.
 """
@@ -18,7 +19,9 @@ from .chunk import Chunk
 from .text import tokens
 
 RRF_K = 60
-BLEND_WEIGHT = 0.5  # share of the dense score in "blend"
+# Tuned on the gold set with `rag eval` (see README, "Retrieval choices").
+LEXICAL_SHARE = 0.2  # weight of max-normalised BM25 in "blend"
+SENTENCE_SHARE = 0.5  # weight of the best sentence's cosine in a passage's dense score
 FUSIONS = ("rrf", "blend", "dense", "bm25")
 CANDIDATES = 50
 
@@ -80,70 +83,88 @@ def search(
     chunks: list[Chunk],
     faiss_index: Any,
     bm25: Any,
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_offsets: np.ndarray,
     k: int,
-    fusion: str = "rrf",
+    fusion: str = "blend",
     allowed: np.ndarray | None = None,
 ) -> list[Hit]:
     """The best `k` passages for a question, best first, near-duplicates removed.
 
-    `allowed` is an optional boolean mask over chunks (e.g. the documents a
-    reader picked); passages outside it are never returned.
+    FAISS and BM25 each propose candidates; each candidate's dense score is
+    then the mean of its passage cosine and its best sentence cosine (a
+    passage that holds one sentence squarely on the question should not be
+    diluted by its neighbours). `allowed` is an optional boolean mask over
+    chunks (the documents a reader picked).
     """
     n = len(chunks)
     if n == 0:
         return []
     pool = min(n, max(CANDIDATES, 4 * k))
-    dense = np.full(n, -1.0, dtype=np.float32)
-    search_n = n if allowed is not None else pool
-    scores, ids = faiss_index.search(query_vector.reshape(1, -1).astype(np.float32), search_n)
-    valid = ids[0] >= 0
-    dense[ids[0][valid]] = scores[0][valid]
-    lexical = bm25_scores(bm25, question, n)
+    q = query_vector.reshape(1, -1).astype(np.float32)
+    _, ids = faiss_index.search(q, n if allowed is not None else pool)
+    dense_ids = [int(i) for i in ids[0] if i >= 0 and (allowed is None or allowed[i])][:pool]
+    lexical_all = bm25_scores(bm25, question, n)
     if allowed is not None:
-        dense = np.where(allowed, dense, -np.inf)
-        lexical = np.where(allowed, lexical, -np.inf)
-    dense_order = np.argsort(-dense, kind="stable")[:pool]
-    lexical_order = np.argsort(-lexical, kind="stable")[:pool]
-    lexical_order = lexical_order[lexical[lexical_order] > 0]
-    dense_rank = np.zeros(n, dtype=np.int64)
-    lexical_rank = np.zeros(n, dtype=np.int64)
-    dense_rank[dense_order] = np.arange(1, len(dense_order) + 1)
-    lexical_rank[lexical_order] = np.arange(1, len(lexical_order) + 1)
-    if allowed is not None:
-        dense_rank[~allowed] = 0
-
-    fused = fuse(dense, lexical, dense_rank, lexical_rank, fusion)
-    order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > -np.inf and (dense_rank[i] or lexical_rank[i])]
+        lexical_all = np.where(allowed, lexical_all, 0.0)
+    lexical_ids = [int(i) for i in np.argsort(-lexical_all, kind="stable")[:pool] if lexical_all[i] > 0]
+    cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
+    if len(cand) == 0:
+        return []
+    dense = dense_scores(query_vector, cand, passage_vectors, sentence_vectors, sentence_offsets)
+    lexical = lexical_all[cand]
+    fused = fuse(dense, lexical, fusion)
+    order = np.argsort(-fused, kind="stable")
+    dense_rank = _ranks(dense)
+    lexical_rank = np.where(lexical > 0, _ranks(lexical), 0)
     hits: list[Hit] = []
     seen: list[set[str]] = []
-    for i in order:
+    for j in order:
+        if fused[j] == -np.inf:
+            break
+        i = int(cand[j])
         words = set(tokens(chunks[i].passage.text))
         if any(_jaccard(words, other) >= 0.8 for other in seen):
             continue
         seen.append(words)
-        hits.append(Hit(i, float(fused[i]), float(dense[i]), float(max(lexical[i], 0.0)),
-                        int(dense_rank[i]), int(lexical_rank[i])))
+        hits.append(Hit(i, float(fused[j]), float(dense[j]), float(lexical[j]), int(dense_rank[j]),
+                        int(lexical_rank[j])))
         if len(hits) == k:
             break
     return hits
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, dense_rank: np.ndarray, lexical_rank: np.ndarray,
-         fusion: str) -> np.ndarray:
+def dense_scores(query_vector: np.ndarray, cand: np.ndarray, passage_vectors: np.ndarray,
+                 sentence_vectors: np.ndarray, sentence_offsets: np.ndarray) -> np.ndarray:
+    """Mean of passage cosine and best-sentence cosine, for the candidate passages."""
+    passage = passage_vectors[cand] @ query_vector
+    starts, ends = sentence_offsets[cand], sentence_offsets[cand + 1]
+    rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+    sims = sentence_vectors[rows] @ query_vector
+    best = np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(ends - starts)[:-1]]))
+    return SENTENCE_SHARE * best + (1 - SENTENCE_SHARE) * passage
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def fuse(dense: np.ndarray, lexical: np.ndarray, fusion: str) -> np.ndarray:
+    """Combine dense and BM25 scores of the same candidates into one ranking score."""
     if fusion == "dense":
-        return np.where(dense_rank > 0, dense, -np.inf)
+        return dense.astype(np.float64)
     if fusion == "bm25":
-        return np.where(lexical_rank > 0, lexical, -np.inf)
+        return np.where(lexical > 0, lexical, -np.inf).astype(np.float64)
     if fusion == "rrf":
-        out = np.zeros(len(dense), dtype=np.float64)
-        out += np.where(dense_rank > 0, 1.0 / (RRF_K + dense_rank), 0.0)
-        out += np.where(lexical_rank > 0, 1.0 / (RRF_K + lexical_rank), 0.0)
-        return out
+        out = 1.0 / (RRF_K + _ranks(dense))
+        return out + np.where(lexical > 0, 1.0 / (RRF_K + _ranks(lexical)), 0.0)
     if fusion == "blend":
-        top = float(lexical[lexical_rank > 0].max()) if (lexical_rank > 0).any() else 0.0
-        lex = np.where(lexical_rank > 0, lexical / top if top > 0 else 0.0, 0.0)
-        den = np.where(dense_rank > 0, np.clip(dense, 0.0, 1.0), 0.0)
-        return BLEND_WEIGHT * den + (1 - BLEND_WEIGHT) * lex
+        top = float(lexical.max()) if len(lexical) else 0.0
+        lex = lexical / top if top > 0 else np.zeros_like(lexical)
+        return (1 - LEXICAL_SHARE) * dense.astype(np.float64) + LEXICAL_SHARE * lex
     raise ValueError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
 
 

@@ -16,29 +16,17 @@ from pathlib import Path
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on once
-    only or other our ours ourselves out over own same she should so some such than that
-    the their theirs them themselves then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you
-    your yours yourself yourselves s t don doesn didn isn aren wasn weren won let may might
-    must shall us via per etc according within without upon""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "let", "may", "might", "must", "shall", "us", "via", "per", "etc", "according", "within", "without", "upon"]
 )
 
 # Words a question uses to ask, which say nothing about the answer.
 QUESTION_WORDS = frozenset(
-    """what which who whom whose when where why how does do did is are was were say says said
-    report article author paper document mention mentions mentioned describe describes
-    according tell tells explain explains discuss discusses much many kind kinds type types
-    way ways role main give example examples name names list""".split()
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "do", "did", "is", "are", "was", "were", "say", "says", "said", "report", "article", "author", "paper", "document", "mention", "mentions", "mentioned", "describe", "describes", "according", "tell", "tells", "explain", "explains", "discuss", "discusses", "much", "many", "kind", "kinds", "type", "types", "way", "ways", "role", "main", "give", "example", "examples", "name", "names", "list"]
 )
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st no vs etc fig al eg ie jan feb mar apr jun jul aug sep sept oct nov "
-    "dec gen col lt sgt rev inc ltd co corp approx ca cf ed eds vol pp art".split()
+    ["mr", "mrs", "ms", "dr", "prof", "st", "no", "vs", "etc", "fig", "al", "eg", "ie", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "gen", "col", "lt", "sgt", "rev", "inc", "ltd", "co", "corp", "approx", "ca", "cf", "ed", "eds", "vol", "pp", "art"]
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
 

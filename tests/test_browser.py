@@ -1,0 +1,222 @@
+"""End to end in headless Chromium: ask in the web chat, read the quotes, open a source.
+
+Serves the app on 127.0.0.1 (free port) over a small real index: the report
+from seeds/ plus a hostile Markdown document whose text and section title hold
+HTML, script and Markdown link/image tricks. Saves a screenshot of an answer
+to artifacts/browser-answer.png (and the hostile document's answer to
+artifacts/browser-hostile.png).
+
+Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`); skipped
+without it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.browser,
+              pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+REPORT = "japan-nato-alignment.txt"
+WAIT_MS = 60_000  # an upper bound for slow machines, not a performance assertion
+
+HOSTILE = "harbour.md"
+HOSTILE_TEXT = """# Harbour report
+
+## Traffic <script>window.__pwned = "heading"</script>
+
+The harbour authority said that <script>window.__pwned = 1</script> shipping traffic through the northern canal doubled in 2023, and <img src="http://tracker.invalid/pixel.png" onerror="window.__pwned=2"> officials expect further growth in container volumes next year.
+
+Port officials explained that the new crane contracts [click here](javascript:window.__pwned=3) were signed after a long tender, and ![tracker](http://tracker.invalid/img.png) the cranes will arrive in spring with $$\\int x$$ more lifting capacity for the docks.
+
+The fishing fleet has shrunk by a third since 2010 because younger people prefer jobs in the growing logistics sector around the harbour.
+"""
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    import rag
+
+    seeds = tmp_path_factory.mktemp("seeds")
+    shutil.copy(ROOT / "seeds" / REPORT, seeds / REPORT)
+    (seeds / HOSTILE).write_text(HOSTILE_TEXT, encoding="utf-8")
+    return rag.build_index(seeds, tmp_path_factory.mktemp("idx") / "index")
+
+
+@pytest.fixture(scope="module")
+def url(index):
+    from ui.app import start
+
+    demo, url = start(index, host="127.0.0.1", port=None)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing; install it with `apt-get install -y chromium`")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Page:
+    """A fresh tab on the app that records dialogs, foreign requests and page errors."""
+
+    def __init__(self, browser, url: str):
+        self.url = url
+        self.page = browser.new_page(viewport={"width": 1280, "height": 1150})
+        self.dialogs: list[str] = []
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:")
+                     else self.foreign.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.set_default_timeout(WAIT_MS)
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_selector("#rag-question textarea")
+
+    def ask(self, question: str):
+        answers = self.page.locator(".rag-answer")
+        before = answers.count()
+        box = self.page.locator("#rag-question textarea")
+        box.fill(question)
+        box.press("Enter")
+        self.page.wait_for_function(f"document.querySelectorAll('.rag-answer').length > {before}")
+        return answers.nth(before)
+
+
+@pytest.fixture
+def page(browser, url):
+    tab = Page(browser, url)
+    try:
+        yield tab
+    finally:
+        tab.page.close()
+
+
+def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, index):
+    from playwright.sync_api import expect
+
+    expected = index.answer("Why does Taiwan matter to Japan?", 5)
+    assert not expected.abstained and expected.quotes
+
+    # Example questions on first load.
+    for example in ("Why does Taiwan matter to Japan?", "What obstacles limit Japan's cooperation with NATO?",
+                    "How did the Red Sea attacks affect shipping costs?"):
+        expect(page.page.get_by_text(example, exact=True).first).to_be_visible()
+
+    answer = page.ask("Why does Taiwan matter to Japan?")
+    quotes = answer.locator("blockquote.rag-quote")
+    expect(quotes).to_have_count(len(expected.quotes))
+    first = expected.quotes[0]
+    expect(quotes.first).to_be_visible()
+    assert squash(first.text) in squash(quotes.first.inner_text())
+    assert "[1]" in quotes.first.inner_text()
+
+    summaries = answer.locator("details.rag-source summary")
+    expect(summaries).to_have_count(len(expected.quotes))
+    expect(summaries.first).to_be_visible()
+    assert squash(summaries.first.inner_text()) == f"[1] {first.citation.label()}"
+
+    # Collapsed until opened; opening shows the paragraph with the exact quote highlighted.
+    mark = answer.locator("details.rag-source").first.locator("mark")
+    expect(mark).to_be_hidden()
+    summaries.first.click()
+    expect(mark).to_be_visible()
+    assert squash(mark.inner_text()) == squash(first.text)
+    context = answer.locator("details.rag-source").first.locator(".rag-context").inner_text()
+    assert len(squash(context)) > len(squash(first.text))  # the quote in its context, not alone
+    expect(answer.locator(".rag-offsets").first).to_have_text(
+        f"characters {first.citation.start}–{first.citation.end}")
+
+    # The last answer as Markdown, for copying.
+    page.page.get_by_text("Copy the last answer as Markdown").click()
+    expect(page.page.locator("#rag-markdown")).to_contain_text("Question:")
+    expect(page.page.locator("#rag-markdown")).to_contain_text(f"characters {first.citation.start}")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.get_by_text("Copy the last answer as Markdown").click()  # fold it again for the picture
+    answer.scroll_into_view_if_needed()
+    page.page.screenshot(path=str(ARTIFACTS / "browser-answer.png"), full_page=True)
+
+    # History is kept within the session: a second question adds to the chat.
+    second = page.ask("How did the Red Sea attacks affect shipping costs?")
+    expect(second.locator("blockquote.rag-quote").first).to_contain_text("shipping costs")
+    expect(page.page.locator(".rag-question")).to_have_count(2)
+    assert page.errors == [] and page.dialogs == [] and page.foreign == []
+
+
+def test_example_question_can_be_clicked(page):
+    from playwright.sync_api import expect
+
+    page.page.get_by_text("How did the Red Sea attacks affect shipping costs?", exact=True).first.click()
+    page.page.wait_for_selector(".rag-answer")
+    expect(page.page.locator(".rag-answer blockquote.rag-quote").first).to_contain_text("shipping costs")
+
+
+def test_unanswerable_question_reads_plainly(page):
+    from playwright.sync_api import expect
+
+    answer = page.ask("What is the recipe for a chocolate souffle?")
+    expect(answer.locator(".rag-abstain")).to_have_text("The documents do not answer this question.")
+    expect(answer.locator("blockquote")).to_have_count(0)
+    expect(answer).to_contain_text("related, not an answer")
+
+
+def test_hostile_question_and_document_text_display_as_text_and_run_nothing(page, index):
+    from playwright.sync_api import expect
+
+    question = ("When will the cranes arrive? <img src=http://tracker.invalid/q.png onerror=window.__pwned=4> "
+                "[x](javascript:window.__pwned=5) ![](http://tracker.invalid/q2.png) <script>window.__pwned=6</script>")
+    expected = index.answer(question, 5, sources=[HOSTILE])
+    assert not expected.abstained and "javascript:" in expected.quotes[0].text  # the test exercises escaping
+
+    page.page.get_by_text("Settings").click()
+    page.page.get_by_label(REPORT).uncheck()  # search the hostile document only
+    answer = page.ask(question)
+    shown = page.page.locator(".rag-question").last
+    expect(shown).to_have_text(squash(question))
+
+    quote = answer.locator("blockquote.rag-quote").first
+    assert squash(expected.quotes[0].text) in squash(quote.inner_text())
+    summary = answer.locator("details.rag-source summary").first
+    expect(summary).to_contain_text('Traffic <script>window.__pwned = "heading"</script>')
+    summary.click()
+    mark = answer.locator("mark").first
+    expect(mark).to_be_visible()
+    assert squash(mark.inner_text()) == squash(expected.quotes[0].text)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / "browser-hostile.png"), full_page=True)
+
+    chat = page.page.locator("#rag-chat")
+    for tag in ("img", "a", "script", "iframe", "svg.katex, .katex"):
+        assert chat.locator(f".rag-answer {tag}, .rag-question {tag}").count() == 0, tag
+    assert page.page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    assert not [u for u in page.foreign if "tracker.invalid" in u]
+    assert page.foreign == []

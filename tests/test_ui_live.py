@@ -1,0 +1,134 @@
+"""The web app served for real on 127.0.0.1 and called with gradio_client's `/ask`.
+
+Builds a small index with the real model (the report from seeds/ plus one
+short second document, so the document filter can be checked), starts the app
+on a free port in background threads, and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = "japan-nato-alignment.txt"
+OTHER = "harbour.md"
+OTHER_TEXT = """# Harbour report
+
+## Traffic
+
+The harbour authority said that shipping traffic through the northern canal doubled in 2023, and officials expect further growth in container volumes next year.
+
+The fishing fleet has shrunk by a third since 2010 because younger people prefer jobs in the growing logistics sector around the harbour.
+"""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    import rag
+
+    seeds = tmp_path_factory.mktemp("seeds")
+    shutil.copy(ROOT / "seeds" / REPORT, seeds / REPORT)
+    (seeds / OTHER).write_text(OTHER_TEXT, encoding="utf-8")
+    return rag.build_index(seeds, tmp_path_factory.mktemp("idx") / "index")
+
+
+@pytest.fixture(scope="module")
+def server(index):
+    from ui.app import start
+
+    demo, url = start(index, host="127.0.0.1", port=None)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+def check_quotes(index, data: dict) -> None:
+    for quote in data["quotes"]:
+        c = quote["citation"]
+        assert set(c) == {"source", "section", "paragraph", "start", "end"}
+        assert index.source_text(c["source"])[c["start"]:c["end"]] == quote["text"]
+        assert isinstance(c["paragraph"], int) and c["paragraph"] >= 1
+        assert c["section"] is None or isinstance(c["section"], str)
+
+
+def test_server_binds_loopback(server):
+    assert server.startswith("http://127.0.0.1:")
+
+
+def test_ask_returns_the_structured_answer(index, client):
+    data = client.predict("Why does Taiwan matter to Japan?", 5, index.sources, api_name="/ask")
+    assert data["question"] == "Why does Taiwan matter to Japan?"
+    assert data["abstained"] is False
+    assert 1 <= len(data["quotes"]) <= 3
+    assert all(q["citation"]["source"] == REPORT for q in data["quotes"])
+    assert any("Taiwan" in q["text"] for q in data["quotes"])
+    check_quotes(index, data)
+    assert len(data["passages"]) == 5
+    for p in data["passages"]:
+        c = p["citation"]
+        assert index.source_text(c["source"])[c["start"]:c["end"]] == p["text"]
+    assert "[1]" in data["text"]
+    # The same answer as calling the library directly.
+    import dataclasses
+
+    assert data == dataclasses.asdict(index.answer("Why does Taiwan matter to Japan?", 5))
+
+
+def test_ask_defaults_k_and_sources(index, client):
+    data = client.predict("How did the Red Sea attacks affect shipping costs?", api_name="/ask")
+    assert data["abstained"] is False
+    assert any("shipping costs" in q["text"] for q in data["quotes"])
+    assert len(data["passages"]) == 5
+    check_quotes(index, data)
+
+
+def test_ask_honours_k(client):
+    data = client.predict("What obstacles limit Japan's cooperation with NATO?", 2, None, api_name="/ask")
+    assert len(data["passages"]) == 2
+
+
+def test_ask_filters_by_document(index, client):
+    data = client.predict("How did shipping traffic through the northern canal change?", 5, [OTHER],
+                          api_name="/ask")
+    assert data["passages"] and all(p["citation"]["source"] == OTHER for p in data["passages"])
+    assert all(q["citation"]["source"] == OTHER for q in data["quotes"])
+    check_quotes(index, data)
+    data = client.predict("How did shipping traffic through the northern canal change?", 5, [REPORT],
+                          api_name="/ask")
+    assert all(p["citation"]["source"] == REPORT for p in data["passages"])
+
+
+def test_unanswerable_question_abstains(client):
+    data = client.predict("What is the recipe for a chocolate souffle?", 5, None, api_name="/ask")
+    assert data["abstained"] is True
+    assert data["quotes"] == []
+    assert data["message"]
+
+
+@pytest.mark.parametrize(("question", "k", "sources", "expected"), [
+    ("   ", 5, None, "question is blank"),
+    ("Why does Taiwan matter to Japan?", 0, None, "k must be at least 1"),
+    ("Why does Taiwan matter to Japan?", 5, ["nope.txt"], "unknown document"),
+    ("Why does Taiwan matter to Japan?", 5, [], "Select at least one document"),
+])
+def test_bad_input_gets_a_polite_error_not_a_traceback(client, question, k, sources, expected):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as info:
+        client.predict(question, k, sources, api_name="/ask")
+    message = str(info.value)
+    assert expected in message
+    assert "Traceback" not in message

@@ -1,0 +1,162 @@
+"""Turn library answers into safe HTML for the chat, and Markdown for copying.
+
+Pure functions, no Gradio: everything here is unit-tested on its own
+(tests/test_ui.py).
+
+Safety: every piece of text that comes from a user or a document goes through
+`text_html`, which HTML-escapes it *and* turns every character that Markdown,
+LaTeX or Mermaid could treat as syntax into a numeric entity, and turns line
+breaks into `<br>`. The chat renders messages as Markdown with raw HTML
+allowed (then sanitises), so escaping only `<>&` would still let a document
+line such as `![](http://tracker/x.png)` or `[x](javascript:...)` become an
+image or a link. Each HTML fragment is emitted on one line so that Markdown
+never leaves the HTML block (a blank line would end it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.types import Answer, Citation, Passage
+
+# Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
+# or HTML. As numeric entities they display as themselves and mean nothing.
+_SPECIAL = "\\`*_{}[]()#+-.!|~$:<>&\"'=^%@/"
+_ENTITIES = {ch: f"&#{ord(ch)};" for ch in _SPECIAL}
+
+RELATED_SHOWN = 3
+RELATED_NOTE = "Related passages, not an answer"
+
+
+def text_html(text: str) -> str:
+    """`text` as inert HTML: displays literally, is never markup, link, image or formula."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = "".join(_ENTITIES.get(ch, ch) for ch in text)
+    # No raw line breaks at all: a blank line would end the HTML block and let Markdown in.
+    return out.replace("\n", "<br>").replace("\u2028", "<br>").replace("\u2029", "<br>")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Text around a citation: `text` starts at offset `start` of the source."""
+
+    text: str
+    start: int
+
+
+def paragraph_context(citation: Citation, passages: Sequence[Passage],
+                      source_text: Callable[[str], str]) -> Context | None:
+    """The whole body paragraph that holds `citation`, cut from the source text.
+
+    A paragraph may be split into several passages; their union is the
+    paragraph. Returns None when the citation lies outside every passage or the
+    source cannot be read (the caller then shows the quote alone).
+    """
+    same = [p.citation for p in passages
+            if p.citation.source == citation.source and p.citation.paragraph == citation.paragraph
+            and p.citation.section == citation.section]
+    if not same:
+        return None
+    start, end = min(c.start for c in same), max(c.end for c in same)
+    if not (start <= citation.start <= citation.end <= end):
+        return None
+    try:
+        text = source_text(citation.source)
+    except Exception:  # noqa: BLE001 - a missing source only costs the context, never the answer
+        return None
+    return Context(text[start:end], start)
+
+
+def highlighted(context: Context, citation: Citation, quote: str) -> str:
+    """`context` as HTML with the quoted characters wrapped in <mark>.
+
+    The mark is placed by offsets and only if those offsets hold exactly the
+    quoted text; otherwise the context is shown without a mark.
+    """
+    lo, hi = citation.start - context.start, citation.end - context.start
+    if not (0 <= lo <= hi <= len(context.text)) or context.text[lo:hi] != quote:
+        return text_html(context.text)
+    return (text_html(context.text[:lo]) + '<mark class="rag-hl">' + text_html(context.text[lo:hi]) + "</mark>"
+            + text_html(context.text[hi:]))
+
+
+def _offsets(c: Citation) -> str:
+    return f'<span class="rag-offsets">characters {c.start}–{c.end}</span>'
+
+
+def _label(c: Citation) -> str:
+    return text_html(c.label())
+
+
+def render_question(question: str) -> str:
+    """The user's question as it appears in the chat: literal text, whitespace collapsed."""
+    shown = " ".join(question.split())
+    return f'<div class="rag-question">{text_html(shown)}</div>'
+
+
+def render_answer(answer: Answer, source_text: Callable[[str], str] | None = None,
+                  passages: Sequence[Passage] = ()) -> str:
+    """The chat message for `answer`: block quotes with [n] markers, then one
+    collapsible source per marker showing its paragraph with the quote marked.
+
+    `source_text` and `passages` (the index's) give the surrounding paragraph;
+    without them each source shows the retrieved passage that holds the quote.
+    """
+    parts = ['<div class="rag-answer">']
+    if answer.abstained:
+        parts.append(f'<p class="rag-abstain">{text_html(answer.message or "The documents do not answer this question.")}</p>')
+        related = answer.passages[:RELATED_SHOWN]
+        if related:
+            parts.append('<div class="rag-sources rag-related">')
+            parts.append(f'<p class="rag-sources-title">{text_html(RELATED_NOTE)}:</p>')
+            for p in related:
+                parts.append('<details class="rag-source">')
+                parts.append(f'<summary><span class="rag-tag">related, not an answer</span> {_label(p.citation)}</summary>')
+                parts.append(f'<div class="rag-context">{text_html(p.text)}</div>{_offsets(p.citation)}')
+                parts.append("</details>")
+            parts.append("</div>")
+        parts.append("</div>")
+        return "".join(parts)
+
+    if answer.message:
+        parts.append(f'<p class="rag-note">{text_html(answer.message)}</p>')
+    for n, quote in enumerate(answer.quotes, start=1):
+        parts.append(f'<blockquote class="rag-quote"><p>“{text_html(quote.text)}” '
+                     f'<sup class="rag-marker">[{n}]</sup></p></blockquote>')
+    parts.append('<div class="rag-sources">')
+    parts.append('<p class="rag-sources-title">Sources (open one to read the quote in context):</p>')
+    for n, quote in enumerate(answer.quotes, start=1):
+        c = quote.citation
+        context = paragraph_context(c, passages, source_text) if source_text is not None else None
+        if context is None:
+            holder = next((p for p in answer.passages if p.citation.source == c.source
+                           and p.citation.start <= c.start and c.end <= p.citation.end), None)
+            context = Context(holder.text, holder.citation.start) if holder else Context(quote.text, c.start)
+        parts.append('<details class="rag-source">')
+        parts.append(f'<summary><span class="rag-marker">[{n}]</span> {_label(c)}</summary>')
+        parts.append(f'<div class="rag-context">{highlighted(context, c, quote.text)}</div>{_offsets(c)}')
+        parts.append("</details>")
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def render_notice(message: str) -> str:
+    """A polite message (bad input, a library error) in place of an answer."""
+    return f'<div class="rag-answer"><p class="rag-notice">{text_html(message)}</p></div>'
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer as Markdown for copying: question, quotes with [n], citations with offsets.
+
+    This is plain text for the clipboard (shown in a code box, never rendered),
+    so the quotes stay exactly as in the source.
+    """
+    lines = [f"**Question:** {' '.join(answer.question.split())}", ""]
+    body = answer.text or ""
+    lines.append(body)
+    if not answer.abstained and answer.quotes:
+        lines += ["", "Exact character offsets:"]
+        lines += [f"[{n}] {q.citation.source}, characters {q.citation.start}–{q.citation.end}"
+                  for n, q in enumerate(answer.quotes, start=1)]
+    return "\n".join(lines).strip() + "\n"
