@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MAX_QUOTES = 3
 LEXICAL_WEIGHT = 0.3  # weight of content-word overlap in a sentence's score
 PASSAGE_WEIGHT = 0.0  # weight of the passage's retrieval score
+TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 QUOTE_MARGIN = 0.25  # a further sentence is quoted only if this close to the best
 ABSTAIN_MESSAGE = "The documents do not answer this question."
 
@@ -40,7 +41,7 @@ class Signals:
     unknown: float  # share of the question's content words that occur nowhere in the documents
     agreement: bool  # dense and BM25 rank the same passage in their top 3
     margin: float  # best sentence score minus the runner-up in another passage
-    type_missing: bool  # the question asks for a number or date and no quote has one
+    type_missing: bool  # the question asks for a date, number or share and the best sentence has none
 
     def support(self) -> float:
         """Estimated probability that the quotes answer the question (0..1).
@@ -54,16 +55,18 @@ class Signals:
 
 
 SUPPORT_WEIGHTS = {
-    "best_cosine": 1.48,
-    "best_sentence": 1.67,
-    "top_dense": 1.50,
-    "coverage": 0.20,
-    "unknown": -0.85,
+    "best_cosine": 1.47,
+    "best_sentence": 1.66,
+    "top_dense": 1.49,
+    "coverage": 0.03,
+    "unknown": -0.89,
     "agreement": 0.12,
-    "margin": 0.97,
-    "type_missing": -1.66,
+    "margin": 1.16,
+    "type_missing": -1.61,
 }
-SUPPORT_BIAS = -1.27
+SUPPORT_BIAS = -1.18
+# Abstain below this support. Chosen on the gold set for at most ~4% false
+# abstentions on the set (10-fold cross-validation put the same rule at 4.3%).
 SUPPORT_THRESHOLD = 0.65
 
 
@@ -77,10 +80,12 @@ class _Candidate:
     cosine: float
     overlap: float
     passage: float  # the passage's retrieval score relative to the best passage's
+    typed: bool  # holds the kind of fact the question asks for (a date, a number)
 
     @property
     def score(self) -> float:
-        return self.cosine + LEXICAL_WEIGHT * self.overlap + PASSAGE_WEIGHT * self.passage
+        return (self.cosine + LEXICAL_WEIGHT * self.overlap + PASSAGE_WEIGHT * self.passage
+                + (TYPE_BONUS if self.typed else 0.0))
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -100,6 +105,7 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
 
     candidates: list[_Candidate] = []
     top = max((h.score for h in hits), default=1.0) or 1.0
+    expected = _expected_type(query.text)
     for rank, hit in enumerate(hits):
         chunk = index.chunks[hit.index]
         first = int(index.sentence_offsets[hit.index])
@@ -109,7 +115,7 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
             have = {stem(t) for t in tokens(text)}
             overlap = len(wanted & have) / len(wanted) if wanted else 0.0
             candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap,
-                                         hit.score / top))
+                                         hit.score / top, expected is not None and not _type_missing(query.text, text)))
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
     signals = _signals(index, query.text, hits, candidates, chosen, wanted)
@@ -178,11 +184,10 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
     best = candidates[0]
     runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
     covered: set[str] = set()
-    quoted = ""
     for cand in chosen:
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         covered |= {stem(t) for t in tokens(text)}
-        quoted += " " + text
+    first = index.text_of(index.chunks[best.chunk].passage.citation.source)[best.start:best.end]
     vocab = index.bm25.vocab_dict
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
@@ -195,11 +200,13 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
         unknown=unknown,
         agreement=bool(dense_top & lexical_top),
         margin=best.score - runner,
-        type_missing=_type_missing(question, quoted),
+        type_missing=_type_missing(question, first),
     )
 
 
 _DATE_Q = re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b|\bin what year\b", re.I)
+_SHARE_Q = re.compile(r"\b(share|percentage|percent|proportion|ratio)\b|%", re.I)
+_SHARE = re.compile(r"%|\bper ?cent\b|\bhalf\b|\bthird\b|\bquarter\b", re.I)
 _NUMBER_Q = re.compile(r"\bhow (many|much|long|far|often)\b|\bwhat (percentage|share|proportion|number|amount)\b", re.I)
 _DATE = re.compile(r"\b(1[5-9]|20)\d{2}s?\b|\b(january|february|march|april|may|june|july|august|september|"
                    r"october|november|december)\b", re.I)
@@ -207,13 +214,26 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
                      r"thousand|million|billion|trillion|dozen|double|doubling|twice|triple|half|per cent|percent)\b", re.I)
 
 
-def _type_missing(question: str, quoted: str) -> bool:
-    """A "when"/"how many" question whose quotes hold no date/number cannot be answered by them."""
+def _type_missing(question: str, sentence: str) -> bool:
+    """A "when" / "how many" / "what share" question whose best sentence holds no date / number / share.
+
+    Near-topic questions the documents cannot answer ("When was the
+    agreement signed?") still find a sentence on the right topic; what that
+    sentence lacks is the kind of fact asked for.
+    """
+    expected = _expected_type(question)
+    return expected is not None and not expected.search(sentence)
+
+
+def _expected_type(question: str) -> re.Pattern[str] | None:
+    """The pattern an answer must contain, for questions that ask for a date, share or number."""
     if _DATE_Q.search(question):
-        return not _DATE.search(quoted)
+        return _DATE
+    if _SHARE_Q.search(question):
+        return _SHARE
     if _NUMBER_Q.search(question):
-        return not _NUMBER.search(quoted)
-    return False
+        return _NUMBER
+    return None
 
 
 def render(result: Answer) -> str:
