@@ -22,13 +22,14 @@ both call `index.answer` and only format what it returns (see `ui.render`).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import socket
 from typing import Any
 
 import gradio as gr
 
-from rag import Index, RagError
+from rag import Index, InputError, RagError
 
 from .render import answer_markdown, render_answer, render_notice, render_question
 
@@ -202,14 +203,22 @@ def _launch_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+def _check_address(host: str, port: int) -> None:
+    """Raise InputError saying what to do when the server could not bind `host`:`port`."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (OSError, UnicodeError):
+        raise InputError(f"Cannot bind to host {host!r}: no such address; use e.g. --host 127.0.0.1.") from None
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is not "in use"
         try:
             s.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise InputError(f"Port {port} on {host} is already in use; pass another one, "
+                                 f"e.g. --port {port + 1}.") from None
+            raise InputError(f"Cannot bind to {host}:{port} ({err.strerror}); use e.g. --host 127.0.0.1 "
+                             "and a port above 1024.") from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -222,12 +231,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start(index: Index, *, host: str = "127.0.0.1", port: int | None = 7860) -> tuple[gr.Blocks, str]:
     """Start serving in background threads; returns the app (call `.close()` to stop) and its URL.
 
-    `port=None` picks a free port.
+    `port=None` picks a free port. Raises InputError (a RagError) when the address cannot be bound.
     """
     if port is None:
         port = free_port(host)
-    elif not _port_free(host, port):
-        raise OSError(f"Port {port} on {host} is already in use; pass another port (e.g. --port {port + 1}).")
+    else:
+        _check_address(host, port)
     demo = build_app(index)
     _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port))
     return demo, url
