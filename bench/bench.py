@@ -30,7 +30,7 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def timed(fn, repeat: int) -> list[float]:  # noqa: ANN001
+def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -119,7 +119,7 @@ def scaling(dim: int) -> None:
         if kind != "Flat":
             candidates.append((kind, chosen, build))
         for name, index, build_s in candidates:
-            times = [timed(lambda q=q: index.search(q.reshape(1, -1), 50), 1)[0] for q in queries]
+            times = [timed(lambda q=q, index=index: index.search(q.reshape(1, -1), 50), 1)[0] for q in queries]
             _, found = index.search(queries, 10)
             recall = statistics.mean(len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True))
             auto = " (auto)" if name == kind else ""

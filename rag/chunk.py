@@ -52,14 +52,13 @@ def _group(text: str, spans: list[tuple[int, int]], max_words: int) -> list[list
     total = sum(counts)
     if total <= max_words or len(spans) == 1:
         return [spans]
-    parts = math.ceil(total / max_words)
-    target = total / parts
+    target = total / math.ceil(total / max_words)
     groups: list[list[tuple[int, int]]] = [[]]
     filled = 0
     for span, count in zip(spans, counts, strict=True):
-        # Start a new part when adding this sentence overshoots the target by
-        # more than stopping short of it would undershoot.
-        if groups[-1] and filled + count / 2 > target and len(groups) < parts:
+        # Start a new part when this sentence would pass the cap, or would
+        # overshoot the even-split target by more than stopping short would.
+        if groups[-1] and (filled + count > max_words or filled + count / 2 > target):
             groups.append([])
             filled = 0
         groups[-1].append(span)

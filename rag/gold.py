@@ -74,7 +74,7 @@ def load_gold(path: str | Path, source_text: Any) -> list[GoldQuestion]:
 
 
 def _locate(item: dict[str, Any], source_text: Any, where: str) -> tuple[Span, ...]:
-    source = item.get("source")
+    source = str(item.get("source", ""))
     try:
         text = source_text(source)
     except Exception:  # noqa: BLE001 - any lookup failure is the same problem for the user

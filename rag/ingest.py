@@ -156,6 +156,7 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
 # --- splitting into units -------------------------------------------------
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+\S")
 _WRAP_WIDTH = 100
 
@@ -166,6 +167,7 @@ class _Unit:
     end: int
     line: int
     markdown_heading: bool = False
+    structural: bool = False  # a list item or fenced code: never a heading, title or boilerplate
 
 
 def _lines(text: str) -> list[tuple[int, int, int]]:
@@ -174,7 +176,8 @@ def _lines(text: str) -> list[tuple[int, int, int]]:
     pos = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         body = line.rstrip("\r\n")
-        out.append((pos, pos + len(body), number))
+        skip = 1 if pos == 0 and body.startswith("\ufeff") else 0  # a byte-order mark is not text
+        out.append((pos + skip, pos + len(body), number))
         pos += len(line)
     return out
 
@@ -189,15 +192,30 @@ def split_units(text: str) -> list[_Unit]:
     """
     units: list[_Unit] = []
     block: list[tuple[int, int, int]] = []
-    for span in _lines(text) + [(len(text), len(text), -1)]:
+    fence: list[tuple[int, int, int]] = []
+    for span in [*_lines(text), (len(text), len(text), -1)]:
         s, e, _ = span
-        if text[s:e].strip():
+        line = text[s:e]
+        if fence:
+            fence.append(span)
+            if _FENCE.match(line) or span[2] == -1:
+                units.append(_Unit(fence[0][0], fence[-1][1] if span[2] != -1 else fence[-2][1], fence[0][2],
+                                   structural=True))
+                fence = []
+            continue
+        if _FENCE.match(line):
+            if block:
+                units.extend(_split_block(text, block))
+                block = []
+            fence = [span]
+            continue
+        if line.strip():
             block.append(span)
             continue
         if block:
             units.extend(_split_block(text, block))
             block = []
-    return units
+    return [u for u in units if u.end > u.start]
 
 
 def _split_block(text: str, lines: list[tuple[int, int, int]]) -> list[_Unit]:
@@ -226,9 +244,8 @@ def _split_block(text: str, lines: list[tuple[int, int, int]]) -> list[_Unit]:
         end = group[-1][1]
         while end > start and text[end - 1].isspace():
             end -= 1
-        units.append(
-            _Unit(start, end, group[0][2], bool(_MD_HEADING.match(text[group[0][0] : group[0][1]])))
-        )
+        first = text[group[0][0] : group[0][1]]
+        units.append(_Unit(start, end, group[0][2], bool(_MD_HEADING.match(first)), bool(_LIST_ITEM.match(first))))
     return units
 
 
@@ -290,13 +307,15 @@ def parse(text: str, source: str) -> Document:
         if not kinds[i]:
             kinds[i], reasons[i] = kind, reason
 
+    structural = {i for i, u in enumerate(units) if u.structural}
+
     # 1. Page furniture, by general rules.
     counts: dict[str, int] = {}
     for c in clean:
         if _n_words(c) <= 6:
             counts[c.casefold()] = counts.get(c.casefold(), 0) + 1
     for i, c in enumerate(clean):
-        if units[i].markdown_heading:
+        if units[i].markdown_heading or i in structural:
             continue
         if _n_words(c) <= 6 and counts.get(c.casefold(), 0) >= 3:
             mark(i, BOILERPLATE, f"short line repeated {counts[c.casefold()]} times (navigation label)")
@@ -318,7 +337,7 @@ def parse(text: str, source: str) -> Document:
                 title_i = prev[-1]
             break
     if title_i is None:
-        first = next((i for i in range(len(units)) if not kinds[i]), None)
+        first = next((i for i in range(len(units)) if not kinds[i] and i not in structural), None)
         if first is not None and (units[first].markdown_heading or _is_short_label(clean[first])):
             nxt = next((j for j in range(first + 1, len(units)) if not kinds[j]), None)
             if units[first].markdown_heading or (nxt is not None and _is_prose(clean[nxt])):
@@ -338,7 +357,7 @@ def parse(text: str, source: str) -> Document:
 
     # 4. Headings: Markdown ones, and short unpunctuated lines followed by prose.
     for i, c in enumerate(clean):
-        if kinds[i]:
+        if kinds[i] or i in structural:
             continue
         nxt = next((j for j in range(i + 1, len(units)) if not kinds[j] or kinds[j] == PULL_QUOTE), None)
         if units[i].markdown_heading:

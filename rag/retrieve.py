@@ -50,6 +50,7 @@ def faiss_index_for(vectors: np.ndarray) -> tuple[Any, str]:
     import faiss
 
     n, d = vectors.shape
+    index: Any
     if n <= FLAT_LIMIT:
         index = faiss.IndexFlatIP(d)
         kind = "Flat"
