@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .answer import SUPPORT_THRESHOLD, explain
+from .answering import SUPPORT_THRESHOLD, explain
 from .errors import InputError
 from .gold import GoldQuestion, evidence_hit, load_gold, overlaps
 from .index import Index, check_question

@@ -91,7 +91,8 @@ class Index:
             cite = chunk.passage.citation
             if cite.source not in texts:
                 try:
-                    texts[cite.source] = (seeds / cite.source).read_text("utf-8")
+                    # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
+                    texts[cite.source] = (seeds / cite.source).read_bytes().decode("utf-8")
                 except (OSError, UnicodeDecodeError) as err:
                     raise StaleIndexError(
                         f"Cannot read {cite.source} from {seeds} ({err.__class__.__name__}); the index at "
@@ -156,7 +157,7 @@ class Index:
 
     def answer(self, question: str, k: int = 5, *, sources: list[str] | None = None) -> Answer:
         """Verbatim, cited quotes that answer `question`, or an honest abstention."""
-        from .answer import answer
+        from .answering import answer
 
         return answer(self, question, k=k, sources=sources)
 
@@ -175,9 +176,9 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     """
     seeds, target = Path(seeds_dir), Path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
-    embedder = embedder or load_embedder(model)
     with store.build_lock(target):
-        docs, skipped = ingest(seeds)
+        docs, skipped = ingest(seeds)  # before loading the model: a bad seeds folder fails fast
+        embedder = embedder or load_embedder(model)
         for s in skipped:
             say(f"skipped {s.source}: {s.reason}")
         if verbose:

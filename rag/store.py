@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -116,7 +117,8 @@ def write(
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
-    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+    # Unique per build, so a new generation never overwrites the files the manifest points at.
+    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     files = {
         "passages": f"passages-{gen}.jsonl",
         "vectors": f"vectors-{gen}.faiss",

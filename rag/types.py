@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 class Citation:
     """Where a piece of text came from: exact character offsets into a source file.
 
-    `start`/`end` are Python string offsets into the file decoded as UTF-8, so
-    `Path(seeds, source).read_text("utf-8")[start:end]` is the cited text.
+    `start`/`end` are Python string offsets into the file's bytes decoded as
+    UTF-8 with no newline translation, so
+    `Path(seeds, source).read_bytes().decode("utf-8")[start:end]` is the cited text.
     """
 
     source: str  # path relative to the seeds folder, with "/" separators
