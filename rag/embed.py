@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -77,19 +78,25 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"Model {name!r} does not report an embedding dimension.")
         self.dimension = int(dimension)
         self.max_tokens = int(self._model.max_seq_length or 256)
+        # A fast tokenizer is not safe to share between threads ("Already
+        # borrowed"), and torch already uses every core for one batch, so
+        # concurrent callers (the web app's workers) take turns.
+        self._lock = threading.Lock()
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        vectors = self._model.encode(
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        with self._lock:
+            return len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
 
 class HashEmbedder:

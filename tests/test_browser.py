@@ -87,7 +87,9 @@ class Page:
 
     def __init__(self, browser, url: str):
         self.url = url
-        self.page = browser.new_page(viewport={"width": 1280, "height": 1150})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1150})
+        self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+        self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.foreign: list[str] = []
         self.errors: list[str] = []
@@ -115,7 +117,7 @@ def page(browser, url):
     try:
         yield tab
     finally:
-        tab.page.close()
+        tab.context.close()
 
 
 def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, index):
@@ -155,8 +157,13 @@ def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, ind
 
     # The last answer as Markdown, for copying.
     page.page.get_by_text("Copy the last answer as Markdown").click()
-    expect(page.page.locator("#rag-markdown")).to_contain_text("Question:")
-    expect(page.page.locator("#rag-markdown")).to_contain_text(f"characters {first.citation.start}")
+    box = page.page.locator("#rag-markdown")
+    expect(box).to_contain_text("Question:")
+    box.get_by_role("button", name="Copy").click()
+    copied = page.page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("**Question:** Why does Taiwan matter to Japan?")
+    assert expected.text in copied
+    assert f"[1] {first.citation.source}, characters {first.citation.start}–{first.citation.end}" in copied
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.page.get_by_text("Copy the last answer as Markdown").click()  # fold it again for the picture
@@ -170,12 +177,19 @@ def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, ind
     assert page.errors == [] and page.dialogs == [] and page.foreign == []
 
 
-def test_example_question_can_be_clicked(page):
+def test_example_question_can_be_clicked_and_the_chat_cleared(page):
     from playwright.sync_api import expect
 
     page.page.get_by_text("How did the Red Sea attacks affect shipping costs?", exact=True).first.click()
     page.page.wait_for_selector(".rag-answer")
     expect(page.page.locator(".rag-answer blockquote.rag-quote").first).to_contain_text("shipping costs")
+
+    # Clearing the chat empties this session's history and brings the examples back.
+    page.page.locator("#rag-chat").get_by_role("button", name="Clear").click()
+    expect(page.page.locator(".rag-answer")).to_have_count(0)
+    expect(page.page.get_by_text("Why does Taiwan matter to Japan?", exact=True).first).to_be_visible()
+    page.ask("Why does Taiwan matter to Japan?")
+    expect(page.page.locator(".rag-question")).to_have_count(1)
 
 
 def test_unanswerable_question_reads_plainly(page):

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model,
+              # Gradio's queue statistics use pandas options that pandas 3 deprecates: not ours.
+              pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = "japan-nato-alignment.txt"

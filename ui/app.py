@@ -172,6 +172,8 @@ def build_app(index: Index) -> gr.Blocks:
                                        visible=len(all_sources) > 1)
         with gr.Accordion("Copy the last answer as Markdown", open=False):
             markdown = gr.Code(value="", language="markdown", label="Answer with citations", interactive=False,
+                               lines=6, max_lines=40, wrap_lines=True, show_line_numbers=False,
+                               buttons=["copy", "download"],
                                elem_id="rag-markdown")
 
         outputs = [question, chatbot, history, markdown]
@@ -246,6 +248,9 @@ def launch(index: Index, *, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Serve the chat for `index` until interrupted, printing its URL first."""
     demo, url = start(index, host=host, port=port)
     print(f"Web chat running at {url}  (Ctrl+C to stop)", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Note: bound to {host}, so anyone who can reach this machine can use the chat (there is no login).",
+              flush=True)
     try:
         demo.block_thread()
     finally:
