@@ -204,17 +204,14 @@ def test_unanswerable_question_reads_plainly(page):
 def test_hostile_question_and_document_text_display_as_text_and_run_nothing(page, index):
     from playwright.sync_api import expect
 
-    question = ("When will the cranes arrive? <img src=http://tracker.invalid/q.png onerror=window.__pwned=4> "
-                "[x](javascript:window.__pwned=5) ![](http://tracker.invalid/q2.png) <script>window.__pwned=6</script>")
+    # 1. A plain question whose answer quotes the hostile document (searched alone).
+    question = "When will the cranes arrive?"
     expected = index.answer(question, 5, sources=[HOSTILE])
     assert not expected.abstained and "javascript:" in expected.quotes[0].text  # the test exercises escaping
 
     page.page.get_by_text("Settings").click()
     page.page.get_by_label(REPORT).uncheck()  # search the hostile document only
     answer = page.ask(question)
-    shown = page.page.locator(".rag-question").last
-    expect(shown).to_have_text(squash(question))
-
     quote = answer.locator("blockquote.rag-quote").first
     assert squash(expected.quotes[0].text) in squash(quote.inner_text())
     summary = answer.locator("details.rag-source summary").first
@@ -224,13 +221,18 @@ def test_hostile_question_and_document_text_display_as_text_and_run_nothing(page
     expect(mark).to_be_visible()
     assert squash(mark.inner_text()) == squash(expected.quotes[0].text)
 
+    # 2. A hostile question: shown exactly as typed, whatever the library answers.
+    evil = ("When will the cranes arrive? <img src=http://tracker.invalid/q.png onerror=window.__pwned=4> "
+            "[x](javascript:window.__pwned=5) ![](http://tracker.invalid/q2.png) <script>window.__pwned=6</script>")
+    page.ask(evil)
+    expect(page.page.locator(".rag-question").last).to_have_text(squash(evil))
+
     ARTIFACTS.mkdir(exist_ok=True)
     page.page.screenshot(path=str(ARTIFACTS / "browser-hostile.png"), full_page=True)
 
     chat = page.page.locator("#rag-chat")
-    for tag in ("img", "a", "script", "iframe", "svg.katex, .katex"):
+    for tag in ("img", "a", "script", "iframe", ".katex"):
         assert chat.locator(f".rag-answer {tag}, .rag-question {tag}").count() == 0, tag
     assert page.page.evaluate("window.__pwned") is None
     assert page.dialogs == []
-    assert not [u for u in page.foreign if "tracker.invalid" in u]
-    assert page.foreign == []
+    assert page.foreign == []  # nothing loaded from anywhere but the app (no tracker pixel)

@@ -135,3 +135,39 @@ def test_bad_input_gets_a_polite_error_not_a_traceback(client, question, k, sour
     message = str(info.value)
     assert expected in message
     assert "Traceback" not in message
+
+
+def test_twenty_users_at_once_each_get_their_own_answer(index, server):
+    """Concurrent asks share one index: every user must get the answer to the question it asked."""
+    import dataclasses
+    import json
+    import threading
+
+    from gradio_client import Client
+
+    gold = ROOT / "tests" / "gold" / "japan-nato-alignment.jsonl"
+    questions = [json.loads(line)["question"] for line in gold.read_text("utf-8").splitlines() if line.strip()][:20]
+    assert len(set(questions)) == 20
+    expected = {q: dataclasses.asdict(index.answer(q, 5)) for q in questions}
+    clients = [Client(server, verbose=False) for _ in questions]
+    results: dict[int, object] = {}
+    start = threading.Barrier(len(questions))
+
+    def user(n: int) -> None:
+        try:
+            start.wait(timeout=60)
+            results[n] = clients[n].predict(questions[n], 5, None, api_name="/ask")
+        except Exception as err:  # noqa: BLE001 - reported below with the user's number
+            results[n] = err
+
+    threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)  # a bound so a hang fails the test instead of blocking the run; not a speed check
+    assert sorted(results) == list(range(len(questions))), "some users got no reply"
+    for n, question in enumerate(questions):
+        got = results[n]
+        assert not isinstance(got, Exception), f"user {n}: {got!r}"
+        assert got["question"] == question
+        assert got == expected[question]

@@ -14,9 +14,10 @@ both call `index.answer` and only format what it returns (see `ui.render`).
 - Safety: binds 127.0.0.1 by default, never shares, serves no extra files,
   loads no fonts or scripts from elsewhere; all user and document text is
   escaped by `ui.render`; errors become polite messages, never tracebacks.
-- Concurrency: the index is read-only while serving and `Index.answer` is safe
-  to call from several threads; both events share one concurrency group of
-  `CONCURRENCY` workers and further requests wait in the queue.
+- Concurrency: one shared index, read-only while serving; `Index.answer` from
+  several threads at once gives each caller its own answer (checked by
+  tests/test_ui_live.py and bench/bench_concurrency.py). Chat and `/ask` share
+  one concurrency group of `CONCURRENCY` workers; further requests queue.
 """
 
 from __future__ import annotations
