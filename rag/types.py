@@ -55,7 +55,7 @@ class Quote:
 class Answer:
     """What `answer()` returns: verbatim quotes with citations, or an abstention."""
 
-    question: str
+    question: str  # as asked; when `truncated`, the shortened text that was answered
     quotes: list[Quote]
     passages: list[Passage]
     abstained: bool
