@@ -25,8 +25,9 @@ venv: $(STAMP)
 index: $(STAMP)  ## build (or rebuild) the default index from seeds/
 	$(BIN)/rag build
 
-eval: $(STAMP)
-	$(BIN)/rag eval tests/gold/japan-nato-alignment.jsonl
+eval: $(STAMP)  ## gold-set report, with ablations, the trade-off chart and deltas against docs/eval.json
+	$(BIN)/rag eval tests/gold/japan-nato-alignment.jsonl --ablations --chart docs/abstention-tradeoff.png \
+		--compare docs/eval.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
