@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .text import content_words, stem, tokens
+from .text import content_words, tokens
 from .types import Answer, Citation, Quote
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 MAX_QUOTES = 3
 LEXICAL_WEIGHT = 0.3  # weight of content-word overlap in a sentence's score
-PASSAGE_WEIGHT = 0.0  # weight of the passage's retrieval score
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 QUOTE_MARGIN = 0.25  # a further sentence is quoted only if this close to the best
 ABSTAIN_MESSAGE = "The documents do not answer this question."
@@ -79,13 +78,11 @@ class _Candidate:
     end: int
     cosine: float
     overlap: float
-    passage: float  # the passage's retrieval score relative to the best passage's
     typed: bool  # holds the kind of fact the question asks for (a date, a number)
 
     @property
     def score(self) -> float:
-        return (self.cosine + LEXICAL_WEIGHT * self.overlap + PASSAGE_WEIGHT * self.passage
-                + (TYPE_BONUS if self.typed else 0.0))
+        return self.cosine + LEXICAL_WEIGHT * self.overlap + (TYPE_BONUS if self.typed else 0.0)
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -104,7 +101,6 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     wanted = set(content_words(query.text))
 
     candidates: list[_Candidate] = []
-    top = max((h.score for h in hits), default=1.0) or 1.0
     expected = _expected_type(query.text)
     for rank, hit in enumerate(hits):
         chunk = index.chunks[hit.index]
@@ -112,10 +108,10 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
         cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ vector
         for n, (start, end) in enumerate(chunk.sentences):
             text = index.text_of(chunk.passage.citation.source)[start:end]
-            have = {stem(t) for t in tokens(text)}
+            have = set(tokens(text))
             overlap = len(wanted & have) / len(wanted) if wanted else 0.0
-            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap,
-                                         hit.score / top, expected is not None and not _type_missing(query.text, text)))
+            typed = expected is not None and expected.search(text) is not None
+            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap, typed))
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
     signals = _signals(index, query.text, hits, candidates, chosen, wanted)
@@ -186,7 +182,7 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
     covered: set[str] = set()
     for cand in chosen:
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
-        covered |= {stem(t) for t in tokens(text)}
+        covered |= set(tokens(text))
     first = index.text_of(index.chunks[best.chunk].passage.citation.source)[best.start:best.end]
     vocab = index.bm25.vocab_dict
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0

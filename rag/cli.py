@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from .errors import RagError
 from .index import default_paths
@@ -88,13 +89,18 @@ def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
                    help=f"index folder (default: {default}, rebuilt from the seeds when they change)")
 
 
-def _open(args: argparse.Namespace):
-    """The index the user named (must be current), or the default one (rebuilt when stale)."""
-    from .index import default_index, load_index
+def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
+    """The index the user named (must be current), or the default one (rebuilt when stale).
+
+    `live` is for long-running commands: the default index is then re-checked
+    against the seeds on every use, not only at start-up.
+    """
+    from .index import DefaultIndex, default_index, load_index
 
     if args.index is not None:
         return load_index(args.index)
-    return default_index()
+    index = default_index()  # built or loaded now, so start-up reports problems and loads the model once
+    return DefaultIndex() if live else index
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -107,7 +113,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
                         verbose=args.verbose)
     m = index.manifest
-    print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(m.sources) - len(m.skipped)} "
+    print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(index.sources)} "
           f"document(s) into {args.index} in {time.perf_counter() - started:.1f}s "
           f"[model {m.model}, {m.dimension}-d, FAISS {m.faiss}].")
     return 0
@@ -138,7 +144,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             print("Type a question per line; Ctrl-D to finish.", file=sys.stderr)
         questions = None
-    index = _open(args)
+    index = _open(args, live=questions is None)
     stream = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     failed = False
     for question in stream:
@@ -168,7 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(_open(args), host=args.host, port=args.port)
+    launch(_open(args, live=True), host=args.host, port=args.port)
     return 0
 
 

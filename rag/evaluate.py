@@ -24,8 +24,8 @@ from .index import Index, check_question
 from .metrics import percentile, retrieval_metrics, token_f1, tradeoff
 
 ABLATIONS = ("dense", "bm25", "rrf", "blend")
-# Metrics where lower is better: --min does not apply, --max does.
-LOWER_IS_BETTER = {"false_abstention", "latency_p50_ms", "latency_p95_ms"}
+METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "evidence_in_top3_quotes", "quote_f1", "quote_exactness",
+           "abstention", "false_abstention", "latency_p50_ms", "latency_p95_ms")
 
 
 @dataclass
@@ -175,6 +175,10 @@ def format_report(report: Report, previous: dict[str, Any] | None = None) -> str
     return "\n".join(out)
 
 
+def _value(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
 def _short(text: str, width: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -220,6 +224,9 @@ def _parse_limits(items: list[str], flag: str) -> dict[str, float]:
 def run_cli(args: Any, index: Index) -> int:
     minimums = _parse_limits(args.minimums, "--min")
     maximums = _parse_limits(args.maximums, "--max")
+    unknown = sorted((set(minimums) | set(maximums)) - set(METRICS))
+    if unknown:
+        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}.")
     gold = load_gold(args.gold, index.source_text)
     previous = None
     if args.compare:
@@ -235,13 +242,15 @@ def run_cli(args: Any, index: Index) -> int:
     if args.chart:
         save_chart(report, args.chart)
         print(f"\nTrade-off chart saved to {args.chart}")
-    unknown = sorted((set(minimums) | set(maximums)) - set(report.metrics))
-    if unknown:
-        raise InputError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(report.metrics)}.")
-    short = [f"{name} {report.metrics[name]:.3f} < {value}" for name, value in minimums.items()
-             if (report.metrics[name] or 0.0) < value]
-    short += [f"{name} {report.metrics[name]:.3f} > {value}" for name, value in maximums.items()
-              if (report.metrics[name] or 0.0) > value]
+    short = []
+    for name, value in minimums.items():
+        got = report.metrics.get(name)
+        if got is None or got != got or got < value:
+            short.append(f"{name} {_value(got)} < {value}")
+    for name, value in maximums.items():
+        got = report.metrics.get(name)
+        if got is None or got != got or got > value:
+            short.append(f"{name} {_value(got)} > {value}")
     if short:
         print("\nBelow the bar: " + "; ".join(short), file=sys.stderr)
         return 1

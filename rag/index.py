@@ -21,8 +21,8 @@ import numpy as np
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
-from .errors import IndexStateError, InputError, ModelError, StaleIndexError
-from .ingest import describe, ingest
+from .errors import IndexStateError, IngestError, InputError, ModelError, StaleIndexError
+from .ingest import describe, find_sources, ingest
 from .retrieve import FUSIONS, Hit, bm25_index, faiss_index_for, search
 from .text import dehyphenate, vocabulary
 from .types import Citation, Passage
@@ -81,6 +81,9 @@ class Index:
         self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
         self.passage_vectors = stored.faiss_index.reconstruct_n(0, stored.faiss_index.ntotal)
         self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
+        self._sources = sorted(set(self._source_of))
+        self._disk: dict[str, tuple[tuple[int, int], str]] = {}
+        self._disk_lock = threading.Lock()
         self._texts = self._read_sources()
 
     def _read_sources(self) -> dict[str, str]:
@@ -110,13 +113,38 @@ class Index:
         return self._texts[source]
 
     def verify(self, citation: Citation, text: str) -> bool:
-        """True when `text` is exactly the cited slice of its source."""
-        source = self._texts.get(citation.source)
-        return source is not None and source[citation.start : citation.end] == text
+        """True when `text` is exactly the cited slice of the source file as it is on disk now.
+
+        Reads the file again only when its size or modification time changed,
+        so a document edited after indexing fails here instead of being
+        misquoted.
+        """
+        current = self._disk_text(citation.source)
+        return current is not None and current[citation.start : citation.end] == text
+
+    def _disk_text(self, source: str) -> str | None:
+        path = Path(self.manifest.seeds_dir) / source
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._disk_lock:
+            cached = self._disk.get(source)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        with self._disk_lock:
+            self._disk[source] = (key, text)
+        return text
 
     @property
     def sources(self) -> list[str]:
-        return sorted(set(self._source_of))
+        """The documents in the index, by path relative to the seeds folder."""
+        return list(self._sources)
 
     def __repr__(self) -> str:
         return (f"Index({str(self.index_dir)!r}, {len(self.chunks)} passages from {len(self.sources)} "
@@ -187,7 +215,8 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         vocab = vocabulary(doc.text[b.start:b.end] for doc in docs for b in doc.body)
         chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
                                                                           vocabulary=vocab)]
-        sentence_texts = [" ".join(dehyphenate(doc_text(docs, c)[s:e], vocab).split())
+        texts = {doc.source: doc.text for doc in docs}
+        sentence_texts = [" ".join(dehyphenate(texts[c.passage.citation.source][s:e], vocab).split())
                           for c in chunks for s, e in c.sentences]
         vectors = embedder.encode([c.search_text for c in chunks], progress=progress)
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
@@ -198,18 +227,13 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             "chunking": {"max_words": max_words, "unit": "sentences within one body paragraph"},
             "faiss": kind,
             "seeds_dir": str(seeds.resolve()),
-            "sources": store.fingerprint(seeds),
+            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
         store.write(target, chunks=chunks, passage_vectors=vectors, sentence_vectors=sentence_vectors,
                     faiss_index=faiss_index, bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
-
-
-def doc_text(docs: list[Any], chunk: Chunk) -> str:
-    source = chunk.passage.citation.source
-    return next(d.text for d in docs if d.source == source)
 
 
 # --- loading --------------------------------------------------------------
@@ -270,8 +294,8 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
         reason = f"it was built from {manifest.seeds_dir}"
     elif model is not None and model != manifest.model:
         reason = f"it was built with model {manifest.model!r}"
-    elif (changed := stale_sources(manifest)) or manifest.sources != store.fingerprint(seeds):
-        reason = f"the seeds changed: {changed or 'see manifest'}"
+    elif changed := stale_sources(manifest):
+        reason = f"the seeds changed: {changed}"
     if reason:
         print(f"Building index {target} from {seeds} ({reason})…", file=sys.stderr)
         return build_index(seeds, target, model=model or (manifest.model if manifest else DEFAULT_MODEL),
@@ -284,10 +308,31 @@ _default_lock = threading.Lock()
 
 
 def _seeds_signature(seeds: Path) -> tuple[Any, ...]:
-    """Cheap to compute (stat only): changes whenever a seed file is added, removed or edited."""
-    if not seeds.is_dir():
+    """Cheap to compute (stat only): changes whenever a seed document is added, removed or edited."""
+    try:
+        paths = find_sources(seeds)
+    except IngestError:
         return ()
-    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in seeds.rglob("*") if p.is_file()))
+    signature = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:  # vanished between listing and stat (an editor's temporary file)
+            continue
+        signature.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
+class DefaultIndex:
+    """The default index for long-running callers (the web app, `rag ask` on stdin).
+
+    Every attribute access goes through `default_index()`, which checks the
+    seeds (stat only) and rebuilds when they changed, so a server never keeps
+    answering from documents that were edited under it.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(default_index(), name)
 
 
 def default_paths() -> tuple[Path, Path]:

@@ -16,12 +16,14 @@ Does not split blocks into sentences or passages: that is `rag.chunk`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IngestError
-from .text import content_words, sentence_spans, stem, words
+from .text import content_words, sentence_spans, words
 
 SUFFIXES = (".txt", ".md", ".markdown")
 
@@ -57,6 +59,7 @@ class Document:
     title: str | None
     byline: str | None
     blocks: tuple[Block, ...]
+    sha256: str = ""  # of the bytes the text was decoded from
 
     @property
     def body(self) -> list[Block]:
@@ -81,6 +84,7 @@ class Skipped:
 
     source: str
     reason: str
+    sha256: str = ""  # of the bytes read, when the file could be read at all
 
 
 # --- reading files --------------------------------------------------------
@@ -115,7 +119,16 @@ def find_sources(seeds_dir: Path) -> list[Path]:
 
 def read_source(path: Path) -> str:
     """Decode a file as UTF-8 or raise IngestError with a one-line reason."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise IngestError(f"{path.name}: cannot be read ({err.strerror or err}); check its permissions") from None
+    return decode_source(data, path.name)
+
+
+def decode_source(data: bytes, name: str) -> str:
+    """UTF-8 text of a file's bytes, with no newline translation, or IngestError."""
+    path = Path(name)
     if not data.strip():
         raise IngestError(f"{path.name}: the file is empty")
     if b"\x00" in data[:8192]:
@@ -138,13 +151,21 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
     for path in find_sources(seeds_dir):
         source = path.relative_to(seeds_dir).as_posix()
         try:
-            text = read_source(path)
-        except IngestError as err:
-            skipped.append(Skipped(source, str(err).split(": ", 1)[-1]))
+            data = path.read_bytes()
+        except OSError as err:
+            skipped.append(Skipped(source, f"cannot be read ({err.strerror or err}); check its permissions"))
             continue
-        doc = parse(text, source)
+        # The fingerprint is of these very bytes, so the manifest can never
+        # record an edit made after they were read.
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            text = decode_source(data, path.name)
+        except IngestError as err:
+            skipped.append(Skipped(source, str(err).split(": ", 1)[-1], sha))
+            continue
+        doc = dataclasses.replace(parse(text, source), sha256=sha)
         if not doc.body:
-            skipped.append(Skipped(source, "no body text found after removing boilerplate"))
+            skipped.append(Skipped(source, "no body text found after removing boilerplate", sha))
             continue
         docs.append(doc)
     if not docs:
@@ -415,7 +436,7 @@ def _is_contact_label(c: str, unit: _Unit) -> bool:
 
 
 def _content_set(s: str) -> set[str]:
-    return {stem(w) for w in content_words(s)}
+    return set(content_words(s))
 
 
 def _mark_pull_quotes(clean: list[str], kinds: list[str], reasons: list[str]) -> None:

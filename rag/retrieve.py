@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .chunk import Chunk
+from .errors import InputError
 from .text import tokens
 
 RRF_K = 60
@@ -168,7 +169,7 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, fusion: str) -> np.ndarray:
         top = float(lexical.max()) if len(lexical) else 0.0
         lex = lexical / top if top > 0 else np.zeros_like(lexical)
         return (1 - LEXICAL_SHARE) * dense.astype(np.float64) + LEXICAL_SHARE * lex
-    raise ValueError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
+    raise InputError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}.")
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from .chunk import Chunk
-from .errors import IndexStateError
-from .ingest import SUFFIXES, find_sources
+from .errors import IndexStateError, IngestError
+from .ingest import find_sources
 from .types import Citation, Passage
 
 FORMAT = "rag-index v1"
@@ -45,13 +45,15 @@ def fingerprint(seeds_dir: Path) -> dict[str, str]:
     """sha256 of every document file under `seeds_dir`, keyed by relative path."""
     try:
         paths = find_sources(seeds_dir)
-    except Exception:  # noqa: BLE001 - an unreadable or empty folder has no fingerprint
+    except IngestError:  # a missing or empty folder has no fingerprint
         return {}
-    return {
-        p.relative_to(seeds_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in paths
-        if p.suffix.lower() in SUFFIXES
-    }
+    out = {}
+    for p in paths:
+        try:
+            out[p.relative_to(seeds_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            continue  # unreadable now: build skips it too
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Manifest:
         try:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as err:
-            raise IndexStateError(f"{path} is unreadable ({err}); run `rag build` to rebuild it.") from None
+            raise IndexStateError(f"{path} is unreadable ({err}); rebuild it with `rag build --index {index_dir}`.") from None
         if data.get("format") != FORMAT:
             raise IndexStateError(
                 f"{path} has format {data.get('format')!r}, this version reads {FORMAT!r}; "
@@ -88,7 +90,7 @@ class Manifest:
         try:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
         except KeyError as err:
-            raise IndexStateError(f"{path} lacks {err}; run `rag build` to rebuild it.") from None
+            raise IndexStateError(f"{path} lacks {err}; rebuild it with `rag build --index {index_dir}`.") from None
 
 
 @contextlib.contextmanager
@@ -188,28 +190,32 @@ def read(index_dir: Path) -> Stored:
     import faiss
 
     manifest = Manifest.read(index_dir)
+    rebuild = f"rebuild it with `rag build --seeds {manifest.seeds_dir} --index {index_dir}`"
     files = {k: index_dir / v for k, v in manifest.files.items()}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
-        raise IndexStateError(f"Index {index_dir} is missing {', '.join(missing)}; run `rag build` to rebuild it.")
+        raise IndexStateError(f"Index {index_dir} is missing {', '.join(missing)}; {rebuild}.")
     chunks: list[Chunk] = []
-    with open(files["passages"], encoding="utf-8") as handle:
-        for line in handle:
-            r = json.loads(line)
-            passage = Passage(r["id"], r["text"], Citation(**r["citation"]))
-            chunks.append(Chunk(passage, tuple((s, e) for s, e in r["sentences"]), r["search_text"]))
-    faiss_index = faiss.read_index(str(files["vectors"]))
-    sentence_vectors = np.load(files["sentences"], allow_pickle=False)
-    bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
+    try:
+        with open(files["passages"], encoding="utf-8") as handle:
+            for line in handle:
+                r = json.loads(line)
+                passage = Passage(r["id"], r["text"], Citation(**r["citation"]))
+                chunks.append(Chunk(passage, tuple((s, e) for s, e in r["sentences"]), r["search_text"]))
+        faiss_index = faiss.read_index(str(files["vectors"]))
+        sentence_vectors = np.load(files["sentences"], allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as err:
+        # Also what a reader sees when a concurrent build replaced the files under it.
+        raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     n_sentences = sum(len(c.sentences) for c in chunks)
     if faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences:
         raise IndexStateError(
-            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors for {len(chunks)} passages); "
-            "run `rag build` to rebuild it."
+            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors for {len(chunks)} passages); {rebuild}."
         )
     if faiss_index.d != manifest.dimension:
         raise IndexStateError(
             f"Index {index_dir} holds {faiss_index.d}-dimensional vectors but its manifest says "
-            f"{manifest.dimension}; run `rag build` to rebuild it."
+            f"{manifest.dimension}; {rebuild}."
         )
     return Stored(manifest, chunks, faiss_index, sentence_vectors, bm25)
