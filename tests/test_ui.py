@@ -425,3 +425,16 @@ def test_document_filter_is_hidden_for_a_single_document(app_module):
 def test_markers_are_numbered_in_quote_order():
     html = render_answer(an_answer())
     assert re.findall(r"\[(\d)\]", visible(html)) == ["1", "2", "1", "2"]
+
+
+def test_ask_and_reply_share_one_document_filter(app_module):
+    import gradio as gr
+
+    index = FakeIndex()
+    app_module.ask(index, "q", 5, [SOURCE, "other.txt"])
+    app_module.ask(index, "q", 5, ["other.txt"])
+    assert [call[2] for call in index.calls] == [None, ["other.txt"]]  # all documents → no filter
+    with pytest.raises(gr.Error, match="list of document names"):
+        app_module.ask(index, "q", 5, "other.txt")  # a bare string is not split into characters
+    html, md = app_module.reply(index, "q", 5, [])
+    assert "Select at least one document" in html and md == ""

@@ -77,12 +77,21 @@ def _k(value: Any) -> Any:
     return value
 
 
+def _filter(index: Index, sources: Any) -> list[str] | None:
+    """The documents to search, or None for all; InputError for what cannot be a document list."""
+    if sources is None:
+        return None
+    if isinstance(sources, str) or not isinstance(sources, (list, tuple)):
+        raise InputError(f"sources must be a list of document names, e.g. {list(index.sources)[:1]}.")
+    if not sources:
+        raise InputError(NO_SOURCES)
+    return None if set(sources) == set(index.sources) else list(sources)
+
+
 def ask(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | None = None) -> dict[str, Any]:
     """The `/ask` endpoint: `dataclasses.asdict(index.answer(...))`; bad input raises gr.Error with a polite message."""
-    if sources is not None and len(sources) == 0:
-        raise gr.Error(NO_SOURCES, print_exception=False)
     try:
-        result = index.answer(question, _k(k), sources=list(sources) if sources else None)
+        result = index.answer(question, _k(k), sources=_filter(index, sources))
     except RagError as err:
         raise gr.Error(str(err), print_exception=False) from None
     except Exception:
@@ -96,12 +105,8 @@ def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | 
 
     Never raises: bad input and library errors become a polite message.
     """
-    if sources is not None and len(sources) == 0:
-        return render_notice(NO_SOURCES), ""
-    if sources is not None and set(sources) == set(index.sources):
-        sources = None  # all documents: no filter
     try:
-        result = index.answer(question, _k(k), sources=list(sources) if sources is not None else None)
+        result = index.answer(question, _k(k), sources=_filter(index, sources))
     except RagError as err:
         return render_notice(str(err)), ""
     except Exception:
