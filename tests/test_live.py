@@ -1,0 +1,43 @@
+"""Long-running callers never answer from documents edited under them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from conftest import SMALL_CORPUS
+
+from rag.index import DefaultIndex
+
+
+def _touch_edit(path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), "utf-8")
+    later = time.time_ns() + 10_000_000  # a distinct mtime even on coarse clocks
+    os.utime(path, ns=(later, later))
+
+
+def test_quote_from_an_edited_file_fails_verification(make_seeds, build_hash_index):
+    seeds = make_seeds(SMALL_CORPUS)
+    index = build_hash_index(seeds)
+    passage = next(p for p in index.passages if "Rotterdam" in p.text)
+    assert index.verify(passage.citation, passage.text)
+    _touch_edit(seeds / "ports.txt", "Port cities are", "Harbour towns are")  # shifts every later offset
+    assert not index.verify(passage.citation, passage.text)
+
+
+def test_live_default_index_rebuilds_when_a_seed_changes(make_seeds, build_hash_index, monkeypatch, tmp_path):
+    seeds = make_seeds(SMALL_CORPUS)
+    build_hash_index(seeds, tmp_path / "index")
+    monkeypatch.setenv("RAG_SEEDS", str(seeds))
+    monkeypatch.setenv("RAG_INDEX", str(tmp_path / "index"))
+    live = DefaultIndex()
+    assert not any("Vienna" in p.text for p in live.retrieve("Vienna opera", k=3))
+    (seeds / "music.txt").write_text(
+        "Concert Notes\n\nThe Vienna State Opera stages a different production almost every night of the season.\n",
+        "utf-8",
+    )
+    found = live.retrieve("Vienna opera", k=3)
+    assert any("Vienna State Opera" in p.text for p in found)
+    assert "music.txt" in live.sources
