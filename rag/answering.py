@@ -240,7 +240,8 @@ def render(result: Answer) -> str:
         if result.passages:
             lines.append("")
             lines.append("Related, not an answer:")
-            lines.extend(f"- {p.citation.label()}" for p in result.passages[:3])
+            labels = list(dict.fromkeys(p.citation.label() for p in result.passages))  # one per paragraph
+            lines.extend(f"- {label}" for label in labels[:3])
         return "\n".join(lines)
     if result.message:
         lines += [result.message, ""]
