@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,23 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> rag.Index:
     """The repo's seeds indexed with the real packaged model, once per session."""
     target = tmp_path_factory.mktemp("real-index")
     return rag.build_index(SEEDS, target, log=quiet)
+
+
+def report_and(tmp_path_factory: pytest.TempPathFactory, name: str, text: str) -> rag.Index:
+    """The report plus one more document, indexed with the real model (for the web-app tests)."""
+    seeds = tmp_path_factory.mktemp("seeds")
+    shutil.copy(REPORT, seeds / REPORT_NAME)
+    (seeds / name).write_text(text, encoding="utf-8")
+    return rag.build_index(seeds, tmp_path_factory.mktemp("idx") / "index", log=quiet)
+
+
+@contextlib.contextmanager
+def serving(index: rag.Index) -> Iterator[str]:
+    """The web app on a free 127.0.0.1 port for the duration of the block; yields its URL."""
+    from ui.app import start
+
+    demo, url = start(index, host="127.0.0.1", port=None)
+    try:
+        yield url
+    finally:
+        demo.close()

@@ -12,10 +12,10 @@ without it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import report_and, serving
 
 pytestmark = [pytest.mark.model, pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -48,23 +48,13 @@ def squash(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    import rag
-
-    seeds = tmp_path_factory.mktemp("seeds")
-    shutil.copy(ROOT / "seeds" / REPORT, seeds / REPORT)
-    (seeds / HOSTILE).write_text(HOSTILE_TEXT, encoding="utf-8")
-    return rag.build_index(seeds, tmp_path_factory.mktemp("idx") / "index")
+    return report_and(tmp_path_factory, HOSTILE, HOSTILE_TEXT)
 
 
 @pytest.fixture(scope="module")
 def url(index):
-    from ui.app import start
-
-    demo, url = start(index, host="127.0.0.1", port=None)
-    try:
+    with serving(index) as url:
         yield url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

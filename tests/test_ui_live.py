@@ -7,10 +7,10 @@ on a free port in background threads, and stops it at the end.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import report_and, serving
 
 pytestmark = [pytest.mark.model,
               # Gradio's queue statistics use pandas options that pandas 3 deprecates: not ours.
@@ -32,23 +32,13 @@ The fishing fleet has shrunk by a third since 2010 because younger people prefer
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    import rag
-
-    seeds = tmp_path_factory.mktemp("seeds")
-    shutil.copy(ROOT / "seeds" / REPORT, seeds / REPORT)
-    (seeds / OTHER).write_text(OTHER_TEXT, encoding="utf-8")
-    return rag.build_index(seeds, tmp_path_factory.mktemp("idx") / "index")
+    return report_and(tmp_path_factory, OTHER, OTHER_TEXT)
 
 
 @pytest.fixture(scope="module")
 def server(index):
-    from ui.app import start
-
-    demo, url = start(index, host="127.0.0.1", port=None)
-    try:
+    with serving(index) as url:
         yield url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
