@@ -113,6 +113,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
                         verbose=args.verbose)
     m = index.manifest
+    default_seeds, default_index_dir = default_paths()
+    if args.index.resolve() == default_index_dir.resolve() and args.seeds.resolve() != default_seeds.resolve():
+        print(f"note: commands without --index read {default_seeds} and will rebuild {args.index} from it; "
+              f"pass --index DIR to keep an index of {args.seeds} apart.", file=sys.stderr)
     print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(index.sources)} "
           f"document(s) into {args.index} in {time.perf_counter() - started:.1f}s "
           f"[model {m.model}, {m.dimension}-d, FAISS {m.faiss}].")

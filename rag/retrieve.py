@@ -106,9 +106,15 @@ def search(
     if n == 0:
         return []
     pool = min(n, max(CANDIDATES, 4 * k))
-    q = query_vector.reshape(1, -1).astype(np.float32)
-    _, ids = faiss_index.search(q, n if allowed is not None else pool)
-    dense_ids = [int(i) for i in ids[0] if i >= 0 and (allowed is None or allowed[i])][:pool]
+    if allowed is None:
+        _, ids = faiss_index.search(query_vector.reshape(1, -1).astype(np.float32), pool)
+        dense_ids = [int(i) for i in ids[0] if i >= 0]
+    else:
+        # A filtered search scores the allowed passages exactly: asking an
+        # approximate index for every neighbour would be slow and lossy.
+        subset = np.flatnonzero(allowed)
+        sims = passage_vectors[subset] @ query_vector
+        dense_ids = [int(i) for i in subset[np.argsort(-sims, kind="stable")[:pool]]]
     lexical_all = bm25_scores(bm25, question, n)
     if allowed is not None:
         lexical_all = np.where(allowed, lexical_all, 0.0)
