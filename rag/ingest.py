@@ -22,8 +22,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .boilerplate import furniture, pull_quotes
 from .errors import IngestError
-from .text import content_words, sentence_spans, words
+from .layout import is_prose, is_short_label, split_units, strip_markup
 
 SUFFIXES = (".txt", ".md", ".markdown")
 
@@ -75,7 +76,7 @@ class Document:
 
     def clean(self, block: Block) -> str:
         """A block's text with Markdown markers and runs of whitespace removed."""
-        return _strip_markup(self.text[block.start : block.end])
+        return strip_markup(self.text[block.start : block.end])
 
 
 @dataclass(frozen=True)
@@ -174,153 +175,18 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
     return docs, skipped
 
 
-# --- splitting into units -------------------------------------------------
-
-_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+\S")
-_WRAP_WIDTH = 100
-
-
-@dataclass
-class _Unit:
-    start: int
-    end: int
-    line: int
-    markdown_heading: bool = False
-    structural: bool = False  # a list item or fenced code: never a heading, title or boilerplate
-
-
-def _lines(text: str) -> list[tuple[int, int, int]]:
-    """(start, end, line number) of each line, end excluding the newline."""
-    out = []
-    pos = 0
-    for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        body = line.rstrip("\r\n")
-        skip = 1 if pos == 0 and body.startswith("\ufeff") else 0  # a byte-order mark is not text
-        out.append((pos + skip, pos + len(body), number))
-        pos += len(line)
-    return out
-
-
-def split_units(text: str) -> list[_Unit]:
-    """Split a file into paragraph units.
-
-    Blank lines (including lines of non-breaking spaces) separate blocks. A
-    block whose lines are all wrapped at a similar width is one hard-wrapped
-    paragraph; otherwise each line is its own paragraph, as on a scraped page.
-    Markdown headings and list items always start a new unit.
-    """
-    units: list[_Unit] = []
-    block: list[tuple[int, int, int]] = []
-    fence: list[tuple[int, int, int]] = []
-    for span in [*_lines(text), (len(text), len(text), -1)]:
-        s, e, _ = span
-        line = text[s:e]
-        if fence:
-            fence.append(span)
-            if _FENCE.match(line) or span[2] == -1:
-                units.append(_Unit(fence[0][0], fence[-1][1] if span[2] != -1 else fence[-2][1], fence[0][2],
-                                   structural=True))
-                fence = []
-            continue
-        if _FENCE.match(line):
-            if block:
-                units.extend(_split_block(text, block))
-                block = []
-            fence = [span]
-            continue
-        if line.strip():
-            block.append(span)
-            continue
-        if block:
-            units.extend(_split_block(text, block))
-            block = []
-    return [u for u in units if u.end > u.start]
-
-
-def _split_block(text: str, lines: list[tuple[int, int, int]]) -> list[_Unit]:
-    groups: list[list[tuple[int, int, int]]] = []
-    body_lines = [ln for ln in lines if not _MD_HEADING.match(text[ln[0] : ln[1]])]
-    lengths = [len(text[s:e].rstrip()) for s, e, _ in body_lines[:-1]]
-    wrapped = bool(lengths) and max(lengths) <= _WRAP_WIDTH and (
-        sum(n > _WRAP_WIDTH * 0.45 for n in lengths) >= 0.5 * len(lengths)
-    )
-    for ln in lines:
-        line_text = text[ln[0] : ln[1]]
-        starts_new = (
-            not groups
-            or not wrapped
-            or _MD_HEADING.match(line_text)
-            or _MD_HEADING.match(text[groups[-1][-1][0] : groups[-1][-1][1]])
-            or _LIST_ITEM.match(line_text)
-        )
-        if starts_new:
-            groups.append([ln])
-        else:
-            groups[-1].append(ln)
-    units = []
-    for group in groups:
-        start = group[0][0] + _leading_space(text[group[0][0] : group[0][1]])
-        end = group[-1][1]
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        first = text[group[0][0] : group[0][1]]
-        units.append(_Unit(start, end, group[0][2], bool(_MD_HEADING.match(first)), bool(_LIST_ITEM.match(first))))
-    return units
-
-
-def _leading_space(s: str) -> int:
-    return len(s) - len(s.lstrip())
-
-
-def _strip_markup(s: str) -> str:
-    s = re.sub(r"^\s{0,3}#{1,6}\s+|\s+#+\s*$", "", s)
-    s = re.sub(r"^[*_]{1,3}|[*_]{1,3}$", "", s.strip())
-    return " ".join(s.split())
-
-
 # --- classification -------------------------------------------------------
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_PHONE = re.compile(r"(?:\+|\b0)\d[\d\s\-/().]{6,}\d\b")
-_CREDIT = re.compile(
-    r"picture[- ]alliance|getty ?images|reuters|shutterstock|imago|\bdpa\b|\bafp\b|"
-    r"associated press|\bap photo|\bphoto(?:graph)?s?\s*(?:by|:|credit)|\bfoto\b|©|"
-    r"\(c\)\s*\d{4}|\bcredits?:|\bimage:|\bsource: (?:picture|photo)",
-    re.IGNORECASE,
-)
-_PDF_LINE = re.compile(
-    r"\b(?:pdf)\b.*\b(?:download|format|version|full|print|file)\b|"
-    r"\b(?:download|format|version|full|print|file)\b.*\bpdf\b",
-    re.IGNORECASE,
-)
-_WIDGET = re.compile(r"^[a-z]+(?:[-_][a-z]+)+$")
+
 _BYLINE = re.compile(
     r"^[*_]{0,2}(?:by|von|par|written by|author:)\s+"
     r"([A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|und|et|de|van|von|&))*)[*_]{0,2}$"
 )
-_CLOSING = ".!?,;:…\"”’)"
-
-
-def _n_words(s: str) -> int:
-    return len(s.split())
-
-
-def _is_short_label(s: str) -> bool:
-    """A short line with no sentence punctuation: a heading, a name, a label."""
-    return _n_words(s) <= 12 and len(s) <= 120 and not s.rstrip("*_ ").endswith(tuple(_CLOSING))
-
-
-def _is_prose(s: str) -> bool:
-    return _n_words(s) >= 15 or (_n_words(s) >= 4 and s.rstrip("*_ ").endswith((".", "!", "?", ".”", '."')))
-
 
 def parse(text: str, source: str) -> Document:
     """Classify the units of one decoded file into a Document."""
     units = split_units(text)
-    raw = [text[u.start : u.end] for u in units]
-    clean = [_strip_markup(r) for r in raw]
+    clean = [strip_markup(text[u.start : u.end]) for u in units]
     kinds: list[str] = [""] * len(units)
     reasons: list[str] = [""] * len(units)
 
@@ -331,22 +197,8 @@ def parse(text: str, source: str) -> Document:
     structural = {i for i, u in enumerate(units) if u.structural}
 
     # 1. Page furniture, by general rules.
-    counts: dict[str, int] = {}
-    for c in clean:
-        if _n_words(c) <= 6:
-            counts[c.casefold()] = counts.get(c.casefold(), 0) + 1
-    for i, c in enumerate(clean):
-        if units[i].markdown_heading or i in structural:
-            continue
-        if _n_words(c) <= 6 and counts.get(c.casefold(), 0) >= 3:
-            mark(i, BOILERPLATE, f"short line repeated {counts[c.casefold()]} times (navigation label)")
-        elif _n_words(c) <= 15 and _CREDIT.search(c) and not c.endswith("."):
-            mark(i, BOILERPLATE, "photo credit")
-        elif _n_words(c) <= 25 and _PDF_LINE.search(c):
-            mark(i, BOILERPLATE, "download-the-PDF line")
-        elif _WIDGET.match(c):
-            mark(i, BOILERPLATE, "page widget name")
-    _mark_contact_blocks(clean, units, kinds, reasons)
+    for i, reason in furniture(clean, units).items():
+        mark(i, BOILERPLATE, reason)
 
     # 2. Title and byline: a short line just above "by Name" (else a leading # heading).
     title_i = byline_i = None
@@ -354,14 +206,14 @@ def parse(text: str, source: str) -> Document:
         if not kinds[i] and _BYLINE.match(c):
             byline_i = i
             prev = [j for j in range(i) if not kinds[j]]
-            if prev and _is_short_label(clean[prev[-1]]):
+            if prev and is_short_label(clean[prev[-1]]):
                 title_i = prev[-1]
             break
     if title_i is None:
         first = next((i for i in range(len(units)) if not kinds[i] and i not in structural), None)
-        if first is not None and (units[first].markdown_heading or _is_short_label(clean[first])):
+        if first is not None and (units[first].markdown_heading or is_short_label(clean[first])):
             nxt = next((j for j in range(first + 1, len(units)) if not kinds[j]), None)
-            if units[first].markdown_heading or (nxt is not None and _is_prose(clean[nxt])):
+            if units[first].markdown_heading or (nxt is not None and is_prose(clean[nxt])):
                 title_i = first
     if title_i is not None:
         kinds[title_i], reasons[title_i] = TITLE, "document title"
@@ -370,11 +222,12 @@ def parse(text: str, source: str) -> Document:
     if byline_i is not None:
         kinds[byline_i], reasons[byline_i] = BYLINE, "byline"
         after = next((j for j in range(byline_i + 1, len(units)) if not kinds[j]), None)
-        if after is not None and _is_short_label(clean[after]) and not units[after].markdown_heading:
+        if after is not None and is_short_label(clean[after]) and not units[after].markdown_heading:
             kinds[after], reasons[after] = SUBTITLE, "subtitle under the byline"
 
     # 3. Pull quotes, before headings: a pull quote must not open a section.
-    _mark_pull_quotes(clean, kinds, reasons)
+    for i, reason in pull_quotes(clean, {j for j, k in enumerate(kinds) if k}).items():
+        mark(i, PULL_QUOTE, reason)
 
     # 4. Headings: Markdown ones, and short unpunctuated lines followed by prose.
     for i, c in enumerate(clean):
@@ -383,7 +236,7 @@ def parse(text: str, source: str) -> Document:
         nxt = next((j for j in range(i + 1, len(units)) if not kinds[j] or kinds[j] == PULL_QUOTE), None)
         if units[i].markdown_heading:
             kinds[i], reasons[i] = HEADING, "Markdown heading"
-        elif _is_short_label(c) and nxt is not None and _is_prose(clean[nxt]):
+        elif is_short_label(c) and nxt is not None and is_prose(clean[nxt]):
             kinds[i], reasons[i] = HEADING, "short line followed by body text"
 
     # 5. The rest is body; number paragraphs and carry sections.
@@ -408,68 +261,6 @@ def parse(text: str, source: str) -> Document:
     return Document(source, text, title, clean[byline_i] if byline_i is not None else None, tuple(blocks))
 
 
-def _mark_contact_blocks(clean: list[str], units: list[_Unit], kinds: list[str], reasons: list[str]) -> None:
-    """An e-mail or phone line, and the short label lines around it, is a contact block."""
-    n = len(clean)
-    def mark(j: int) -> None:
-        if not kinds[j]:
-            kinds[j], reasons[j] = BOILERPLATE, "contact block (e-mail or phone number)"
-
-    for i, c in enumerate(clean):
-        if _n_words(c) > 15 or not (_EMAIL.search(c) or _PHONE.search(c)):
-            continue
-        lo = i
-        while lo > 0 and _is_contact_label(clean[lo - 1], units[lo - 1]):
-            lo -= 1
-        hi = i
-        while hi + 1 < n and (
-            _is_contact_label(clean[hi + 1], units[hi + 1])
-            or (_n_words(clean[hi + 1]) <= 15 and (_EMAIL.search(clean[hi + 1]) or _PHONE.search(clean[hi + 1])))
-        ):
-            hi += 1
-        for j in range(lo, hi + 1):
-            mark(j)
-
-
-def _is_contact_label(c: str, unit: _Unit) -> bool:
-    return (not unit.markdown_heading and _n_words(c) <= 8 and not c.endswith((".", "!", "?"))) or c.rstrip(".") in ("Dr", "Prof")
-
-
-def _content_set(s: str) -> set[str]:
-    return set(content_words(s))
-
-
-def _mark_pull_quotes(clean: list[str], kinds: list[str], reasons: list[str]) -> None:
-    """A short one-sentence paragraph that repeats a body sentence elsewhere.
-
-    Pull quotes repeat a body sentence out of place, so we keep the body
-    sentence (with its neighbours) and drop the copy. The match allows a
-    close paraphrase: most of the quote's content words must occur in one or
-    two consecutive sentences of a different paragraph.
-    """
-    candidates = [
-        i
-        for i, c in enumerate(clean)
-        if not kinds[i] and 4 <= _n_words(c) <= 35 and len(sentence_spans(c)) == 1 and c.endswith((".", "!", "?", "”"))
-    ]
-    windows: list[tuple[int, set[str]]] = []
-    for i, c in enumerate(clean):
-        if kinds[i] or _n_words(c) < 15:
-            continue
-        sents = [_content_set(c[s:e]) for s, e in sentence_spans(c)]
-        for k in range(len(sents)):
-            windows.append((i, sents[k]))
-            if k + 1 < len(sents):
-                windows.append((i, sents[k] | sents[k + 1]))
-    for i in candidates:
-        want = _content_set(clean[i])
-        if len(want) < 3:
-            continue
-        best = max((len(want & w) / len(want) for j, w in windows if j != i), default=0.0)
-        if best >= 0.7:
-            kinds[i], reasons[i] = PULL_QUOTE, f"pull quote repeating a body sentence ({best:.0%} of its words)"
-
-
 def describe(doc: Document) -> str:
     """A short report of one document: title, sections, and what was dropped."""
     lines = [
@@ -485,4 +276,4 @@ def describe(doc: Document) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Block", "Document", "Skipped", "describe", "find_sources", "ingest", "parse", "read_source", "words"]
+__all__ = ["Block", "Document", "Skipped", "describe", "find_sources", "ingest", "parse", "read_source"]
