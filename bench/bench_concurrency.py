@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from gradio_client import Client
 
-    from rag.index import default_paths, open_index
+    from rag.default import default_paths
+    from rag.index import open_index
     from ui.app import CONCURRENCY, start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]

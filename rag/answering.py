@@ -92,7 +92,7 @@ def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None
 def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
             threshold: float | None = None) -> tuple[Answer, Signals]:
     """The answer and the signals its abstention decision was made on."""
-    from .index import check_question
+    from .query import check_question
 
     query = check_question(question, k)
     vector, truncated = index.encode_query(query)

@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .default import default_paths
 from .errors import RagError
-from .index import default_paths
 
 EPILOG = "Documents go in the seeds folder (.txt or .md); the index is rebuilt when they change."
 
@@ -95,7 +95,8 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
     `live` is for long-running commands: the default index is then re-checked
     against the seeds on every use, not only at start-up.
     """
-    from .index import DefaultIndex, default_index, load_index
+    from .default import DefaultIndex, default_index
+    from .index import load_index
 
     if args.index is not None:
         return load_index(args.index)
@@ -124,7 +125,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .index import check_question
+    from .query import check_question
 
     check_question(args.question, args.k)
     passages = _open(args).retrieve(args.question, args.k)
@@ -139,7 +140,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .errors import InputError
-    from .index import check_question
+    from .query import check_question
 
     if args.question is not None:
         check_question(args.question, args.k)

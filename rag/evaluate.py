@@ -20,8 +20,9 @@ import numpy as np
 from .answering import SUPPORT_THRESHOLD, explain
 from .errors import InputError
 from .gold import GoldQuestion, evidence_hit, load_gold, overlaps
-from .index import Index, check_question
+from .index import Index
 from .metrics import percentile, retrieval_metrics, token_f1, tradeoff
+from .query import check_question
 
 ABLATIONS = ("dense", "bm25", "rrf", "blend")
 METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "evidence_in_top3_quotes", "quote_f1", "quote_exactness",

@@ -2,17 +2,16 @@
 
 `build_index` ingests a seeds folder, embeds passages and sentences, and
 writes an index folder; `load_index` reads one back and checks it is neither
-stale nor built for another model; `Index.retrieve` / `Index.answer` query
-it. The default index (seeds/ → index/) is rebuilt automatically when the
-seeds change, and is loaded once per process.
+stale nor built for another model; `open_index` loads or (re)builds as
+needed; `Index.retrieve` / `Index.answer` query it. The default index lives
+in `rag.default`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,9 @@ import numpy as np
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
-from .errors import IndexStateError, IngestError, InputError, ModelError, StaleIndexError
-from .ingest import describe, find_sources, ingest
+from .errors import IndexStateError, InputError, ModelError, StaleIndexError
+from .ingest import describe, ingest
+from .query import Query, check_question
 from .retrieve import FUSIONS, Hit, bm25_index, faiss_index_for, search
 from .text import dehyphenate, vocabulary
 from .types import Citation, Passage
@@ -30,36 +30,7 @@ from .types import Citation, Passage
 if TYPE_CHECKING:
     from .types import Answer
 
-MAX_QUESTION_CHARS = 2_000
 DEFAULT_FUSION = "blend"
-
-
-@dataclass(frozen=True)
-class Query:
-    """A validated question: the text used for search and whether it was cut."""
-
-    text: str
-    original: str
-    truncated: bool
-
-
-def check_question(question: object, k: object = 5) -> Query:
-    """Validate user input; raise InputError saying what to pass instead."""
-    if not isinstance(question, str):
-        raise InputError(f"question must be a string, got {type(question).__name__}; pass text such as "
-                         "'Why does Taiwan matter to Japan?'.")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise InputError(f"k must be a whole number of passages (1 or more), got {k!r}.")
-    if k < 1:
-        raise InputError(f"k must be at least 1, got {k}; pass how many passages you want, e.g. k=5.")
-    # Control characters carry no meaning for search and can upset terminals.
-    cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise InputError("question is blank; type a question about the documents, e.g. "
-                         "'Why does Taiwan matter to Japan?'.")
-    truncated = len(cleaned) > MAX_QUESTION_CHARS
-    return Query(cleaned[:MAX_QUESTION_CHARS], question, truncated)
 
 
 class Index:
@@ -301,64 +272,3 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
         return build_index(seeds, target, model=model or (manifest.model if manifest else DEFAULT_MODEL),
                            progress=progress)
     return load_index(target, check_sources=False)
-
-
-_default: dict[tuple[str, str], tuple[Index, tuple[Any, ...]]] = {}
-_default_lock = threading.Lock()
-
-
-def _seeds_signature(seeds: Path) -> tuple[Any, ...]:
-    """Cheap to compute (stat only): changes whenever a seed document is added, removed or edited."""
-    try:
-        paths = find_sources(seeds)
-    except IngestError:
-        return ()
-    signature = []
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:  # vanished between listing and stat (an editor's temporary file)
-            continue
-        signature.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return tuple(signature)
-
-
-class DefaultIndex:
-    """The default index for long-running callers (the web app, `rag ask` on stdin).
-
-    Every attribute access goes through `default_index()`, which checks the
-    seeds (stat only) and rebuilds when they changed, so a server never keeps
-    answering from documents that were edited under it.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(default_index(), name)
-
-
-def default_paths() -> tuple[Path, Path]:
-    """seeds/ and index/, from $RAG_SEEDS and $RAG_INDEX or the current folder."""
-    return Path(os.environ.get("RAG_SEEDS", "seeds")), Path(os.environ.get("RAG_INDEX", "index"))
-
-
-def default_index() -> Index:
-    """The default index, loaded (or built) once per process and cached."""
-    seeds, target = default_paths()
-    key = (str(seeds.resolve()), str(target.resolve()))
-    with _default_lock:
-        signature = _seeds_signature(seeds)
-        cached = _default.get(key)
-        if cached is None or cached[1] != signature:
-            _default[key] = (open_index(seeds, target), signature)
-        return _default[key][0]
-
-
-def retrieve(question: str, k: int = 5) -> list[Passage]:
-    """The `k` best passages for `question` from the default index (seeds/ → index/)."""
-    check_question(question, k)
-    return default_index().retrieve(question, k)
-
-
-def answer(question: str, k: int = 5) -> Answer:
-    """A cited answer to `question` from the default index (seeds/ → index/)."""
-    check_question(question, k)
-    return default_index().answer(question, k)

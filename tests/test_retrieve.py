@@ -255,6 +255,7 @@ def test_package_answer_can_be_called_twice_in_a_fresh_process(default_hash_inde
         "first = rag.answer('What do honey bees visit?')\n"
         "second = rag.answer('What do honey bees visit?')\n"
         "assert first == second\n"
+        "assert rag.retrieve('What do honey bees visit?', 1) == rag.retrieve('What do honey bees visit?', 1)\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
