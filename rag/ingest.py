@@ -179,7 +179,7 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
 
 
 _BYLINE = re.compile(
-    r"^[*_]{0,2}(?:by|von|par|written by|author:)\s+"
+    r"^[*_]{0,2}(?i:by|von|par|written by|author:)\s+"
     r"([A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|und|et|de|van|von|&))*)[*_]{0,2}$"
 )
 

@@ -450,3 +450,17 @@ def test_ingest_source_names_are_relative_posix_paths(make_seeds) -> None:
     seeds = make_seeds({"sub/deeper/b.md": GOOD})
     docs, _ = ingest(seeds)
     assert docs[0].source == "sub/deeper/b.md"
+
+
+def test_capitalised_markdown_byline_is_recognised() -> None:
+    text = (
+        "# Garden Handbook\n\n*By Ann Smith*\n\n## Watering\n\n"
+        "Water tomatoes deeply twice a week rather than a little every day, so the roots grow down.\n"
+    )
+    doc = parse(text, "garden.md")
+    assert doc.title == "Garden Handbook"
+    assert doc.byline is not None and "Ann Smith" in doc.byline
+    assert [text[b.start : b.end] for b in doc.body] == [
+        "Water tomatoes deeply twice a week rather than a little every day, so the roots grow down."
+    ]
+    assert doc.body[0].section == "Watering"
