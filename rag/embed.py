@@ -17,15 +17,26 @@ import importlib.util
 import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import ModelError
+from .text import QUESTION_WORDS, STOPWORDS
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HASH_MODEL = "hash-embedder"
+
+
+@dataclass(frozen=True)
+class QueryVectors:
+    """A question encoded once: its sentence vector and its content-token vectors."""
+
+    vector: np.ndarray  # (d,), normalised
+    tokens: np.ndarray  # (t, d), normalised; stopword and punctuation tokens left out
+    n_tokens: int  # tokens in the whole question, to tell whether the model had to cut it
 
 
 class Embedder(Protocol):
@@ -35,7 +46,26 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
 
+    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
+        """Per text, its contextual token vectors (normalised, no special tokens)."""
+        ...
+
+    def encode_query(self, text: str) -> QueryVectors: ...
+
     def count_tokens(self, text: str) -> int: ...
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero), as float32."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+def is_content_piece(piece: str) -> bool:
+    """A word piece that carries meaning: not punctuation, a stopword or a question word."""
+    bare = piece.lstrip("#")
+    return bare.isalnum() and bare.lower() not in STOPWORDS and bare.lower() not in QUESTION_WORDS
 
 
 def packaged_model_path() -> Path:
@@ -94,6 +124,27 @@ class SentenceTransformerEmbedder:
             )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
+    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
+        with self._lock:
+            out = self._model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+                                     output_value="token_embeddings")
+        # Drop [CLS] and [SEP]: they stand for the whole text, not for a word in it.
+        return [unit_rows(t.float().cpu().numpy()[1:-1]) for t in out]
+
+    def encode_query(self, text: str) -> QueryVectors:
+        """One forward pass gives both the sentence vector and the token vectors."""
+        with self._lock:
+            outputs: Any = self._model.encode([text], output_value=None)
+            item = outputs[0]
+            ids = item["input_ids"].tolist()
+            pieces = self._model.tokenizer.convert_ids_to_tokens(ids)
+            n_tokens = len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        vector = unit_rows(item["sentence_embedding"].float().cpu().numpy().reshape(1, -1))[0]
+        tokens = item["token_embeddings"].float().cpu().numpy()
+        keep = [i for i, piece in enumerate(pieces) if 0 < i < len(pieces) - 1 and is_content_piece(piece)]
+        chosen = tokens[keep] if keep else tokens[1:-1] if len(tokens) > 2 else tokens
+        return QueryVectors(vector, unit_rows(chosen), n_tokens)
+
     def count_tokens(self, text: str) -> int:
         with self._lock:
             return len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
@@ -116,14 +167,34 @@ class HashEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-                out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
+                out[row, self._bucket(word)] += 1.0
             norm = float(np.linalg.norm(out[row]))
             if norm:
                 out[row] /= norm
             else:
                 out[row, 0] = 1.0
         return out
+
+    def _bucket(self, word: str) -> int:
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        return int.from_bytes(digest[:4], "little") % self.dimension
+
+    def _word_rows(self, words: list[str]) -> np.ndarray:
+        rows = np.zeros((max(1, len(words)), self.dimension), dtype=np.float32)
+        for n, word in enumerate(words):
+            rows[n, self._bucket(word)] = 1.0
+        if not words:
+            rows[0, 0] = 1.0
+        return rows
+
+    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
+        """One one-hot row per word: MaxSim then counts the question's words a text contains."""
+        return [self._word_rows(re.findall(r"\w+", text.lower())) for text in texts]
+
+    def encode_query(self, text: str) -> QueryVectors:
+        words = re.findall(r"\w+", text.lower())
+        content = [w for w in words if is_content_piece(w)] or words
+        return QueryVectors(self.encode([text])[0], self._word_rows(content), self.count_tokens(text))
 
     def count_tokens(self, text: str) -> int:
         return len(text.split()) + 2

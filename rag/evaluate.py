@@ -24,7 +24,7 @@ from .index import Index
 from .metrics import percentile, retrieval_metrics, token_f1, tradeoff
 from .query import check_question
 
-ABLATIONS = ("dense", "bm25", "rrf", "blend")
+ABLATIONS = ("dense", "bm25", "rrf", "blend", "late")
 METRICS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "evidence_in_top3_quotes", "quote_f1", "quote_exactness",
            "abstention", "false_abstention", "latency_p50_ms", "latency_p95_ms")
 
@@ -53,11 +53,11 @@ def evaluate(index: Index, gold: list[GoldQuestion], *, k: int = 5, gold_name: s
     latencies: list[float] = []
     for q in tqdm(gold, desc="questions", disable=not progress, file=sys.stderr):
         query = check_question(q.question, k)
-        vector, _ = index.encode_query(query)
+        encoded, _ = index.encode_query(query)
         relevant[q.id] = {c.passage.id for c in index.chunks
                           if overlaps(c.passage.citation.source, c.passage.citation.start, c.passage.citation.end, q)}
         for name in ABLATIONS if ablations else (index.fusion,):
-            hits = index.search(query, 10, fusion=name, vector=vector)
+            hits = index.search(query, 10, fusion=name, encoded=encoded)
             ranked[name][q.id] = [index.chunks[h.index].passage.id for h in hits]
         started = time.perf_counter()
         result, signals = explain(index, q.question, k=k)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
-from .embed import DEFAULT_MODEL, Embedder, load_embedder
+from .embed import DEFAULT_MODEL, Embedder, QueryVectors, load_embedder
 from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
 from .query import Query, check_question
@@ -30,7 +30,7 @@ from .types import Citation, Passage
 if TYPE_CHECKING:
     from .types import Answer
 
-DEFAULT_FUSION = "blend"
+DEFAULT_FUSION = "late"
 
 
 class Index:
@@ -44,6 +44,8 @@ class Index:
         self.faiss_index = stored.faiss_index
         self.bm25 = stored.bm25
         self.sentence_vectors = stored.sentence_vectors
+        self.token_vectors = stored.token_vectors
+        self.token_offsets = stored.token_offsets
         self.embedder = embedder
         self.index_dir = index_dir
         self.fusion = fusion
@@ -127,15 +129,15 @@ class Index:
             raise InputError(f"unknown document {source!r}; the index holds {', '.join(self.sources)}.")
         return self._texts[source]
 
-    def encode_query(self, query: Query) -> tuple[np.ndarray, bool]:
-        """The question's vector, and whether the model had to cut it to fit."""
-        cut = query.truncated or self.embedder.count_tokens(query.text) > self.embedder.max_tokens
-        return self.embedder.encode([query.text])[0], cut
+    def encode_query(self, query: Query) -> tuple[QueryVectors, bool]:
+        """The question's vectors, and whether it had to be cut to fit (characters or model tokens)."""
+        encoded = self.embedder.encode_query(query.text)
+        return encoded, query.truncated or encoded.n_tokens > self.embedder.max_tokens
 
     def search(self, query: Query, k: int, *, sources: list[str] | None = None,
-               fusion: str | None = None, vector: np.ndarray | None = None) -> list[Hit]:
-        if vector is None:
-            vector, _ = self.encode_query(query)
+               fusion: str | None = None, encoded: QueryVectors | None = None) -> list[Hit]:
+        if encoded is None:
+            encoded, _ = self.encode_query(query)
         allowed = None
         if sources is not None:
             unknown = sorted(set(sources) - set(self.sources))
@@ -143,9 +145,7 @@ class Index:
                 raise InputError(f"unknown document(s) {', '.join(unknown)}; the index holds "
                                  f"{', '.join(self.sources)}.")
             allowed = np.isin(self._source_of, list(sources))
-        return search(vector, query.text, chunks=self.chunks, faiss_index=self.faiss_index, bm25=self.bm25,
-                      passage_vectors=self.passage_vectors, sentence_vectors=self.sentence_vectors,
-                      sentence_offsets=self.sentence_offsets, k=k, fusion=fusion or self.fusion, allowed=allowed)
+        return search(encoded, query.text, index=self, k=k, fusion=fusion or self.fusion, allowed=allowed)
 
     def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                  fusion: str | None = None) -> list[Passage]:
@@ -191,6 +191,10 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                           for c in chunks for s, e in c.sentences]
         vectors = embedder.encode([c.search_text for c in chunks], progress=progress)
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
+        token_rows = [rows if len(rows) else vector[None, :] for rows, vector in
+                      zip(embedder.encode_tokens(sentence_texts, progress=progress), sentence_vectors, strict=True)]
+        token_offsets = np.cumsum([0] + [len(rows) for rows in token_rows])
+        token_vectors = np.vstack(token_rows) if token_rows else np.zeros((0, embedder.dimension), np.float32)
         faiss_index, kind = faiss_index_for(vectors)
         manifest = {
             "model": embedder.name,
@@ -202,7 +206,8 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
         store.write(target, chunks=chunks, passage_vectors=vectors, sentence_vectors=sentence_vectors,
-                    faiss_index=faiss_index, bm25=bm25_index(chunks), manifest=manifest)
+                    token_vectors=token_vectors, token_offsets=token_offsets, faiss_index=faiss_index,
+                    bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
 

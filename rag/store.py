@@ -7,6 +7,9 @@ Layout of an index folder (every file inspectable; no pickle):
     passages-<gen>.jsonl      one passage per line, with sentence offsets
     vectors-<gen>.faiss       passage vectors (FAISS inner-product index)
     sentences-<gen>.npy       sentence vectors, for choosing quotes
+    tokens-<gen>.npy          every sentence's contextual token vectors (float16),
+                              stacked; token_offsets-<gen>.npy says where each
+                              sentence's rows start (for late-interaction scoring)
     bm25-<gen>/               the bm25s index (JSON + .npy arrays)
 
 A build writes a new generation of data files, then replaces manifest.json in
@@ -37,7 +40,8 @@ from .errors import IndexStateError, IngestError
 from .ingest import find_sources
 from .types import Citation, Passage
 
-FORMAT = "rag-index v1"
+FORMAT = "rag-index v2"
+IN_MEMORY_TOKENS = 1 << 30  # token vectors up to 1 GiB on disk are loaded; larger ones stay memory-mapped
 MANIFEST = "manifest.json"
 
 
@@ -111,6 +115,8 @@ def write(
     chunks: list[Chunk],
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
+    token_vectors: np.ndarray,
+    token_offsets: np.ndarray,
     faiss_index: Any,
     bm25: Any,
     manifest: dict[str, Any],
@@ -125,6 +131,8 @@ def write(
         "passages": f"passages-{gen}.jsonl",
         "vectors": f"vectors-{gen}.faiss",
         "sentences": f"sentences-{gen}.npy",
+        "tokens": f"tokens-{gen}.npy",
+        "token_offsets": f"token_offsets-{gen}.npy",
         "bm25": f"bm25-{gen}",
     }
     with open(index_dir / files["passages"], "w", encoding="utf-8") as out:
@@ -136,6 +144,8 @@ def write(
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
     np.save(index_dir / files["sentences"], sentence_vectors.astype(np.float32), allow_pickle=False)
+    np.save(index_dir / files["tokens"], token_vectors.astype(np.float16), allow_pickle=False)
+    np.save(index_dir / files["token_offsets"], token_offsets.astype(np.int64), allow_pickle=False)
     bm25.save(str(index_dir / files["bm25"]))
     data = {**manifest, "format": FORMAT, "files": files, "passages": len(chunks),
             "sentences": int(sentence_vectors.shape[0]), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -164,7 +174,7 @@ def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     """Delete data files of earlier generations and of builds that died."""
     for path in index_dir.iterdir():
         stem = path.name.split("-", 1)[0]
-        if path.name in keep or stem not in ("passages", "vectors", "sentences", "bm25"):
+        if path.name in keep or stem not in ("passages", "vectors", "sentences", "tokens", "token_offsets", "bm25"):
             if path.name.startswith(".manifest-"):
                 path.unlink(missing_ok=True)
             continue
@@ -182,6 +192,8 @@ class Stored:
     chunks: list[Chunk]
     faiss_index: Any
     sentence_vectors: np.ndarray
+    token_vectors: np.ndarray  # float32 in memory, or float16 memory-mapped when large
+    token_offsets: np.ndarray
     bm25: Any
 
 
@@ -204,12 +216,17 @@ def read(index_dir: Path) -> Stored:
                 chunks.append(Chunk(passage, tuple((s, e) for s, e in r["sentences"]), r["search_text"]))
         faiss_index = faiss.read_index(str(files["vectors"]))
         sentence_vectors = np.load(files["sentences"], allow_pickle=False)
+        token_vectors = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
+        if token_vectors.nbytes <= IN_MEMORY_TOKENS:
+            token_vectors = np.asarray(token_vectors, dtype=np.float32)  # small: faster as float32 in memory
+        token_offsets = np.load(files["token_offsets"], allow_pickle=False)
         bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as err:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     n_sentences = sum(len(c.sentences) for c in chunks)
-    if faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences:
+    if (faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences
+            or len(token_offsets) != n_sentences + 1 or token_offsets[-1] != token_vectors.shape[0]):
         raise IndexStateError(
             f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors for {len(chunks)} passages); {rebuild}."
         )
@@ -218,4 +235,4 @@ def read(index_dir: Path) -> Stored:
             f"Index {index_dir} holds {faiss_index.d}-dimensional vectors but its manifest says "
             f"{manifest.dimension}; {rebuild}."
         )
-    return Stored(manifest, chunks, faiss_index, sentence_vectors, bm25)
+    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, bm25)

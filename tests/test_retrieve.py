@@ -15,7 +15,7 @@ from conftest import REPORT_NAME, SMALL_CORPUS
 
 import rag
 from rag.embed import HashEmbedder
-from rag.retrieve import FLAT_LIMIT, LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, faiss_index_for, fuse
+from rag.retrieve import FLAT_LIMIT, LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, faiss_index_for, fuse, maxsim
 
 # --- FAISS against brute force ---------------------------------------------------
 
@@ -78,14 +78,14 @@ def test_corpus_above_the_flat_limit_uses_hnsw_with_high_recall_against_brute_fo
 
 def test_fuse_dense_is_the_dense_score() -> None:
     dense = np.array([0.2, 0.9, 0.5])
-    assert fuse(dense, np.array([3.0, 0.0, 1.0]), "dense").tolist() == pytest.approx([0.2, 0.9, 0.5])
+    assert fuse(dense, np.array([3.0, 0.0, 1.0]), np.zeros(3), "dense").tolist() == pytest.approx([0.2, 0.9, 0.5])
 
 
 def test_fuse_rrf_adds_reciprocal_ranks() -> None:
     dense = np.array([0.9, 0.1, 0.5])  # dense ranks 1, 3, 2
     lexical = np.array([0.0, 4.0, 2.0])  # lexical ranks -, 1, 2
     expected = [1 / (RRF_K + 1), 1 / (RRF_K + 3) + 1 / (RRF_K + 1), 1 / (RRF_K + 2) + 1 / (RRF_K + 2)]
-    assert fuse(dense, lexical, "rrf").tolist() == pytest.approx(expected)
+    assert fuse(dense, lexical, np.zeros(3), "rrf").tolist() == pytest.approx(expected)
 
 
 def test_fuse_blend_weights_max_normalised_bm25() -> None:
@@ -93,17 +93,35 @@ def test_fuse_blend_weights_max_normalised_bm25() -> None:
     lexical = np.array([2.0, 4.0])
     share = LEXICAL_SHARE
     expected = [(1 - share) * 0.5 + share * 0.5, (1 - share) * 0.3 + share * 1.0]
-    assert fuse(dense, lexical, "blend").tolist() == pytest.approx(expected)
+    assert fuse(dense, lexical, np.zeros(2), "blend").tolist() == pytest.approx(expected)
 
 
 def test_fuse_bm25_excludes_passages_without_a_lexical_match() -> None:
-    out = fuse(np.array([0.9, 0.1]), np.array([0.0, 1.5]), "bm25")
+    out = fuse(np.array([0.9, 0.1]), np.array([0.0, 1.5]), np.zeros(2), "bm25")
     assert out[0] == -np.inf and out[1] == pytest.approx(1.5)
+
+
+def test_fuse_late_is_the_late_interaction_score() -> None:
+    late = np.array([0.4, 0.8, 0.6])
+    assert fuse(np.array([0.9, 0.1, 0.5]), np.array([5.0, 0.0, 1.0]), late, "late").tolist() == pytest.approx(
+        [0.4, 0.8, 0.6])
+
+
+def test_maxsim_equals_a_hand_computed_late_interaction() -> None:
+    rng = np.random.default_rng(7)
+    query = rng.standard_normal((3, 8))
+    rows = rng.standard_normal((7, 8))
+    spans = [(0, 2), (2, 7)]
+    got = maxsim(query, rows, np.array([s for s, _ in spans]), np.array([e for _, e in spans]))
+    for n, (start, end) in enumerate(spans):
+        # For each question token, its best dot product with any row of the span; then the mean.
+        expected = np.mean([max(float(q @ r) for r in rows[start:end]) for q in query])
+        assert got[n] == pytest.approx(expected)
 
 
 def test_fuse_unknown_fusion_raises() -> None:
     with pytest.raises(ValueError, match="unknown fusion"):
-        fuse(np.array([0.1]), np.array([0.1]), "magic")
+        fuse(np.array([0.1]), np.array([0.1]), np.array([0.1]), "magic")
 
 
 # --- dense ranking of a whole index against NumPy --------------------------------
