@@ -84,7 +84,7 @@ def evaluate(index: Index, gold: list[GoldQuestion], *, k: int = 5, gold_name: s
             report.ablations[name] = retrieval_metrics({q.id: relevant[q.id] for q in answerable}, ranked[name])
     support_a = [r["support"] for r in ans]
     support_u = [r["support"] for r in una]
-    thresholds = sorted({round(float(t), 2) for t in np.arange(0.20, 0.96, 0.05)} | {SUPPORT_THRESHOLD})
+    thresholds = sorted({round(float(t), 2) for t in np.arange(0.20, 0.96, 0.025)} | {SUPPORT_THRESHOLD})
     report.tradeoff = tradeoff(support_a, support_u, thresholds)
     report.failures = [r for r in rows if r["failure"]]
     return report
