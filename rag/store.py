@@ -156,6 +156,7 @@ def write(
         tmp.write("\n")
         tmp.flush()
         os.fsync(tmp.fileno())
+    os.chmod(tmp.name, 0o644)  # temporary files are private; the manifest is for anyone to read
     os.replace(tmp.name, index_dir / MANIFEST)
     _remove_unreferenced(index_dir, set(files.values()))
     return Manifest.read(index_dir)
