@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max", dest="maximums", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 if METRIC is above VALUE (repeatable), e.g. --max false_abstention=0.04")
     p.add_argument("--compare", type=Path, help="show deltas against a saved --json run")
-    p.add_argument("--ablations", action="store_true", help="also run dense-only and BM25-only retrieval")
+    p.add_argument("--ablations", action="store_true", help="also rank by dense only, BM25 only, blend, RRF and late interaction")
     p.add_argument("--chart", type=Path, help="save the abstention trade-off chart (PNG) here")
     p.set_defaults(func=cmd_eval)
 
