@@ -1,9 +1,10 @@
 """Cited answers: pick the sentences that answer, quote them verbatim, or abstain.
 
-Sentences of the retrieved passages are scored against the question (cosine
-of precomputed sentence vectors plus overlap of content words), the best one
-to three are quoted, contiguous sentences merged, each quote checked against
-its source slice before it is returned. When the signals say the documents do
+Sentences of the retrieved passages are scored against the question (the
+cosine of precomputed sentence vectors, the sentence's and its passage's
+late-interaction scores), the best one to three are quoted, contiguous
+sentences merged, each quote checked against the file on disk before it is
+returned. When the signals say the documents do
 not answer, the answer abstains and says so plainly.
 
 Does not generate or paraphrase text: every quote is a slice of a source file.
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 MAX_QUOTES = 3
 COSINE_WEIGHT = 1.0  # weight of the sentence vector's cosine in a sentence's score
 LATE_WEIGHT = 0.5  # weight of the sentence's late-interaction score
-LEXICAL_WEIGHT = 0.0  # weight of content-word overlap in a sentence's score
 PASSAGE_WEIGHT = 2.0  # weight of the passage's late-interaction score
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 QUOTE_MARGIN = 0.4  # a further sentence is quoted only if this close to the best
@@ -39,7 +39,7 @@ ABSTAIN_MESSAGE = "The documents do not answer this question."
 class Signals:
     """What the abstention rule looks at, for one question (also reported by `rag eval`)."""
 
-    best_sentence: float  # highest sentence score (cosine + weighted overlap)
+    best_sentence: float  # highest sentence score (see _Candidate.score)
     best_cosine: float  # highest sentence cosine
     top_dense: float  # cosine of the best passage
     coverage: float  # share of the question's content words found in the quoted sentences
@@ -87,15 +87,14 @@ class _Candidate:
     start: int
     end: int
     cosine: float
-    overlap: float
     late: float  # late-interaction score of the sentence's tokens against the question's
     passage: float  # late-interaction score of the sentence's passage
     typed: bool  # holds the kind of fact the question asks for (a date, a number)
 
     @property
     def score(self) -> float:
-        return (COSINE_WEIGHT * self.cosine + LATE_WEIGHT * self.late + LEXICAL_WEIGHT * self.overlap
-                + PASSAGE_WEIGHT * self.passage + (TYPE_BONUS if self.typed else 0.0))
+        return (COSINE_WEIGHT * self.cosine + LATE_WEIGHT * self.late + PASSAGE_WEIGHT * self.passage
+                + (TYPE_BONUS if self.typed else 0.0))
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -124,10 +123,8 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
         lates = maxsim(encoded.tokens, index.token_vectors, index.token_offsets[rows], index.token_offsets[rows + 1])
         for n, (start, end) in enumerate(chunk.sentences):
             text = index.text_of(chunk.passage.citation.source)[start:end]
-            have = set(tokens(text))
-            overlap = len(wanted & have) / len(wanted) if wanted else 0.0
             typed = expected is not None and expected.search(text) is not None
-            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]), overlap,
+            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]),
                                          float(lates[n]), hit.late, typed))
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
