@@ -62,10 +62,23 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1.0, norms)
 
 
-def is_content_piece(piece: str) -> bool:
-    """A word piece that carries meaning: not punctuation, a stopword or a question word."""
-    bare = piece.lstrip("#")
-    return bare.isalnum() and bare.lower() not in STOPWORDS and bare.lower() not in QUESTION_WORDS
+NEGATIONS = frozenset({"not", "no", "nor", "never", "without"})
+
+
+def is_content_word(word: str, *, first: bool = False) -> bool:
+    """A word of a question that carries meaning, judged on the question as typed.
+
+    Stopwords and question words are left out, except where their case says
+    otherwise: an acronym ("US", "WHO"), a capitalised word after the first
+    ("in May"), and negations, which change what is asked.
+    """
+    bare = word.strip("'’")
+    if not any(ch.isalnum() for ch in bare):
+        return False
+    lowered = bare.lower()
+    if lowered in NEGATIONS or (len(bare) >= 2 and bare.isupper()) or (not first and bare[0].isupper()):
+        return True
+    return lowered not in STOPWORDS and lowered not in QUESTION_WORDS
 
 
 def packaged_model_path() -> Path:
@@ -128,22 +141,41 @@ class SentenceTransformerEmbedder:
         with self._lock:
             out = self._model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
                                      output_value="token_embeddings")
-        # Drop [CLS] and [SEP]: they stand for the whole text, not for a word in it.
-        return [unit_rows(t.float().cpu().numpy()[1:-1]) for t in out]
+            masks = self._model.tokenizer(texts, truncation=True, max_length=self.max_tokens,
+                                          return_special_tokens_mask=True)["special_tokens_mask"]
+        rows = []
+        for tensor, mask in zip(out, masks, strict=True):
+            vectors = tensor.float().cpu().numpy()
+            # Special tokens ([CLS], [SEP], </s>…) stand for the whole text, not for a word in it.
+            special = np.zeros(len(vectors), dtype=bool)
+            special[: min(len(mask), len(vectors))] = np.asarray(mask[: len(vectors)], dtype=bool)
+            kept = vectors[~special]
+            rows.append(unit_rows(kept if len(kept) else vectors))
+        return rows
 
     def encode_query(self, text: str) -> QueryVectors:
         """One forward pass gives both the sentence vector and the token vectors."""
+        tokenizer = self._model.tokenizer
         with self._lock:
             outputs: Any = self._model.encode([text], output_value=None)
             item = outputs[0]
-            ids = item["input_ids"].tolist()
-            pieces = self._model.tokenizer.convert_ids_to_tokens(ids)
-            n_tokens = len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+            encoding = tokenizer(text, add_special_tokens=True, truncation=False)
+        ids = item["input_ids"].tolist()
+        special_ids = set(tokenizer.all_special_ids)
+        word_ids = encoding.word_ids() if encoding.encodings else [None] * len(ids)
+        first_word = next((w for w in word_ids if w is not None), None)
+        keep = []
+        for i, token_id in enumerate(ids):
+            if token_id in special_ids or i >= len(word_ids) or word_ids[i] is None:
+                continue
+            start, end = encoding.word_to_chars(word_ids[i])
+            if is_content_word(text[start:end], first=word_ids[i] == first_word):
+                keep.append(i)
         vector = unit_rows(item["sentence_embedding"].float().cpu().numpy().reshape(1, -1))[0]
         tokens = item["token_embeddings"].float().cpu().numpy()
-        keep = [i for i, piece in enumerate(pieces) if 0 < i < len(pieces) - 1 and is_content_piece(piece)]
-        chosen = tokens[keep] if keep else tokens[1:-1] if len(tokens) > 2 else tokens
-        return QueryVectors(vector, unit_rows(chosen), n_tokens)
+        words = [i for i, token_id in enumerate(ids) if token_id not in special_ids]
+        chosen = tokens[keep] if keep else tokens[words] if words else tokens
+        return QueryVectors(vector, unit_rows(chosen), len(encoding["input_ids"]))
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
@@ -192,8 +224,9 @@ class HashEmbedder:
         return [self._word_rows(re.findall(r"\w+", text.lower())) for text in texts]
 
     def encode_query(self, text: str) -> QueryVectors:
-        words = re.findall(r"\w+", text.lower())
-        content = [w for w in words if is_content_piece(w)] or words
+        words = re.findall(r"\w+", text)
+        content = [w.lower() for n, w in enumerate(words) if is_content_word(w, first=n == 0)]
+        content = content or [w.lower() for w in words]
         return QueryVectors(self.encode([text])[0], self._word_rows(content), self.count_tokens(text))
 
     def count_tokens(self, text: str) -> int:

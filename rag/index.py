@@ -193,6 +193,13 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
         token_rows = [rows if len(rows) else vector[None, :] for rows, vector in
                       zip(embedder.encode_tokens(sentence_texts, progress=progress), sentence_vectors, strict=True)]
+        widths = {rows.shape[1] for rows in token_rows}
+        if widths - {embedder.dimension}:
+            raise ModelError(
+                f"Model {embedder.name!r} gives {sorted(widths)}-wide token vectors but {embedder.dimension}-wide "
+                "sentence vectors; late interaction needs them equal. Pass --model with a model whose token "
+                "and sentence vectors share one size (as all-MiniLM-L6-v2's do)."
+            )
         token_offsets = np.cumsum([0] + [len(rows) for rows in token_rows])
         token_vectors = np.vstack(token_rows) if token_rows else np.zeros((0, embedder.dimension), np.float32)
         faiss_index, kind = faiss_index_for(vectors)
@@ -259,13 +266,14 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
     serving a stale index.
     """
     seeds, target = Path(seeds_dir), Path(index_dir)
+    raw = store.raw_manifest(target)
     try:
         manifest = store.Manifest.read(target)
     except IndexStateError:
         manifest = None
     reason = ""
     if manifest is None:
-        reason = "no index yet"
+        reason = f"it has the older format {raw['format']!r}" if raw.get("format") else "no index yet"
     elif Path(manifest.seeds_dir).resolve() != seeds.resolve():
         reason = f"it was built from {manifest.seeds_dir}"
     elif model is not None and model != manifest.model:
@@ -274,6 +282,6 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
         reason = f"the seeds changed: {changed}"
     if reason:
         print(f"Building index {target} from {seeds} ({reason})…", file=sys.stderr)
-        return build_index(seeds, target, model=model or (manifest.model if manifest else DEFAULT_MODEL),
-                           progress=progress)
+        # Keep the model the index was built with unless another one was asked for.
+        return build_index(seeds, target, model=model or raw.get("model") or DEFAULT_MODEL, progress=progress)
     return load_index(target, check_sources=False)

@@ -162,6 +162,8 @@ def maxsim(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarr
     # OpenBLAS wake its threads, which then fight torch's for the same cores
     # and slow the next query encoding several-fold.
     out = np.zeros(len(starts), dtype=np.float64)
+    if len(query_tokens) == 0:
+        return out
     for n, (start, end) in enumerate(zip(starts, ends, strict=True)):
         if end > start:
             out[n] = float((query_tokens @ token_vectors[start:end].T).max(axis=1).mean())

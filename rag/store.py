@@ -60,6 +60,26 @@ def fingerprint(seeds_dir: Path) -> dict[str, str]:
     return out
 
 
+def raw_manifest(index_dir: Path) -> dict[str, Any]:
+    """The manifest's JSON as it is, whatever its format version; {} when unreadable."""
+    try:
+        data = json.loads((index_dir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def rebuild_command(index_dir: Path, data: dict[str, Any]) -> str:
+    """The `rag build` line that rebuilds this index from its own seeds with its own model."""
+    parts = ["rag build"]
+    if data.get("seeds_dir"):
+        parts.append(f"--seeds {data['seeds_dir']}")
+    parts.append(f"--index {index_dir}")
+    if data.get("model"):
+        parts.append(f"--model {data['model']}")
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class Manifest:
     format: str
@@ -88,8 +108,8 @@ class Manifest:
             raise IndexStateError(f"{path} is unreadable ({err}); rebuild it with `rag build --index {index_dir}`.") from None
         if data.get("format") != FORMAT:
             raise IndexStateError(
-                f"{path} has format {data.get('format')!r}, this version reads {FORMAT!r}; "
-                f"run `rag build --index {index_dir}` to rebuild it."
+                f"{path} has format {data.get('format')!r}, this version reads {FORMAT!r}; rebuild it with "
+                f"`{rebuild_command(index_dir, data)}`."
             )
         try:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
@@ -203,7 +223,7 @@ def read(index_dir: Path) -> Stored:
     import faiss
 
     manifest = Manifest.read(index_dir)
-    rebuild = f"rebuild it with `rag build --seeds {manifest.seeds_dir} --index {index_dir}`"
+    rebuild = f"rebuild it with `{rebuild_command(index_dir, manifest.__dict__)}`"
     files = {k: index_dir / v for k, v in manifest.files.items()}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
@@ -226,10 +246,17 @@ def read(index_dir: Path) -> Stored:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     n_sentences = sum(len(c.sentences) for c in chunks)
-    if (faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences
-            or len(token_offsets) != n_sentences + 1 or token_offsets[-1] != token_vectors.shape[0]):
+    if faiss_index.ntotal != len(chunks) or sentence_vectors.shape[0] != n_sentences:
         raise IndexStateError(
-            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors for {len(chunks)} passages); {rebuild}."
+            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors and {sentence_vectors.shape[0]} "
+            f"sentence vectors for {len(chunks)} passages and {n_sentences} sentences); {rebuild}."
+        )
+    if (token_vectors.ndim != 2 or token_vectors.shape[1] != manifest.dimension
+            or len(token_offsets) != n_sentences + 1 or token_offsets[0] != 0
+            or token_offsets[-1] != token_vectors.shape[0] or bool(np.any(np.diff(token_offsets) < 0))):
+        raise IndexStateError(
+            f"Index {index_dir} has token vectors of shape {token_vectors.shape} and {len(token_offsets)} offsets, "
+            f"which do not fit its {n_sentences} sentences; {rebuild}."
         )
     if faiss_index.d != manifest.dimension:
         raise IndexStateError(

@@ -19,11 +19,11 @@ GOLD = Path(__file__).parent / "gold" / "japan-nato-alignment.jsonl"
 MINIMUMS = {
     "hit@5": 0.98,
     "mrr@10": 0.85,
-    "evidence_in_top3_quotes": 0.83,
+    "evidence_in_top3_quotes": 0.82,
     "quote_exactness": 1.0,
-    "abstention": 0.80,
+    "abstention": 0.88,
 }
-MAXIMUMS = {"false_abstention": 0.04}
+MAXIMUMS = {"false_abstention": 0.05}
 
 
 @pytest.mark.model
