@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .retrieve import maxsim
+from .embed import QueryVectors
+from .retrieve import Hit, maxsim
 from .text import content_words, tokens
 from .types import Answer, Citation, Quote
 
@@ -110,24 +111,12 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
 
     query = check_question(question, k)
     encoded, truncated = index.encode_query(query)
-    vector = encoded.vector
     hits = index.search(query, k, sources=sources, encoded=encoded)
     passages = [replace(index.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
     wanted = set(content_words(query.text))
 
-    candidates: list[_Candidate] = []
-    expected = _expected_type(query.text)
-    for rank, hit in enumerate(hits):
-        chunk = index.chunks[hit.index]
-        first = int(index.sentence_offsets[hit.index])
-        cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ vector
-        rows = np.arange(first, first + len(chunk.sentences))
-        lates = maxsim(encoded.tokens, index.token_vectors, index.token_offsets[rows], index.token_offsets[rows + 1])
-        for n, (start, end) in enumerate(chunk.sentences):
-            text = index.text_of(chunk.passage.citation.source)[start:end]
-            typed = expected is not None and expected.search(text) is not None
-            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]),
-                                         float(lates[n]), hit.late, typed))
+    with index.one_blas_thread():
+        candidates = _candidates(index, query.text, encoded, hits)
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
     signals = _signals(index, query.text, hits, candidates, chosen, wanted)
@@ -141,6 +130,24 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     result = Answer(query.original if not truncated else query.text, quotes, passages, abstained, message,
                     truncated)
     return replace(result, text=render(result)), signals
+
+
+def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[Hit]) -> list[_Candidate]:
+    """Every sentence of the retrieved passages, with the scores that rank it."""
+    candidates: list[_Candidate] = []
+    expected = _expected_type(question)
+    for rank, hit in enumerate(hits):
+        chunk = index.chunks[hit.index]
+        first = int(index.sentence_offsets[hit.index])
+        cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ encoded.vector
+        rows = np.arange(first, first + len(chunk.sentences))
+        lates = maxsim(encoded.tokens, index.token_vectors, index.token_offsets[rows], index.token_offsets[rows + 1])
+        for n, (start, end) in enumerate(chunk.sentences):
+            text = index.text_of(chunk.passage.citation.source)[start:end]
+            typed = expected is not None and expected.search(text) is not None
+            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]),
+                                         float(lates[n]), hit.late, typed))
+    return candidates
 
 
 def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:

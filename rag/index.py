@@ -57,6 +57,7 @@ class Index:
         self._sources = sorted(set(self._source_of))
         self._disk: dict[str, tuple[tuple[int, int], str]] = {}
         self._disk_lock = threading.Lock()
+        self._blas: Any = None
         self._texts = self._read_sources()
 
     def _read_sources(self) -> dict[str, str]:
@@ -134,6 +135,19 @@ class Index:
         encoded = self.embedder.encode_query(query.text)
         return encoded, query.truncated or encoded.n_tokens > self.embedder.max_tokens
 
+    def one_blas_thread(self) -> Any:
+        """A context in which NumPy's products run on one BLAS thread.
+
+        Query-time products are small; BLAS threads woken for them keep
+        spinning and fight torch's threads for the cores, which doubled p95
+        latency on two cores (measured by `bench/bench.py`).
+        """
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
+
     def search(self, query: Query, k: int, *, sources: list[str] | None = None,
                fusion: str | None = None, encoded: QueryVectors | None = None) -> list[Hit]:
         if encoded is None:
@@ -145,7 +159,8 @@ class Index:
                 raise InputError(f"unknown document(s) {', '.join(unknown)}; the index holds "
                                  f"{', '.join(self.sources)}.")
             allowed = np.isin(self._source_of, list(sources))
-        return search(encoded, query.text, index=self, k=k, fusion=fusion or self.fusion, allowed=allowed)
+        with self.one_blas_thread():
+            return search(encoded, query.text, index=self, k=k, fusion=fusion or self.fusion, allowed=allowed)
 
     def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                  fusion: str | None = None) -> list[Passage]:
