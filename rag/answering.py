@@ -84,7 +84,6 @@ SUPPORT_THRESHOLD = 0.72
 
 @dataclass(frozen=True)
 class _Candidate:
-    hit_rank: int
     chunk: int
     sentence: int  # position within the chunk
     start: int
@@ -136,7 +135,7 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
     """Every sentence of the retrieved passages, with the scores that rank it."""
     candidates: list[_Candidate] = []
     expected = _expected_type(question)
-    for rank, hit in enumerate(hits):
+    for hit in hits:
         chunk = index.chunks[hit.index]
         first = int(index.sentence_offsets[hit.index])
         cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ encoded.vector
@@ -145,7 +144,7 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
         for n, (start, end) in enumerate(chunk.sentences):
             text = index.text_of(chunk.passage.citation.source)[start:end]
             typed = expected is not None and expected.search(text) is not None
-            candidates.append(_Candidate(rank, hit.index, n, start, end, float(cosines[n]),
+            candidates.append(_Candidate(hit.index, n, start, end, float(cosines[n]),
                                          float(lates[n]), hit.late, typed))
     return candidates
 

@@ -246,14 +246,20 @@ def test_index_built_from_a_crlf_file_loads_and_quotes_exactly(make_seeds, build
         assert text[p.citation.start : p.citation.end] == p.text
 
 
-def test_an_index_in_an_older_format_names_the_rebuild_with_its_own_seeds_and_model(
-        make_seeds, build_hash_index, tmp_path):
+def _older_format_index(make_seeds, build_hash_index, tmp_path):
+    """A hash-embedder index whose manifest claims the previous format version."""
     seeds = make_seeds(SMALL_CORPUS)
     target = tmp_path / "old"
     build_hash_index(seeds, target)
     manifest = json.loads((target / "manifest.json").read_text("utf-8"))
     manifest["format"] = "rag-index v1"
     (target / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    return seeds, target, manifest
+
+
+def test_an_index_in_an_older_format_names_the_rebuild_with_its_own_seeds_and_model(
+        make_seeds, build_hash_index, tmp_path):
+    _, target, manifest = _older_format_index(make_seeds, build_hash_index, tmp_path)
     with pytest.raises(rag.IndexStateError) as info:
         rag.load_index(target)
     message = str(info.value)
@@ -262,12 +268,7 @@ def test_an_index_in_an_older_format_names_the_rebuild_with_its_own_seeds_and_mo
 
 def test_default_index_in_an_older_format_is_rebuilt_with_the_same_model(
         make_seeds, build_hash_index, tmp_path, capsys):
-    seeds = make_seeds(SMALL_CORPUS)
-    target = tmp_path / "old"
-    build_hash_index(seeds, target)
-    manifest = json.loads((target / "manifest.json").read_text("utf-8"))
-    manifest["format"] = "rag-index v1"
-    (target / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    seeds, target, _ = _older_format_index(make_seeds, build_hash_index, tmp_path)
     index = open_index(seeds, target, progress=False)
     assert index.manifest.model == "hash-embedder"
     assert "older format" in capsys.readouterr().err
