@@ -2,10 +2,12 @@
 
 Sentences of the retrieved passages are scored against the question (the
 cosine of precomputed sentence vectors, the sentence's and its passage's
-late-interaction scores), the best one to three are quoted, contiguous
-sentences merged, each quote checked against the file on disk before it is
-returned. When the signals say the documents do
-not answer, the answer abstains and says so plainly.
+late-interaction scores), and the best one to three are quoted. A quoted
+sentence brings the sentences it depends on: the one it points back to
+("This would…") and the one that continues it ("First, …"), so a quote reads
+on its own. Contiguous sentences are merged, and each quote is checked
+against the file on disk before it is returned. When the signals say the
+documents do not answer, the answer abstains and says so plainly.
 
 Does not generate or paraphrase text: every quote is a slice of a source file.
 """
@@ -76,9 +78,10 @@ SUPPORT_WEIGHTS = {
 }
 SUPPORT_BIAS = -5.71
 # Abstain below this support. On the gold set: 0.913 of unanswerable questions
-# abstained for 0.043 of answerable ones (4 of 92); 0.52 would give 0.826 for
-# 0.022. Answering from loosely related text is the worse error, so the
-# higher threshold. `rag eval` prints the whole trade-off.
+# abstained for 0.033 of answerable ones (3 of 92); 0.80 would give 0.957 for
+# 0.043, 0.52 would give 0.826 for 0.011. Answering from loosely related text
+# is the worse error, but 0.72 meets both targets. `rag eval` prints the whole
+# trade-off.
 SUPPORT_THRESHOLD = 0.72
 
 
@@ -140,13 +143,28 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
         first = int(index.sentence_offsets[hit.index])
         cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ encoded.vector
         rows = np.arange(first, first + len(chunk.sentences))
-        lates = maxsim(encoded.tokens, index.token_vectors, index.token_offsets[rows], index.token_offsets[rows + 1])
+        starts = index.token_offsets[rows].copy()
+        source_text = index.text_of(chunk.passage.citation.source)
+        # A dependent sentence ("Both contribute to…") is matched together with
+        # the sentence it points back to, which says what it is about.
         for n, (start, end) in enumerate(chunk.sentences):
-            text = index.text_of(chunk.passage.citation.source)[start:end]
+            if is_dependent(source_text[start:end]) and (n > 0 or _continues_paragraph(index, hit.index)):
+                starts[n] = index.token_offsets[rows[n] - 1]
+        lates = maxsim(encoded.tokens, index.token_vectors, starts, index.token_offsets[rows + 1])
+        for n, (start, end) in enumerate(chunk.sentences):
+            text = source_text[start:end]
             typed = expected is not None and expected.search(text) is not None
             candidates.append(_Candidate(hit.index, n, start, end, float(cosines[n]),
                                          float(lates[n]), hit.late, typed))
     return candidates
+
+
+def _continues_paragraph(index: Index, chunk: int) -> bool:
+    """The chunk starts partway through a body paragraph (the previous chunk holds its start)."""
+    if chunk == 0:
+        return False
+    a, b = index.chunks[chunk - 1].passage.citation, index.chunks[chunk].passage.citation
+    return a.source == b.source and a.paragraph == b.paragraph
 
 
 def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -166,33 +184,99 @@ def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:
     return chosen
 
 
+BACK_STEPS = 1  # antecedent sentences a quoted dependent sentence brings with it
+FORWARD_STEPS = 1  # dependent sentences that follow a quoted sentence and are quoted with it
+
+# A sentence that opens by pointing back ("This would…", "Both contribute…",
+# "First, …", "On the top of this list…") does not stand alone: quoted by
+# itself it loses what it is about, and the sentence it points back to often
+# says what the question asks only together with it.
+_DEPENDENT = re.compile(
+    r"^\W*(?:this|these|that|those|such|both|it|its|they|their|each|here|"
+    r"first(?:ly)?|second(?:ly)?|third(?:ly)?|lastly|finally|moreover|furthermore|in addition|additionally|"
+    r"as a result|therefore|thus|hence|consequently|similarly|likewise|for example|for instance)\b"
+    r"|^(?:\W*\w+){1,4}?\W+(?:this|these|those)\b",
+    re.I,
+)
+
+
+def is_dependent(sentence: str) -> bool:
+    """Whether a sentence opens by referring back to the one before it."""
+    return _DEPENDENT.match(sentence) is not None
+
+
+def _paragraph(index: Index, chunk: int) -> tuple[int, int]:
+    """The first and last chunk of the body paragraph that `chunk` belongs to."""
+    def same(i: int) -> bool:
+        a, b = index.chunks[i].passage.citation, index.chunks[chunk].passage.citation
+        return a.source == b.source and a.paragraph == b.paragraph
+
+    lo, hi = chunk, chunk
+    while lo > 0 and same(lo - 1):
+        lo -= 1
+    while hi + 1 < len(index.chunks) and same(hi + 1):
+        hi += 1
+    return lo, hi
+
+
+def _in_context(index: Index, cand: _Candidate) -> list[Citation]:
+    """The sentence's span widened to the sentences it depends on and those that depend on it.
+
+    Usually one span; two when the sentence ends its paragraph and the next
+    paragraph opens by continuing it ("…have numerous effects." / "First, …").
+    """
+    lo, hi = _paragraph(index, cand.chunk)
+    spans = [span for c in index.chunks[lo : hi + 1] for span in c.sentences]
+    cite = index.chunks[cand.chunk].passage.citation
+    text = index.text_of(cite.source)
+    pos = next(n for n, (s, _) in enumerate(spans) if s == cand.start)
+    first = last = pos
+    while first > 0 and pos - first < BACK_STEPS and is_dependent(text[spans[first][0] : spans[first][1]]):
+        first -= 1
+    while last + 1 < len(spans) and last - pos < FORWARD_STEPS and is_dependent(text[spans[last + 1][0] : spans[last + 1][1]]):
+        last += 1
+    out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1])]
+    if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 < len(index.chunks):
+        following = index.chunks[hi + 1]
+        nxt = following.passage.citation
+        start, end = following.sentences[0]
+        if (nxt.source == cite.source and nxt.paragraph == cite.paragraph + 1 and nxt.section == cite.section
+                and is_dependent(text[start:end])):
+            out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end))
+    return out
+
+
 def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
-    """Merge contiguous sentences of one passage; order by score, document order within a passage."""
-    by_chunk: dict[int, list[_Candidate]] = {}
+    """Quote each chosen sentence with the sentences it depends on; merge what touches or overlaps.
+
+    Quotes are ordered by score; within one paragraph, merged sentences keep
+    document order.
+    """
+    merged: list[tuple[Citation, float]] = []
     for cand in chosen:
-        by_chunk.setdefault(cand.chunk, []).append(cand)
-    groups: list[list[_Candidate]] = []
-    for cands in by_chunk.values():
-        cands.sort(key=lambda c: c.sentence)
-        run = [cands[0]]
-        for cand in cands[1:]:
-            if cand.sentence == run[-1].sentence + 1:
-                run.append(cand)
+        for span in _in_context(index, cand):
+            for n, (other, score) in enumerate(merged):
+                if _touch(index, span, other):
+                    start, end = min(span.start, other.start), max(span.end, other.end)
+                    merged[n] = (Citation(span.source, span.section, span.paragraph, start, end), max(score, cand.score))
+                    break
             else:
-                groups.append(run)
-                run = [cand]
-        groups.append(run)
-    groups.sort(key=lambda g: (-max(c.score for c in g), g[0].start))
+                merged.append((span, cand.score))
+    merged.sort(key=lambda item: (-item[1], item[0].source, item[0].start))
     quotes: list[Quote] = []
-    for group in groups:
-        chunk = index.chunks[group[0].chunk]
-        cite = chunk.passage.citation
-        start, end = group[0].start, group[-1].end
-        text = index.text_of(cite.source)[start:end]
-        citation = Citation(cite.source, cite.section, cite.paragraph, start, end)
+    for citation, score in merged[:MAX_QUOTES]:
+        text = index.text_of(citation.source)[citation.start : citation.end]
         if index.verify(citation, text):
-            quotes.append(Quote(text, round(max(c.score for c in group), 6), citation))
+            quotes.append(Quote(text, round(score, 6), citation))
     return quotes
+
+
+def _touch(index: Index, a: Citation, b: Citation) -> bool:
+    """Two spans of one paragraph overlap or have only whitespace between them."""
+    if a.source != b.source or a.paragraph != b.paragraph:
+        return False
+    lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
+    return hi <= lo or not index.text_of(a.source)[lo:hi].strip()
 
 
 def _signals(index: Index, question: str, hits: list, candidates: list[_Candidate], chosen: list[_Candidate],

@@ -44,7 +44,11 @@ class Passage:
 
 @dataclass(frozen=True)
 class Quote:
-    """One to three contiguous sentences quoted verbatim from a passage."""
+    """Contiguous sentences of one body paragraph, quoted verbatim.
+
+    A chosen sentence, plus the sentence it points back to or the one that
+    continues it, so that the quote reads on its own.
+    """
 
     text: str
     score: float

@@ -39,13 +39,15 @@ def _check_answer(index: rag.Index, result: rag.Answer) -> None:
         c = quote.citation
         assert quote.text == index.source_text(c.source)[c.start : c.end]
         assert quote.text == source[c.start : c.end]  # and equal to the file on disk
-        # A quote lies inside one retrieved passage, with that passage's section and paragraph.
-        owners = [p for p in index.passages
-                  if p.citation.source == c.source and p.citation.start <= c.start and c.end <= p.citation.end]
-        assert len(owners) == 1
-        assert (owners[0].citation.section, owners[0].citation.paragraph) == (c.section, c.paragraph)
-        # It is whole sentences: it starts and ends on sentence boundaries of its passage.
-        spans = sentence_spans(source, owners[0].citation.start, owners[0].citation.end)
+        # A quote lies inside one body paragraph, with that paragraph's section and number.
+        owners = [p.citation for p in index.passages
+                  if (p.citation.source, p.citation.paragraph) == (c.source, c.paragraph)]
+        assert owners
+        assert {o.section for o in owners} == {c.section}
+        lo, hi = min(o.start for o in owners), max(o.end for o in owners)
+        assert lo <= c.start < c.end <= hi
+        # It is whole sentences: it starts and ends on sentence boundaries of its paragraph.
+        spans = sentence_spans(source, lo, hi)
         assert c.start in {s for s, _ in spans}
         assert c.end in {e for _, e in spans}
     for p in result.passages:

@@ -19,11 +19,11 @@ GOLD = Path(__file__).parent / "gold" / "japan-nato-alignment.jsonl"
 MINIMUMS = {
     "hit@5": 0.98,
     "mrr@10": 0.85,
-    "evidence_in_top3_quotes": 0.82,
+    "evidence_in_top3_quotes": 0.88,
     "quote_exactness": 1.0,
-    "abstention": 0.88,
+    "abstention": 0.90,  # the cited-answers target
 }
-MAXIMUMS = {"false_abstention": 0.05}
+MAXIMUMS = {"false_abstention": 0.04}  # the cited-answers target
 
 
 @pytest.mark.model
