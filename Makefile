@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv index eval bench lint clean
+.PHONY: run test venv index eval calibrate bench lint clean
 
 run: $(STAMP)  ## set everything up and start the web chat
 	$(BIN)/rag serve
@@ -28,6 +28,9 @@ index: $(STAMP)  ## build (or rebuild) the default index from seeds/
 eval: $(STAMP)  ## gold-set report, with ablations, the trade-off chart and deltas against docs/eval.json
 	$(BIN)/rag eval tests/gold/japan-nato-alignment.jsonl --ablations --chart docs/abstention-tradeoff.png \
 		--compare docs/eval.json
+
+calibrate: $(STAMP)  ## refit the abstention model on the gold set and cross-validate it (prints, changes nothing)
+	$(BIN)/python bench/fit_abstention.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
