@@ -177,7 +177,7 @@ def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         words = set(tokens(text))
         # A pull quote and its body sentence, or a sentence repeated in two documents, appear once.
-        if any(len(words & other) / max(1, len(words | other)) >= 0.7 for other in seen):
+        if _near_duplicate(words, seen):
             continue
         seen.append(words)
         chosen.append(cand)
@@ -192,11 +192,19 @@ FORWARD_STEPS = 1  # dependent sentences that follow a quoted sentence and are q
 # itself it loses what it is about, and the sentence it points back to often
 # says what the question asks only together with it.
 _DEPENDENT = re.compile(
-    r"^\W*(?:this|these|that|those|such|both|it|its|they|their|each|here|"
-    r"first(?:ly)?|second(?:ly)?|third(?:ly)?|lastly|finally|moreover|furthermore|in addition|additionally|"
-    r"as a result|therefore|thus|hence|consequently|similarly|likewise|for example|for instance)\b"
-    r"|^(?:\W*\w+){1,4}?\W+(?:this|these|those)\b",
-    re.I,
+    # A pronoun or demonstrative subject: "This would…", "They…", "Both contribute…"
+    # (but not "Both Japan and Korea…", "It is widely believed…", "That the plan…").
+    r"^\W*(?:This|These|Those|Such|Its|They|Their|Here|He|She|His|Her|"
+    r"That(?!\s+(?:the|a|an)\b)|"
+    r"Both(?!(?:\W+\w+){1,5}?\W+and\b)|"
+    r"It(?!\s+(?:is|was)\b(?!\s+(?:this|these|that|those|such)\b)))\b"
+    # An ordinal or a connective that continues the previous sentence: "First, …", "As a result, …".
+    r"|^\W*(?:First|Second|Third|Fourth|Fifth|Firstly|Secondly|Thirdly|Lastly|Finally|Next|Last|Also)\s*,"
+    r"|^\W*(?:Moreover|Furthermore|Additionally|In addition|As a result|Therefore|Thus|Hence|Consequently|"
+    r"Similarly|Likewise|For example|For instance|The latter|The former)\b"
+    # "this" / "these" / "those" among the first few words: "On the top of this list…",
+    # "Collectively, these are…", "To overcome these obstacles…".
+    r"|^(?:\W*\w+){1,4}?\W+(?:this|these|those)\b"
 )
 
 
@@ -250,25 +258,41 @@ def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
     """Quote each chosen sentence with the sentences it depends on; merge what touches or overlaps.
 
     Quotes are ordered by score; within one paragraph, merged sentences keep
-    document order.
+    document order. A quote that repeats a better one (the same sentence in
+    two documents) is dropped.
     """
     merged: list[tuple[Citation, float]] = []
     for cand in chosen:
-        for span in _in_context(index, cand):
-            for n, (other, score) in enumerate(merged):
-                if _touch(index, span, other):
-                    start, end = min(span.start, other.start), max(span.end, other.end)
-                    merged[n] = (Citation(span.source, span.section, span.paragraph, start, end), max(score, cand.score))
-                    break
-            else:
-                merged.append((span, cand.score))
+        for span, score in ((span, cand.score) for span in _in_context(index, cand)):
+            # Absorb every quote the span touches, until none is left: a span
+            # can bridge two quotes that did not touch each other.
+            touching = [item for item in merged if _touch(index, span, item[0])]
+            while touching:
+                merged = [item for item in merged if item not in touching]
+                start = min([span.start] + [c.start for c, _ in touching])
+                end = max([span.end] + [c.end for c, _ in touching])
+                span = Citation(span.source, span.section, span.paragraph, start, end)
+                score = max([score] + [s for _, s in touching])
+                touching = [item for item in merged if _touch(index, span, item[0])]
+            merged.append((span, score))
     merged.sort(key=lambda item: (-item[1], item[0].source, item[0].start))
     quotes: list[Quote] = []
-    for citation, score in merged[:MAX_QUOTES]:
+    seen: list[set[str]] = []
+    for citation, score in merged:
         text = index.text_of(citation.source)[citation.start : citation.end]
-        if index.verify(citation, text):
-            quotes.append(Quote(text, round(score, 6), citation))
+        words = set(tokens(text))
+        if _near_duplicate(words, seen) or not index.verify(citation, text):
+            continue
+        seen.append(words)
+        quotes.append(Quote(text, round(score, 6), citation))
+        if len(quotes) == MAX_QUOTES:
+            break
     return quotes
+
+
+def _near_duplicate(words: set[str], seen: list[set[str]]) -> bool:
+    """Shares at least 70% of its words with something already kept (Jaccard)."""
+    return any(len(words & other) / max(1, len(words | other)) >= 0.7 for other in seen)
 
 
 def _touch(index: Index, a: Citation, b: Citation) -> bool:

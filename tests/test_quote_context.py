@@ -17,6 +17,9 @@ from rag.answering import explain, is_dependent
     "On the top of this list is a conflict across the Taiwan Strait.",
     "As a result, Japan is worried.",
     "For example, disinformation targets Taiwan.",
+    "Collectively, these are all critical arteries.",
+    "Fourth, budgets shrink.",
+    "Next, the ships are refuelled.",
 ])
 def test_sentences_that_point_back_are_dependent(sentence: str) -> None:
     assert is_dependent(sentence)
@@ -28,6 +31,12 @@ def test_sentences_that_point_back_are_dependent(sentence: str) -> None:
     "Thistle grows on the hills.",  # a word that merely starts with "this"
     "Article 9 of the constitution needs to be reconsidered.",
     "Lawfare operations enable the Coast Guard to use force.",
+    "Both Japan and Korea signed the agreement.",  # names both things itself
+    "It is widely believed that ports will electrify.",
+    "IT budgets grew.",
+    "Second World War veterans gathered in Tokyo.",
+    "First Lady visits the port.",
+    "That the plan failed is clear.",
 ])
 def test_sentences_that_stand_alone_are_not(sentence: str) -> None:
     assert not is_dependent(sentence)
@@ -77,3 +86,26 @@ def test_a_paragraph_continued_by_the_next_one_brings_its_opening_sentence(harbo
     assert texts[1] == FIRST  # quoted right after, as its own quote with its own paragraph
     assert result.quotes[1].citation.paragraph == result.quotes[0].citation.paragraph + 1
     assert len(result.quotes) <= 3
+
+
+def test_a_span_that_bridges_two_quotes_merges_them_all(make_seeds, build_hash_index) -> None:
+    sentences = ["Ports buy cranes.", "This hires welders.", "This trains pilots.", "This funds ferries.",
+                 "This paints lighthouses.", "This feeds gulls."]
+    index = build_hash_index(make_seeds({"p.txt": "Harbour\n\n" + " ".join(sentences) + "\n"}))
+    for question in ("lighthouses gulls trains", "welders ferries gulls", "cranes pilots lighthouses"):
+        result, _ = explain(index, question, threshold=0.0)
+        spans = sorted((q.citation.start, q.citation.end) for q in result.quotes)
+        source = index.source_text("p.txt")
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert end < start and source[end:start].strip(), f"quotes overlap or touch: {spans}"
+
+
+def test_a_continuation_is_not_quoted_twice_from_two_documents(make_seeds, build_hash_index) -> None:
+    index = build_hash_index(make_seeds({
+        "a.txt": f"Fishing Notes\n\n{INTRO}\n\n{FIRST} Boats then stay in port for longer stretches.\n",
+        "b.txt": f"Quota Notes\n\n{FIRST} The fishing law has effects on coastal fleets.\n",
+    }))
+    for question in ("law quotas two", "What two effects does the law have on quotas?"):
+        result, _ = explain(index, question, threshold=0.0)
+        texts = [q.text for q in result.quotes]
+        assert len(texts) == len(set(texts)), texts
