@@ -23,7 +23,7 @@ import numpy as np
 
 from .embed import QueryVectors
 from .retrieve import Hit, maxsim
-from .text import content_words, tokens
+from .text import content_words, jaccard, word_set
 from .types import Answer, Citation, Quote
 
 if TYPE_CHECKING:
@@ -88,7 +88,6 @@ SUPPORT_THRESHOLD = 0.72
 @dataclass(frozen=True)
 class _Candidate:
     chunk: int
-    sentence: int  # position within the chunk
     start: int
     end: int
     cosine: float
@@ -148,34 +147,26 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
         # A dependent sentence ("Both contribute to…") is matched together with
         # the sentence it points back to, which says what it is about.
         for n, (start, end) in enumerate(chunk.sentences):
-            if is_dependent(source_text[start:end]) and (n > 0 or _continues_paragraph(index, hit.index)):
+            if is_dependent(source_text[start:end]) and (n > 0 or _paragraph(index, hit.index)[0] < hit.index):
                 starts[n] = index.token_offsets[rows[n] - 1]
         lates = maxsim(encoded.tokens, index.token_vectors, starts, index.token_offsets[rows + 1])
         for n, (start, end) in enumerate(chunk.sentences):
             text = source_text[start:end]
             typed = expected is not None and expected.search(text) is not None
-            candidates.append(_Candidate(hit.index, n, start, end, float(cosines[n]),
+            candidates.append(_Candidate(hit.index, start, end, float(cosines[n]),
                                          float(lates[n]), hit.late, typed))
     return candidates
-
-
-def _continues_paragraph(index: Index, chunk: int) -> bool:
-    """The chunk starts partway through a body paragraph (the previous chunk holds its start)."""
-    if chunk == 0:
-        return False
-    a, b = index.chunks[chunk - 1].passage.citation, index.chunks[chunk].passage.citation
-    return a.source == b.source and a.paragraph == b.paragraph
 
 
 def _choose(index: Index, candidates: list[_Candidate]) -> list[_Candidate]:
     """The best sentence, plus up to two more that score nearly as well; no near-duplicates."""
     chosen: list[_Candidate] = []
-    seen: list[set[str]] = []
+    seen: list[frozenset[str]] = []
     for cand in candidates:
         if len(chosen) == MAX_QUOTES or (chosen and cand.score < chosen[0].score - QUOTE_MARGIN):
             break
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
-        words = set(tokens(text))
+        words = word_set(text)
         # A pull quote and its body sentence, or a sentence repeated in two documents, appear once.
         if _near_duplicate(words, seen):
             continue
@@ -277,10 +268,10 @@ def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
             merged.append((span, score))
     merged.sort(key=lambda item: (-item[1], item[0].source, item[0].start))
     quotes: list[Quote] = []
-    seen: list[set[str]] = []
+    seen: list[frozenset[str]] = []
     for citation, score in merged:
         text = index.text_of(citation.source)[citation.start : citation.end]
-        words = set(tokens(text))
+        words = word_set(text)
         if _near_duplicate(words, seen) or not index.verify(citation, text):
             continue
         seen.append(words)
@@ -290,9 +281,9 @@ def _quotes(index: Index, chosen: list[_Candidate]) -> list[Quote]:
     return quotes
 
 
-def _near_duplicate(words: set[str], seen: list[set[str]]) -> bool:
+def _near_duplicate(words: frozenset[str], seen: list[frozenset[str]]) -> bool:
     """Shares at least 70% of its words with something already kept (Jaccard)."""
-    return any(len(words & other) / max(1, len(words | other)) >= 0.7 for other in seen)
+    return any(jaccard(words, other) >= 0.7 for other in seen)
 
 
 def _touch(index: Index, a: Citation, b: Citation) -> bool:
@@ -312,8 +303,7 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
     covered: set[str] = set()
     for cand in chosen:
         text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
-        covered |= set(tokens(text))
-    first = index.text_of(index.chunks[best.chunk].passage.citation.source)[best.start:best.end]
+        covered |= word_set(text)
     vocab = index.bm25.vocab_dict
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
@@ -328,7 +318,10 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
         margin=best.score - runner,
         best_late=max(c.late for c in candidates),
         top_late=max((h.late for h in hits), default=0.0),
-        type_missing=_type_missing(question, first),
+        # Near-topic questions the documents cannot answer ("When was the agreement
+        # signed?") still find a sentence on the right topic; what it lacks is the
+        # kind of fact asked for.
+        type_missing=_expected_type(question) is not None and not best.typed,
     )
 
 
@@ -340,17 +333,6 @@ _DATE = re.compile(r"\b(1[5-9]|20)\d{2}s?\b|\b(january|february|march|april|may|
                    r"october|november|december)\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|"
                      r"thousand|million|billion|trillion|dozen|double|doubling|twice|triple|half|per cent|percent)\b", re.I)
-
-
-def _type_missing(question: str, sentence: str) -> bool:
-    """A "when" / "how many" / "what share" question whose best sentence holds no date / number / share.
-
-    Near-topic questions the documents cannot answer ("When was the
-    agreement signed?") still find a sentence on the right topic; what that
-    sentence lacks is the kind of fact asked for.
-    """
-    expected = _expected_type(question)
-    return expected is not None and not expected.search(sentence)
 
 
 def _expected_type(question: str) -> re.Pattern[str] | None:

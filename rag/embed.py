@@ -52,8 +52,6 @@ class Embedder(Protocol):
 
     def encode_query(self, text: str) -> QueryVectors: ...
 
-    def count_tokens(self, text: str) -> int: ...
-
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (zero rows stay zero), as float32."""
@@ -177,10 +175,6 @@ class SentenceTransformerEmbedder:
         chosen = tokens[keep] if keep else tokens[words] if words else tokens
         return QueryVectors(vector, unit_rows(chosen), len(encoding["input_ids"]))
 
-    def count_tokens(self, text: str) -> int:
-        with self._lock:
-            return len(self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
-
 
 class HashEmbedder:
     """Deterministic bag-of-words vectors: words hashed into buckets, normalised.
@@ -227,10 +221,8 @@ class HashEmbedder:
         words = re.findall(r"\w+", text)
         content = [w.lower() for n, w in enumerate(words) if is_content_word(w, first=n == 0)]
         content = content or [w.lower() for w in words]
-        return QueryVectors(self.encode([text])[0], self._word_rows(content), self.count_tokens(text))
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split()) + 2
+        n_tokens = len(text.split()) + 2  # a word per token, plus the two special tokens
+        return QueryVectors(self.encode([text])[0], self._word_rows(content), n_tokens)
 
 
 @functools.cache

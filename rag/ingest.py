@@ -118,15 +118,6 @@ def find_sources(seeds_dir: Path) -> list[Path]:
     return paths
 
 
-def read_source(path: Path) -> str:
-    """Decode a file as UTF-8 or raise IngestError with a one-line reason."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise IngestError(f"{path.name}: cannot be read ({err.strerror or err}); check its permissions") from None
-    return decode_source(data, path.name)
-
-
 def decode_source(data: bytes, name: str) -> str:
     """UTF-8 text of a file's bytes, with no newline translation, or IngestError."""
     path = Path(name)
@@ -276,4 +267,4 @@ def describe(doc: Document) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Block", "Document", "Skipped", "describe", "find_sources", "ingest", "parse", "read_source"]
+__all__ = ["Block", "Document", "Skipped", "describe", "find_sources", "ingest", "parse"]

@@ -20,7 +20,7 @@ import numpy as np
 from .chunk import Chunk
 from .embed import QueryVectors
 from .errors import InputError
-from .text import tokens
+from .text import jaccard, tokens, word_set
 
 RRF_K = 60
 # Tuned on the gold set with `rag eval` (see README, "Retrieval choices").
@@ -135,13 +135,13 @@ def search(
     dense_rank = _ranks(dense)
     lexical_rank = np.where(lexical > 0, _ranks(lexical), 0)
     hits: list[Hit] = []
-    seen: list[set[str]] = []
+    seen: list[frozenset[str]] = []
     for j in order:
         if fused[j] == -np.inf:
             break
         i = int(cand[j])
-        words = set(tokens(chunks[i].passage.text))
-        if any(_jaccard(words, other) >= 0.8 for other in seen):
+        words = word_set(chunks[i].passage.text)
+        if any(jaccard(words, other) >= 0.8 for other in seen):
             continue
         seen.append(words)
         hits.append(Hit(i, float(fused[j]), float(dense[j]), float(lexical[j]), float(late[j]),
@@ -204,8 +204,3 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, late: np.ndarray, fusion: str) 
         return (1 - LEXICAL_SHARE) * dense.astype(np.float64) + LEXICAL_SHARE * lex
     raise InputError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}.")
 
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)

@@ -111,6 +111,19 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=8192)
+def word_set(text: str) -> frozenset[str]:
+    """The distinct search tokens of `text`, cached: the same passages and
+    sentences are compared again for question after question."""
+    return frozenset(tokens(text))
+
+
+def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
+    """Shared words over all words (0 when both are empty)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
 def content_words(text: str) -> list[str]:
     """Stemmed words that carry meaning in a question: no stopwords, no question words."""
     return [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rag.answering import explain, is_dependent
@@ -96,7 +98,7 @@ def test_a_span_that_bridges_two_quotes_merges_them_all(make_seeds, build_hash_i
         result, _ = explain(index, question, threshold=0.0)
         spans = sorted((q.citation.start, q.citation.end) for q in result.quotes)
         source = index.source_text("p.txt")
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end < start and source[end:start].strip(), f"quotes overlap or touch: {spans}"
 
 

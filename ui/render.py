@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.answering import ABSTAIN_MESSAGE
 from rag.types import Answer, Citation, Passage
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
@@ -105,7 +106,7 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
     """
     parts = ['<div class="rag-answer">']
     if answer.abstained:
-        parts.append(f'<p class="rag-abstain">{text_html(answer.message or "The documents do not answer this question.")}</p>')
+        parts.append(f'<p class="rag-abstain">{text_html(answer.message or ABSTAIN_MESSAGE)}</p>')
         related = answer.passages[:RELATED_SHOWN]
         if related:
             parts.append('<div class="rag-sources rag-related">')
