@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,15 +24,13 @@ import numpy as np
 from .embed import QueryVectors
 from .retrieve import Hit, maxsim
 from .text import content_words, jaccard, word_set
+from .tuning import Params, shipped
 from .types import Answer, Citation, Quote
 
 if TYPE_CHECKING:
     from .index import Index
 
 MAX_QUOTES = 3
-COSINE_WEIGHT = 1.0  # weight of the sentence vector's cosine in a sentence's score
-LATE_WEIGHT = 0.5  # weight of the sentence's late-interaction score
-PASSAGE_WEIGHT = 2.0  # weight of the passage's late-interaction score
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 QUOTE_MARGIN = 0.4  # a further sentence is quoted only if this close to the best
 ABSTAIN_MESSAGE = "The documents do not answer this question."
@@ -40,11 +38,12 @@ ABSTAIN_MESSAGE = "The documents do not answer this question."
 
 @dataclass(frozen=True)
 class Signals:
-    """What the abstention rule looks at, for one question (also reported by `rag eval`)."""
+    """What the abstention model looks at, for one question (also reported by `rag eval`)."""
 
     best_sentence: float  # highest sentence score (see _Candidate.score)
     best_cosine: float  # highest sentence cosine
     top_dense: float  # cosine of the best passage
+    top_score: float  # ranking score of the best passage
     coverage: float  # share of the question's content words found in the quoted sentences
     unknown: float  # share of the question's content words that occur nowhere in the documents
     agreement: bool  # dense and BM25 rank the same passage in their top 3
@@ -53,36 +52,8 @@ class Signals:
     top_late: float  # late-interaction score of the best passage
     type_missing: bool  # the question asks for a date, number or share and the best sentence has none
 
-    def support(self) -> float:
-        """Estimated probability that the quotes answer the question (0..1).
-
-        A logistic model over the signals, fitted on the project's gold set
-        (see README, "Abstention"); no single signal separates answerable from
-        unanswerable questions with this embedding model.
-        """
-        z = SUPPORT_BIAS + sum(weight * float(getattr(self, name)) for name, weight in SUPPORT_WEIGHTS.items())
-        return 1.0 / (1.0 + math.exp(-z))
-
-
-SUPPORT_WEIGHTS = {
-    "best_cosine": 1.57,
-    "best_sentence": 2.75,
-    "top_dense": 1.84,
-    "coverage": -0.95,
-    "unknown": -0.34,
-    "agreement": -0.50,
-    "margin": 1.97,
-    "best_late": 0.11,
-    "top_late": 0.53,
-    "type_missing": -3.50,
-}
-SUPPORT_BIAS = -5.71
-# Abstain below this support. On the gold set: 0.913 of unanswerable questions
-# abstained for 0.033 of answerable ones (3 of 92); 0.80 would give 0.957 for
-# 0.043, 0.52 would give 0.826 for 0.011. Answering from loosely related text
-# is the worse error, but 0.72 meets both targets. `rag eval` prints the whole
-# trade-off.
-SUPPORT_THRESHOLD = 0.72
+    def values(self) -> dict[str, float]:
+        return {name: float(value) for name, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -94,11 +65,7 @@ class _Candidate:
     late: float  # late-interaction score of the sentence's tokens against the question's
     passage: float  # late-interaction score of the sentence's passage
     typed: bool  # holds the kind of fact the question asks for (a date, a number)
-
-    @property
-    def score(self) -> float:
-        return (COSINE_WEIGHT * self.cosine + LATE_WEIGHT * self.late + PASSAGE_WEIGHT * self.passage
-                + (TYPE_BONUS if self.typed else 0.0))
+    score: float  # weighted sum of the above (see Params)
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -106,23 +73,28 @@ def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None
 
 
 def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
-            threshold: float | None = None) -> tuple[Answer, Signals]:
-    """The answer and the signals its abstention decision was made on."""
+            params: Params | None = None, encoded: tuple[QueryVectors, bool] | None = None,
+            ) -> tuple[Answer, Signals]:
+    """The answer and the signals its abstention decision was made on.
+
+    `params` defaults to the shipped ones; `encoded` lets a caller that asks
+    the same question under several parameter sets encode it once.
+    """
     from .query import check_question
 
+    params = params or shipped()
     query = check_question(question, k)
-    encoded, truncated = index.encode_query(query)
-    hits = index.search(query, k, sources=sources, encoded=encoded)
+    vectors, truncated = encoded or index.encode_query(query)
+    hits = index.search(query, k, sources=sources, encoded=vectors, weights=params.rank)
     passages = [replace(index.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
     wanted = set(content_words(query.text))
 
     with index.one_blas_thread():
-        candidates = _candidates(index, query.text, encoded, hits)
+        candidates = _candidates(index, query.text, vectors, hits, params)
     candidates.sort(key=lambda c: -c.score)
     chosen = _choose(index, candidates)
     signals = _signals(index, query.text, hits, candidates, chosen, wanted)
-    limit = SUPPORT_THRESHOLD if threshold is None else threshold
-    abstained = not chosen or signals.support() < limit
+    abstained = not chosen or params.support_of(signals.values()) < params.threshold
     quotes = [] if abstained else _quotes(index, chosen)
     message = ABSTAIN_MESSAGE if abstained else ""
     if truncated:
@@ -133,7 +105,8 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     return replace(result, text=render(result)), signals
 
 
-def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[Hit]) -> list[_Candidate]:
+def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[Hit],
+                params: Params) -> list[_Candidate]:
     """Every sentence of the retrieved passages, with the scores that rank it."""
     candidates: list[_Candidate] = []
     expected = _expected_type(question)
@@ -153,8 +126,10 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
         for n, (start, end) in enumerate(chunk.sentences):
             text = source_text[start:end]
             typed = expected is not None and expected.search(text) is not None
+            score = (params.cosine_weight * cosines[n] + params.late_weight * lates[n]
+                     + params.passage_weight * hit.late + (TYPE_BONUS if typed else 0.0))
             candidates.append(_Candidate(hit.index, start, end, float(cosines[n]),
-                                         float(lates[n]), hit.late, typed))
+                                         float(lates[n]), hit.late, typed, float(score)))
     return candidates
 
 
@@ -297,7 +272,7 @@ def _touch(index: Index, a: Citation, b: Citation) -> bool:
 def _signals(index: Index, question: str, hits: list, candidates: list[_Candidate], chosen: list[_Candidate],
              wanted: set[str]) -> Signals:
     if not candidates:
-        return Signals(0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, 0.0, 0.0, False)
+        return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, 0.0, 0.0, False)
     best = candidates[0]
     runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
     covered: set[str] = set()
@@ -312,6 +287,7 @@ def _signals(index: Index, question: str, hits: list, candidates: list[_Candidat
         best_sentence=best.score,
         best_cosine=max(c.cosine for c in candidates),
         top_dense=max((h.dense for h in hits), default=0.0),
+        top_score=max((h.score for h in hits), default=0.0),
         coverage=len(wanted & covered) / len(wanted) if wanted else 0.0,
         unknown=unknown,
         agreement=bool(dense_top & lexical_top),

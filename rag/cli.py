@@ -62,9 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (same fields as rag.Answer), one per line")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="run a gold-question set and print retrieval and answer metrics")
-    p.add_argument("gold", type=Path, help="gold set (JSONL; format in README)")
+    p = sub.add_parser("eval", help="run gold-question sets and print retrieval and answer metrics")
+    p.add_argument("gold", type=Path, nargs="+", help="gold sets (JSONL, one per document; format in README), "
+                   "or folders of them")
     _index_option(p, index)
+    p.add_argument("--seeds", type=Path, default=None, help="documents folder: build (or reuse) an index of it "
+                   "in --index, or in .rag-cache/ beside it when --index is not given")
     p.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
     p.add_argument("--json", dest="json_out", type=Path, help="write the full results to this JSON file")
     p.add_argument("--min", dest="minimums", action="append", default=[], metavar="METRIC=VALUE",
@@ -72,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max", dest="maximums", action="append", default=[], metavar="METRIC=VALUE",
                    help="exit 1 if METRIC is above VALUE (repeatable), e.g. --max false_abstention=0.04")
     p.add_argument("--compare", type=Path, help="show deltas against a saved --json run")
-    p.add_argument("--ablations", action="store_true", help="also rank by dense only, BM25 only, blend, RRF and late interaction")
+    p.add_argument("--ablations", action="store_true",
+                   help="also rank by the naive baseline, dense only, BM25 only, RRF and late interaction")
+    p.add_argument("--in-sample", action="store_true", help="score every set with the shipped parameters "
+                   "instead of leaving each document out of the fit")
     p.add_argument("--chart", type=Path, help="save the abstention trade-off chart (PNG) here")
     p.set_defaults(func=cmd_eval)
 
@@ -171,8 +177,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_cli
+    from .index import open_index
+    from .report import run_cli
 
+    if args.seeds is not None:
+        target = args.index or args.seeds.parent / ".rag-cache" / args.seeds.name
+        return run_cli(args, open_index(args.seeds, target))
     return run_cli(args, _open(args))
 
 

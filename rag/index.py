@@ -23,14 +23,14 @@ from .embed import DEFAULT_MODEL, Embedder, QueryVectors, load_embedder
 from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
 from .query import Query, check_question
-from .retrieve import FUSIONS, Hit, bm25_index, faiss_index_for, search
+from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
 from .text import dehyphenate, vocabulary
 from .types import Citation, Passage
 
 if TYPE_CHECKING:
     from .types import Answer
 
-DEFAULT_FUSION = "late"
+DEFAULT_FUSION = "fused"
 
 
 class Index:
@@ -148,8 +148,9 @@ class Index:
             self._blas = ThreadpoolController()
         return self._blas.limit(limits=1, user_api="blas")
 
-    def search(self, query: Query, k: int, *, sources: list[str] | None = None,
-               fusion: str | None = None, encoded: QueryVectors | None = None) -> list[Hit]:
+    def candidates(self, query: Query, k: int, *, sources: list[str] | None = None,
+                   encoded: QueryVectors | None = None) -> Candidates:
+        """The passages proposed for `query` (FAISS and BM25), with the features that rank them."""
         if encoded is None:
             encoded, _ = self.encode_query(query)
         allowed = None
@@ -160,7 +161,13 @@ class Index:
                                  f"{', '.join(self.sources)}.")
             allowed = np.isin(self._source_of, list(sources))
         with self.one_blas_thread():
-            return search(encoded, query.text, index=self, k=k, fusion=fusion or self.fusion, allowed=allowed)
+            return candidates(encoded, query.text, index=self, k=k, allowed=allowed)
+
+    def search(self, query: Query, k: int, *, sources: list[str] | None = None, fusion: str | None = None,
+               encoded: QueryVectors | None = None, weights: dict[str, float] | None = None) -> list[Hit]:
+        """The best `k` passages for `query`, best first (see `rag.retrieve.rank`)."""
+        found = self.candidates(query, k, sources=sources, encoded=encoded)
+        return rank(found, chunks=self.chunks, k=k, fusion=fusion or self.fusion, weights=weights)
 
     def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                  fusion: str | None = None) -> list[Passage]:

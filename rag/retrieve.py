@@ -26,7 +26,7 @@ RRF_K = 60
 # Tuned on the gold set with `rag eval` (see README, "Retrieval choices").
 LEXICAL_SHARE = 0.2  # weight of max-normalised BM25 in "blend"
 SENTENCE_SHARE = 0.5  # weight of the best sentence's cosine in a passage's dense score
-FUSIONS = ("late", "blend", "rrf", "dense", "bm25")
+FUSIONS = ("fused", "late", "blend", "rrf", "dense", "bm25")
 CANDIDATES = 50
 FLAT_LIMIT = 50_000
 
@@ -84,29 +84,27 @@ def bm25_scores(bm25: Any, question: str, n: int) -> np.ndarray:
     return np.asarray(bm25.get_scores(query), dtype=np.float32)
 
 
-def search(
-    encoded: QueryVectors,
-    question: str,
-    *,
-    index: Any,
-    k: int,
-    fusion: str = "late",
-    allowed: np.ndarray | None = None,
-) -> list[Hit]:
-    """The best `k` passages for a question, best first, near-duplicates removed.
+@dataclass(frozen=True)
+class Candidates:
+    """The passages proposed for one question, with every signal that can rank them."""
 
-    Hybrid candidates: FAISS (dense) and BM25 (lexical) each propose their
-    top passages. They are then ranked by `fusion`: "late" (the default)
-    scores each candidate by late interaction, the mean over the question's
-    content tokens of their best match among the passage's token vectors;
-    "blend" and "rrf" fuse the dense and BM25 scores; "dense" and "bm25" use
-    one side alone (for ablations). `index` holds the arrays (see
-    `rag.index.Index`); `allowed` is an optional boolean mask over passages.
+    ids: np.ndarray  # positions in the index's chunk list
+    features: dict[str, np.ndarray]  # per candidate: late, dense, sentence, lexical (see RANK_FEATURES)
+    bm25: np.ndarray  # raw BM25 score per candidate
+
+
+def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
+               allowed: np.ndarray | None = None) -> Candidates:
+    """Dense (FAISS) and lexical (BM25) proposals, scored by every ranking feature.
+
+    `index` holds the arrays (see `rag.index.Index`); `allowed` is an optional
+    boolean mask over passages.
     """
-    chunks = index.chunks
-    n = len(chunks)
+    n = len(index.chunks)
+    empty = Candidates(np.zeros(0, np.int64), {f: np.zeros(0) for f in ("late", "dense", "sentence", "lexical")},
+                       np.zeros(0))
     if n == 0:
-        return []
+        return empty
     pool = min(n, max(CANDIDATES, 4 * k))
     vector = encoded.vector
     if allowed is None:
@@ -124,27 +122,52 @@ def search(
     lexical_ids = [int(i) for i in np.argsort(-lexical_all, kind="stable")[:pool] if lexical_all[i] > 0]
     cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
     if len(cand) == 0:
-        return []
-    dense = dense_scores(vector, cand, index.passage_vectors, index.sentence_vectors, index.sentence_offsets)
+        return empty
+    passage = index.passage_vectors[cand] @ vector
+    sentence = best_sentence(vector, cand, index.sentence_vectors, index.sentence_offsets)
     lexical = lexical_all[cand]
     offsets = index.token_offsets
     late = maxsim(encoded.tokens, index.token_vectors, offsets[index.sentence_offsets[cand]],
                   offsets[index.sentence_offsets[cand + 1]])
-    fused = fuse(dense, lexical, late, fusion)
-    order = np.argsort(-fused, kind="stable")
+    top = float(lexical.max())
+    features = {"late": late, "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
+                "lexical": lexical / top if top > 0 else np.zeros(len(cand))}
+    return Candidates(cand, features, lexical)
+
+
+def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused",
+         weights: dict[str, float] | None = None) -> list[Hit]:
+    """The best `k` candidates, best first, near-duplicates removed.
+
+    "fused" (the default) is a weighted sum of the ranking features, with
+    weights fitted on the development gold sets (`rag.tuning`); "late" is late
+    interaction alone; "blend" and "rrf" fuse dense and BM25 scores; "dense"
+    and "bm25" use one side alone (for ablations).
+    """
+    if len(found.ids) == 0:
+        return []
+    f = found.features
+    dense = SENTENCE_SHARE * f["sentence"] + (1 - SENTENCE_SHARE) * f["dense"]
+    if fusion == "fused":
+        from .tuning import Params, shipped
+
+        scores = Params(rank=weights).rank_score(f) if weights is not None else shipped().rank_score(f)
+    else:
+        scores = fuse(dense, found.bm25, f["late"], fusion)
+    order = np.argsort(-scores, kind="stable")
     dense_rank = _ranks(dense)
-    lexical_rank = np.where(lexical > 0, _ranks(lexical), 0)
+    lexical_rank = np.where(found.bm25 > 0, _ranks(found.bm25), 0)
     hits: list[Hit] = []
     seen: list[frozenset[str]] = []
     for j in order:
-        if fused[j] == -np.inf:
+        if scores[j] == -np.inf:
             break
-        i = int(cand[j])
+        i = int(found.ids[j])
         words = word_set(chunks[i].passage.text)
         if any(jaccard(words, other) >= 0.8 for other in seen):
             continue
         seen.append(words)
-        hits.append(Hit(i, float(fused[j]), float(dense[j]), float(lexical[j]), float(late[j]),
+        hits.append(Hit(i, float(scores[j]), float(dense[j]), float(found.bm25[j]), float(f["late"][j]),
                         int(dense_rank[j]), int(lexical_rank[j])))
         if len(hits) == k:
             break
@@ -170,15 +193,13 @@ def maxsim(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarr
     return out
 
 
-def dense_scores(query_vector: np.ndarray, cand: np.ndarray, passage_vectors: np.ndarray,
-                 sentence_vectors: np.ndarray, sentence_offsets: np.ndarray) -> np.ndarray:
-    """Mean of passage cosine and best-sentence cosine, for the candidate passages."""
-    passage = passage_vectors[cand] @ query_vector
+def best_sentence(query_vector: np.ndarray, cand: np.ndarray, sentence_vectors: np.ndarray,
+                  sentence_offsets: np.ndarray) -> np.ndarray:
+    """The best sentence cosine within each candidate passage."""
     starts, ends = sentence_offsets[cand], sentence_offsets[cand + 1]
     rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
     sims = sentence_vectors[rows] @ query_vector
-    best = np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(ends - starts)[:-1]]))
-    return SENTENCE_SHARE * best + (1 - SENTENCE_SHARE) * passage
+    return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(ends - starts)[:-1]]))
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

@@ -1,0 +1,74 @@
+"""Fit the tuned numbers on some documents' gold questions, for scoring others.
+
+`rag eval` over several documents scores each one with `Params` fitted
+without it (leave-one-document-out); `make calibrate` fits them on every
+document and writes `rag/params.json`. Both go through `fit_params`: ranking
+weights first (they change which passages the answer sees), then the
+abstention model on the signals the answers give under those weights.
+
+Questions are encoded once; signals are cached per set of ranking weights,
+since most folds choose the same ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .answering import explain
+from .embed import QueryVectors
+from .gold import GoldQuestion, overlaps
+from .query import check_question
+from .tuning import Params, RankCase, fit_rank, with_abstention
+
+Key = tuple[str, str]  # (document set, question id)
+
+
+@dataclass
+class Prepared:
+    """Every gold question encoded once, with its ranking case."""
+
+    sets: dict[str, list[GoldQuestion]]
+    encoded: dict[Key, tuple[QueryVectors, bool]] = field(default_factory=dict)
+    cases: dict[Key, RankCase] = field(default_factory=dict)
+    _signals: dict[tuple[Any, ...], dict[str, float]] = field(default_factory=dict)
+
+
+def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10, progress: bool = False) -> Prepared:
+    from tqdm import tqdm
+
+    prepared = Prepared(sets)
+    todo = [(name, q) for name, questions in sets.items() for q in questions]
+    for name, q in tqdm(todo, desc="encoding", disable=not progress, file=sys.stderr):
+        query = check_question(q.question, depth)
+        vectors, truncated = index.encode_query(query)
+        prepared.encoded[(name, q.id)] = (vectors, truncated)
+        if q.answerable:
+            found = index.candidates(query, depth, encoded=vectors)
+            cites = [index.chunks[int(i)].passage.citation for i in found.ids]
+            relevant = np.array([overlaps(c.source, c.start, c.end, q) for c in cites], dtype=bool)
+            prepared.cases[(name, q.id)] = RankCase(found.features, relevant)
+    return prepared
+
+
+def signals_under(index: Any, prepared: Prepared, params: Params, name: str, q: GoldQuestion, k: int) -> dict[str, float]:
+    """The abstention signals of one question answered under `params`' ranking and sentence weights."""
+    key = (tuple(sorted(params.rank.items())), params.cosine_weight, params.late_weight, params.passage_weight,
+           k, name, q.id)
+    if key not in prepared._signals:
+        _, signals = explain(index, q.question, k=k, params=params, encoded=prepared.encoded[(name, q.id)])
+        prepared._signals[key] = signals.values()
+    return prepared._signals[key]
+
+
+def fit_params(index: Any, prepared: Prepared, names: list[str], base: Params, *, k: int = 5) -> Params:
+    """Ranking weights and the abstention model fitted on the gold sets `names` alone."""
+    cases = [prepared.cases[(n, q.id)] for n in names for q in prepared.sets[n] if q.answerable]
+    params = replace(base, rank=fit_rank(cases))
+    questions = [(n, q) for n in names for q in prepared.sets[n]]
+    signals = [signals_under(index, prepared, params, n, q, k) for n, q in questions]
+    fitted = with_abstention(params, signals, [q.answerable for _, q in questions])
+    return replace(fitted, fitted_on=", ".join(names))
