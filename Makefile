@@ -25,12 +25,12 @@ venv: $(STAMP)
 index: $(STAMP)  ## build (or rebuild) the default index from seeds/
 	$(BIN)/rag build
 
-eval: $(STAMP)  ## gold-set report, with ablations, the trade-off chart and deltas against docs/eval.json
-	$(BIN)/rag eval tests/gold/japan-nato-alignment.jsonl --ablations --chart docs/abstention-tradeoff.png \
-		--compare docs/eval.json
+eval: $(STAMP)  ## held-out report over the development gold sets, with ablations, the chart and deltas against docs/eval.json
+	$(BIN)/rag eval tests/gold --seeds tests/gold/docs --index .rag-cache/dev --ablations \
+		--chart docs/abstention-tradeoff.png --compare docs/eval.json
 
-calibrate: $(STAMP)  ## refit the abstention model on the gold set and cross-validate it (prints, changes nothing)
-	$(BIN)/python bench/fit_abstention.py
+calibrate: $(STAMP)  ## refit rag/params.json on every development gold set
+	$(BIN)/python bench/calibrate.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
@@ -40,4 +40,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) index/manifest.json index/passages-* index/vectors-* index/sentences-* index/bm25-*
+	rm -rf $(VENV) .rag-cache index/manifest.json index/passages-* index/vectors-* index/sentences-* index/bm25-*

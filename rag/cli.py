@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                    "or folders of them")
     _index_option(p, index)
     p.add_argument("--seeds", type=Path, default=None, help="documents folder: build (or reuse) an index of it "
-                   "in --index, or in .rag-cache/ beside it when --index is not given")
+                   "in --index (default: .rag-cache/NAME)")
     p.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
     p.add_argument("--json", dest="json_out", type=Path, help="write the full results to this JSON file")
     p.add_argument("--min", dest="minimums", action="append", default=[], metavar="METRIC=VALUE",
@@ -181,7 +181,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .report import run_cli
 
     if args.seeds is not None:
-        target = args.index or args.seeds.parent / ".rag-cache" / args.seeds.name
+        target = args.index or Path(".rag-cache") / args.seeds.resolve().name
         return run_cli(args, open_index(args.seeds, target))
     return run_cli(args, _open(args))
 

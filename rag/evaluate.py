@@ -141,7 +141,7 @@ def _aggregate(report: Report) -> None:
     report.n_answerable = sum(s.n_answerable for s in sets)
     report.n_unanswerable = sum(s.n_unanswerable for s in sets)
     for name in METRICS:
-        values = [s.metrics[name] for s in sets if s.metrics.get(name) is not None]
+        values = [float(v) for s in sets if (v := s.metrics.get(name)) is not None]
         report.metrics[name] = float(np.mean(values)) if values else None
     mrrs = [s.metrics["mrr@10"] for s in sets if s.metrics.get("mrr@10") == s.metrics.get("mrr@10")]
     report.metrics["min_mrr@10"] = min(mrrs) if mrrs else None  # type: ignore[type-var]

@@ -9,8 +9,10 @@ in `rag.default`.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
 from .query import Query, check_question
 from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
-from .text import dehyphenate, vocabulary
+from .text import dehyphenate, vocabulary, word_set
 from .types import Citation, Passage
 
 if TYPE_CHECKING:
@@ -81,6 +83,14 @@ class Index:
                     f"run `rag build --seeds {seeds} --index {self.index_dir}`."
                 )
         return texts
+
+    @functools.cached_property
+    def document_frequency(self) -> dict[str, int]:
+        """In how many passages each search token occurs (for IDF weights)."""
+        counts: Counter[str] = Counter()
+        for chunk in self.chunks:
+            counts.update(word_set(chunk.search_text))
+        return dict(counts)
 
     def text_of(self, source: str) -> str:
         """The full text of an indexed source, exactly as the offsets count it."""
@@ -211,7 +221,12 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         texts = {doc.source: doc.text for doc in docs}
         sentence_texts = [" ".join(dehyphenate(texts[c.passage.citation.source][s:e], vocab).split())
                           for c in chunks for s, e in c.sentences]
-        vectors = embedder.encode([c.search_text for c in chunks], progress=progress)
+        # Each passage is embedded with the name of its document: a question
+        # often names what it is about ("ssh", "the licence") in words the
+        # passage itself does not repeat.
+        labels = {doc.source: document_label(doc) for doc in docs}
+        vectors = embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in chunks],
+                                  progress=progress)
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
         token_rows = [rows if len(rows) else vector[None, :] for rows, vector in
                       zip(embedder.encode_tokens(sentence_texts, progress=progress), sentence_vectors, strict=True)]
@@ -239,6 +254,14 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
+
+
+def document_label(doc: Any) -> str:
+    """What a document is called: its title, else its file name in words ("ssh-manual.txt" -> "ssh manual")."""
+    if doc.title:
+        return str(doc.title)
+    stem = Path(doc.source).stem
+    return " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
 
 
 # --- loading --------------------------------------------------------------

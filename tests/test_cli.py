@@ -209,7 +209,7 @@ def test_eval_below_a_minimum_exits_1_and_writes_json(index_dir, gold_file, tmp_
     for name in ("hit@1", "hit@5", "mrr@10", "ndcg@10"):
         assert 0.0 <= metrics[name] <= 1.0
     assert report["n_answerable"] == 2 and report["n_unanswerable"] == 1
-    assert [q["id"] for q in report["questions"]] == ["g1", "g2", "g3"]
+    assert [q["id"] for s in report["sets"] for q in s["questions"]] == ["g1", "g2", "g3"]
     assert metrics["quote_exactness"] == 1.0
 
 

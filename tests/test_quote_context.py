@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from rag.answering import explain, is_dependent
+from rag.tuning import shipped
+
+ALWAYS_ANSWER = replace(shipped(), threshold=0.0)
 
 
 @pytest.mark.parametrize("sentence", [
@@ -63,7 +67,7 @@ def harbour(make_seeds, build_hash_index):
 
 
 def _quote_texts(index, question: str) -> list[str]:
-    result, _ = explain(index, question, threshold=0.0)  # always answer: this is about quoting
+    result, _ = explain(index, question, params=ALWAYS_ANSWER)  # this is about quoting
     source = index.source_text("harbour.txt")
     for quote in result.quotes:
         assert quote.text == source[quote.citation.start : quote.citation.end]
@@ -82,7 +86,7 @@ def test_a_sentence_is_quoted_with_the_dependent_sentence_that_follows(harbour) 
 
 
 def test_a_paragraph_continued_by_the_next_one_brings_its_opening_sentence(harbour) -> None:
-    result, _ = explain(harbour, "What effects will the fishing law have on coastal fleets?", threshold=0.0)
+    result, _ = explain(harbour, "What effects will the fishing law have on coastal fleets?", params=ALWAYS_ANSWER)
     texts = [q.text for q in result.quotes]
     assert texts[0] == INTRO
     assert texts[1] == FIRST  # quoted right after, as its own quote with its own paragraph
@@ -95,7 +99,7 @@ def test_a_span_that_bridges_two_quotes_merges_them_all(make_seeds, build_hash_i
                  "This paints lighthouses.", "This feeds gulls."]
     index = build_hash_index(make_seeds({"p.txt": "Harbour\n\n" + " ".join(sentences) + "\n"}))
     for question in ("lighthouses gulls trains", "welders ferries gulls", "cranes pilots lighthouses"):
-        result, _ = explain(index, question, threshold=0.0)
+        result, _ = explain(index, question, params=ALWAYS_ANSWER)
         spans = sorted((q.citation.start, q.citation.end) for q in result.quotes)
         source = index.source_text("p.txt")
         for (_, end), (start, _) in itertools.pairwise(spans):
@@ -108,6 +112,6 @@ def test_a_continuation_is_not_quoted_twice_from_two_documents(make_seeds, build
         "b.txt": f"Quota Notes\n\n{FIRST} The fishing law has effects on coastal fleets.\n",
     }))
     for question in ("law quotas two", "What two effects does the law have on quotas?"):
-        result, _ = explain(index, question, threshold=0.0)
+        result, _ = explain(index, question, params=ALWAYS_ANSWER)
         texts = [q.text for q in result.quotes]
         assert len(texts) == len(set(texts)), texts
