@@ -59,7 +59,7 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     signals = measure(index, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
                       chosen, wanted)
     abstained = not chosen or params.support_of(signals.values()) < params.threshold
-    quotes = [] if abstained else cite(index, chosen)
+    quotes = [] if abstained else cite(index, chosen, params.quote_words)
     message = ABSTAIN_MESSAGE if abstained else ""
     if truncated:
         note = "Your question was long, so it was shortened to fit the model."

@@ -4,7 +4,8 @@
 without it (leave-one-document-out); `make calibrate` fits them on every
 document and writes `rag/params.json`. Both go through `fit_params`: ranking
 weights first (they change which passages the answer sees), then the
-abstention model on the signals the answers give under those weights.
+sentence-score weights (they change what is quoted), then the abstention
+model on the signals the answers give under those weights.
 
 Questions are encoded once; signals are cached per set of ranking weights,
 since most folds choose the same ones.
@@ -12,6 +13,7 @@ since most folds choose the same ones.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,11 +22,13 @@ import numpy as np
 
 from .answering import explain
 from .embed import QueryVectors
-from .gold import GoldQuestion, overlaps
+from .gold import GoldQuestion, evidence_hit, overlaps
 from .query import check_question
 from .tuning import Params, RankCase, fit_rank, with_abstention
 
 Key = tuple[str, str]  # (document set, question id)
+PASSAGE_GRID = (1.0, 2.0, 4.0)  # candidate weights of a sentence's passage score
+LATE_GRID = (0.0, 0.5, 1.0)  # candidate weights of a sentence's own late-interaction score
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Prepared:
     sets: dict[str, list[GoldQuestion]]
     encoded: dict[Key, tuple[QueryVectors, bool]] = field(default_factory=dict)
     cases: dict[Key, RankCase] = field(default_factory=dict)
-    _signals: dict[tuple[Any, ...], dict[str, float]] = field(default_factory=dict)
+    _answers: dict[tuple[Any, ...], tuple[bool, dict[str, float]]] = field(default_factory=dict)
 
 
 def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10, progress: bool = False) -> Prepared:
@@ -54,21 +58,38 @@ def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10,
     return prepared
 
 
-def signals_under(index: Any, prepared: Prepared, params: Params, name: str, q: GoldQuestion, k: int) -> dict[str, float]:
-    """The abstention signals of one question answered under `params`' ranking and sentence weights."""
+def answered_under(index: Any, prepared: Prepared, params: Params, name: str, q: GoldQuestion,
+                   k: int) -> tuple[bool, dict[str, float]]:
+    """Whether one question's first three quotes hold its evidence, and its abstention signals,
+    when answered under `params`' ranking and sentence weights (whatever the abstention model)."""
     key = (tuple(sorted(params.rank.items())), params.cosine_weight, params.late_weight, params.passage_weight,
-           k, name, q.id)
-    if key not in prepared._signals:
-        _, signals = explain(index, q.question, k=k, params=params, encoded=prepared.encoded[(name, q.id)])
-        prepared._signals[key] = signals.values()
-    return prepared._signals[key]
+           params.quote_words, k, name, q.id)
+    if key not in prepared._answers:
+        result, signals = explain(index, q.question, k=k, params=replace(params, threshold=0.0),
+                                  encoded=prepared.encoded[(name, q.id)])
+        found = any(evidence_hit(c.source, c.start, c.end, q) for c in (x.citation for x in result.quotes[:3]))
+        prepared._answers[key] = (found, signals.values())
+    return prepared._answers[key]
+
+
+def fit_sentences(index: Any, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
+    """The sentence-score weights whose quotes hold the evidence for the most training questions."""
+    questions = [(n, q) for n in names for q in prepared.sets[n] if q.answerable]
+    best: tuple[float, Params] | None = None
+    for passage, late in itertools.product(PASSAGE_GRID, LATE_GRID):
+        trial = replace(params, passage_weight=passage, late_weight=late)
+        score = sum(answered_under(index, prepared, trial, n, q, k)[0] for n, q in questions) / len(questions)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, trial)
+    assert best is not None
+    return best[1]
 
 
 def fit_params(index: Any, prepared: Prepared, names: list[str], base: Params, *, k: int = 5) -> Params:
-    """Ranking weights and the abstention model fitted on the gold sets `names` alone."""
+    """Ranking weights, sentence weights and the abstention model fitted on the gold sets `names` alone."""
     cases = [prepared.cases[(n, q.id)] for n in names for q in prepared.sets[n] if q.answerable]
-    params = replace(base, rank=fit_rank(cases))
+    params = fit_sentences(index, prepared, names, replace(base, rank=fit_rank(cases)), k)
     questions = [(n, q) for n in names for q in prepared.sets[n]]
-    signals = [signals_under(index, prepared, params, n, q, k) for n, q in questions]
+    signals = [answered_under(index, prepared, params, n, q, k)[1] for n, q in questions]
     fitted = with_abstention(params, signals, [q.answerable for _, q in questions])
     return replace(fitted, fitted_on=", ".join(names))

@@ -100,8 +100,9 @@ def paragraph_of(index: Index, chunk: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _in_context(index: Index, cand: Sentence) -> list[Citation]:
-    """The sentence's span widened to the sentences it depends on and those that depend on it.
+def _in_context(index: Index, cand: Sentence, extend_to: int = 0) -> list[Citation]:
+    """The sentence's span widened to the sentences it depends on and those that depend on it,
+    then to the following sentences of its paragraph while the quote stays within `extend_to` words.
 
     Usually one span; two when the sentence ends its paragraph and the next
     paragraph opens by continuing it ("…have numerous effects." / "First, …").
@@ -116,6 +117,11 @@ def _in_context(index: Index, cand: Sentence) -> list[Citation]:
         first -= 1
     while last + 1 < len(spans) and last - pos < FORWARD_STEPS and is_dependent(text[spans[last + 1][0] : spans[last + 1][1]]):
         last += 1
+    # A question often matches the sentence that sets out a problem while the
+    # answer is the next one ("… loudly fail when the directory is missing." /
+    # "The command has been taught to ignore such a failure.").
+    while last + 1 < len(spans) and len(text[spans[first][0] : spans[last + 1][1]].split()) <= extend_to:
+        last += 1
     out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1])]
     if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 < len(index.chunks):
         following = index.chunks[hi + 1]
@@ -127,7 +133,7 @@ def _in_context(index: Index, cand: Sentence) -> list[Citation]:
     return out
 
 
-def cite(index: Index, chosen: list[Sentence]) -> list[Quote]:
+def cite(index: Index, chosen: list[Sentence], extend_to: int = 0) -> list[Quote]:
     """Quote each chosen sentence with the sentences it depends on; merge what touches or overlaps.
 
     Quotes are ordered by score; within one paragraph, merged sentences keep
@@ -136,7 +142,7 @@ def cite(index: Index, chosen: list[Sentence]) -> list[Quote]:
     """
     merged: list[tuple[Citation, float]] = []
     for cand in chosen:
-        for span, score in ((span, cand.score) for span in _in_context(index, cand)):
+        for span, score in ((span, cand.score) for span in _in_context(index, cand, extend_to)):
             # Absorb every quote the span touches, until none is left: a span
             # can bridge two quotes that did not touch each other.
             touching = [item for item in merged if _touch(index, span, item[0])]

@@ -34,7 +34,7 @@ SIGNALS = ("best_cosine", "best_sentence", "top_dense", "top_score", "coverage",
            "weakest", "weak_share")
 MAX_FALSE_ABSTENTION = 0.04  # the abstention threshold keeps answerable questions' abstentions within this
 C = 3.0  # inverse L2 strength of the abstention model
-GRID = (0.0, 0.25, 0.5, 1.0, 2.0)  # candidate weights for each ranking feature but late (fixed at 1)
+GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # candidate weights for each ranking feature but late (fixed at 1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Params:
     cosine_weight: float = 1.0  # a sentence's own cosine in its score
     late_weight: float = 0.5  # the sentence's late-interaction score
     passage_weight: float = 2.0  # its passage's ranking score
+    quote_words: int = 0  # a quote takes in the following sentences of its paragraph up to this many words
     support: dict[str, float] = field(default_factory=dict)  # logistic weights per signal
     bias: float = 0.0
     threshold: float = 0.5  # abstain when support is below this
