@@ -37,6 +37,7 @@ class QueryVectors:
     vector: np.ndarray  # (d,), normalised
     tokens: np.ndarray  # (t, d), normalised; stopword and punctuation tokens left out
     n_tokens: int  # tokens in the whole question, to tell whether the model had to cut it
+    words: tuple[str, ...] = ()  # the question word each row of `tokens` belongs to
 
 
 class Embedder(Protocol):
@@ -171,9 +172,12 @@ class SentenceTransformerEmbedder:
                 keep.append(i)
         vector = unit_rows(item["sentence_embedding"].float().cpu().numpy().reshape(1, -1))[0]
         tokens = item["token_embeddings"].float().cpu().numpy()
-        words = [i for i, token_id in enumerate(ids) if token_id not in special_ids]
-        chosen = tokens[keep] if keep else tokens[words] if words else tokens
-        return QueryVectors(vector, unit_rows(chosen), len(encoding["input_ids"]))
+        rows = keep or [i for i, token_id in enumerate(ids) if token_id not in special_ids and i < len(word_ids)
+                        and word_ids[i] is not None]
+        chosen = tokens[rows] if rows else tokens
+        spans = [encoding.word_to_chars(word_ids[i]) for i in rows]
+        owners = tuple(text[a:b] for a, b in spans) if rows else ("",) * len(chosen)
+        return QueryVectors(vector, unit_rows(chosen), len(encoding["input_ids"]), owners)
 
 
 class HashEmbedder:
@@ -222,7 +226,7 @@ class HashEmbedder:
         content = [w.lower() for n, w in enumerate(words) if is_content_word(w, first=n == 0)]
         content = content or [w.lower() for w in words]
         n_tokens = len(text.split()) + 2  # a word per token, plus the two special tokens
-        return QueryVectors(self.encode([text])[0], self._word_rows(content), n_tokens)
+        return QueryVectors(self.encode([text])[0], self._word_rows(content), n_tokens, tuple(content))
 
 
 @functools.cache

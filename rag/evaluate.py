@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,8 +85,7 @@ def _score_set(index: Index, prepared: Prepared, name: str, params: Params, k: i
                naive: NaiveRanker | None) -> SetReport:
     gold = prepared.sets[name]
     answerable = [q for q in gold if q.answerable]
-    out = SetReport(name, len(answerable), len(gold) - len(answerable),
-                    {"rank": params.rank, "threshold": params.threshold, "fitted_on": params.fitted_on})
+    out = SetReport(name, len(answerable), len(gold) - len(answerable), asdict(params))
     relevant: dict[str, set[str]] = {}
     ranked: dict[str, dict[str, list[str]]] = {a: {} for a in ABLATIONS}
     latencies: list[float] = []

@@ -10,6 +10,7 @@ in `rag.default`.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import threading
 from collections import Counter
@@ -26,7 +27,7 @@ from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
 from .query import Query, check_question
 from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
-from .text import dehyphenate, vocabulary, word_set
+from .text import dehyphenate, tokens, vocabulary, word_set
 from .types import Citation, Passage
 
 if TYPE_CHECKING:
@@ -91,6 +92,15 @@ class Index:
         for chunk in self.chunks:
             counts.update(word_set(chunk.search_text))
         return dict(counts)
+
+    def rarity(self, words: tuple[str, ...]) -> np.ndarray:
+        """An IDF weight per question word: words in every passage count little, rare ones much."""
+        df, n = self.document_frequency, max(1, len(self.chunks))
+        out = []
+        for word in words:
+            counts = [df.get(t, 0) for t in tokens(word)]
+            out.append(math.log(1 + n / (min(counts) + 0.5)) if counts else 0.0)
+        return np.array(out, dtype=np.float64)
 
     def text_of(self, source: str) -> str:
         """The full text of an indexed source, exactly as the offsets count it."""

@@ -21,6 +21,7 @@ from .chunk import Chunk
 from .embed import QueryVectors
 from .errors import InputError
 from .text import jaccard, tokens, word_set
+from .tuning import RANK_FEATURES, Params, shipped
 
 RRF_K = 60
 # Tuned on the gold set with `rag eval` (see README, "Retrieval choices").
@@ -101,8 +102,7 @@ def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
     boolean mask over passages.
     """
     n = len(index.chunks)
-    empty = Candidates(np.zeros(0, np.int64), {f: np.zeros(0) for f in ("late", "dense", "sentence", "lexical")},
-                       np.zeros(0))
+    empty = Candidates(np.zeros(0, np.int64), {f: np.zeros(0) for f in RANK_FEATURES}, np.zeros(0))
     if n == 0:
         return empty
     pool = min(n, max(CANDIDATES, 4 * k))
@@ -127,10 +127,13 @@ def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
     sentence = best_sentence(vector, cand, index.sentence_vectors, index.sentence_offsets)
     lexical = lexical_all[cand]
     offsets = index.token_offsets
-    late = maxsim(encoded.tokens, index.token_vectors, offsets[index.sentence_offsets[cand]],
-                  offsets[index.sentence_offsets[cand + 1]])
+    starts, ends = offsets[index.sentence_offsets[cand]], offsets[index.sentence_offsets[cand + 1]]
+    per_token = token_maxima(encoded.tokens, index.token_vectors, starts, ends)
+    rarity = index.rarity(encoded.words)
     top = float(lexical.max())
-    features = {"late": late, "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
+    features = {"late": per_token.mean(axis=1) if per_token.shape[1] else np.zeros(len(cand)),
+                "late_rare": per_token @ rarity / rarity.sum() if rarity.sum() > 0 else np.zeros(len(cand)),
+                "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
                 "lexical": lexical / top if top > 0 else np.zeros(len(cand))}
     return Candidates(cand, features, lexical)
 
@@ -149,8 +152,6 @@ def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused
     f = found.features
     dense = SENTENCE_SHARE * f["sentence"] + (1 - SENTENCE_SHARE) * f["dense"]
     if fusion == "fused":
-        from .tuning import Params, shipped
-
         scores = Params(rank=weights).rank_score(f) if weights is not None else shipped().rank_score(f)
     else:
         scores = fuse(dense, found.bm25, f["late"], fusion)
@@ -172,6 +173,16 @@ def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused
         if len(hits) == k:
             break
     return hits
+
+
+def token_maxima(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray) -> np.ndarray:
+    """For each span of token rows [start, end) and each question token, its best cosine in the span."""
+    out = np.zeros((len(starts), len(query_tokens)), dtype=np.float64)
+    for n, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        if end > start and len(query_tokens):
+            out[n] = (query_tokens @ token_vectors[start:end].T).max(axis=1)
+    return out
 
 
 def maxsim(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -37,7 +37,8 @@ def test_threshold_is_the_highest_that_keeps_false_abstention_within_the_limit()
 
 def _case(late: list[float], dense: list[float], relevant: int) -> RankCase:
     n = len(late)
-    features = {"late": np.array(late), "dense": np.array(dense), "sentence": np.zeros(n), "lexical": np.zeros(n)}
+    features = {"late": np.array(late), "late_rare": np.zeros(n), "dense": np.array(dense), "sentence": np.zeros(n),
+                "lexical": np.zeros(n)}
     return RankCase(features, np.arange(n) == relevant)
 
 
