@@ -10,7 +10,8 @@ import pytest
 from rag.answering import explain, is_dependent
 from rag.tuning import shipped
 
-ALWAYS_ANSWER = replace(shipped(), threshold=0.0)
+# Always answer, and quote only what dependence brings: these tests are about that mechanism.
+ALWAYS_ANSWER = replace(shipped(), threshold=0.0, quote_words=0)
 
 
 @pytest.mark.parametrize("sentence", [
@@ -115,3 +116,17 @@ def test_a_continuation_is_not_quoted_twice_from_two_documents(make_seeds, build
         result, _ = explain(index, question, params=ALWAYS_ANSWER)
         texts = [q.text for q in result.quotes]
         assert len(texts) == len(set(texts)), texts
+
+
+def test_a_quote_takes_in_following_sentences_of_its_paragraph_up_to_the_word_limit(harbour) -> None:
+    question = "Does shore power cut diesel fumes from ships at berth?"
+    roomy, _ = explain(harbour, question, params=replace(ALWAYS_ANSWER, quote_words=45))
+    tight, _ = explain(harbour, question, params=replace(ALWAYS_ANSWER, quote_words=17))
+    text = harbour.text_of("harbour.txt")
+    assert f"{LEAD} {FOLLOW} Cranes are painted yellow." in [q.text for q in roomy.quotes]
+    # 17 words hold the lead and its dependent sentence (15 words) but not the next one.
+    assert f"{LEAD} {FOLLOW}" in [q.text for q in tight.quotes]
+    for result in (roomy, tight):
+        for quote in result.quotes:
+            assert text[quote.citation.start : quote.citation.end] == quote.text
+            assert "\n\n" not in quote.text  # never past the paragraph
