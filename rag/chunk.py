@@ -3,6 +3,9 @@
 A passage is one or more whole sentences of one body paragraph, so it never
 crosses a paragraph or section boundary. A paragraph longer than
 `max_words` is split at sentence boundaries into parts of similar length.
+A run-in label that opens a paragraph ("2. Grant of Copyright License.",
+or a bare "5.1.") is one sentence with the sentence it introduces, so it is
+never quoted on its own.
 
 Does not embed or index anything: see `rag.embed` and `rag.store`.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .headings import run_in_label
 from .ingest import Document
 from .text import dehyphenate, sentence_spans
 from .types import Citation, Passage
@@ -33,7 +37,7 @@ def chunk_document(doc: Document, *, max_words: int = MAX_WORDS, vocabulary: set
     vocab = vocabulary or set()
     chunks: list[Chunk] = []
     for block in doc.body:
-        spans = sentence_spans(doc.text, block.start, block.end)
+        spans = paragraph_sentences(doc.text, block.start, block.end)
         groups = _group(doc.text, spans, max_words)
         for n, group in enumerate(groups, start=1):
             start, end = group[0][0], group[-1][1]
@@ -44,6 +48,15 @@ def chunk_document(doc: Document, *, max_words: int = MAX_WORDS, vocabulary: set
             search = prefix + " ".join(dehyphenate(doc.text[start:end], vocab).split())
             chunks.append(Chunk(passage, tuple(group), search))
     return chunks
+
+
+def paragraph_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentences of one paragraph, a leading run-in label joined to the sentence after it."""
+    spans = sentence_spans(text, start, end)
+    label = run_in_label(text, spans)
+    if label:
+        spans[: label + 1] = [(spans[0][0], spans[label][1])]
+    return spans
 
 
 def _group(text: str, spans: list[tuple[int, int]], max_words: int) -> list[list[tuple[int, int]]]:

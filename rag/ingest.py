@@ -5,11 +5,13 @@ title, a byline, a pull quote, or page boilerplate. Blocks never copy or
 normalise the file's text: each is a (start, end) span into the decoded file,
 so anything cut from it later can be cited to the exact characters.
 
-Boilerplate is found by general rules that fit scraped article pages
-(repeated navigation labels, photo credits, "download the PDF" lines,
-contact blocks with e-mail addresses or phone numbers, CMS widget names), not
-by a list of one page's strings. Every dropped block keeps its reason, so
-`rag build --verbose` can show what was left out.
+Documents of many kinds are read by general rules, not by a list of one
+document's strings: `rag.layout` splits the file into units (paragraphs,
+list items, definitions, code, tables), `rag.classify` decides what each is
+(`rag.boilerplate` for what is dropped), and `parse` here carries each
+heading down to the body blocks under it. Every dropped block keeps its
+reason, and `describe` reports the share of words kept, so
+`rag build --verbose` shows what was left out.
 
 Does not split blocks into sentences or passages: that is `rag.chunk`.
 """
@@ -22,21 +24,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boilerplate import furniture, pull_quotes
+from .classify import BODY, BOILERPLATE, BYLINE, BYLINE_RE, HEADING, PULL_QUOTE, SUBTITLE, TITLE, classify
 from .errors import IngestError
-from .layout import is_prose, is_short_label, split_units, strip_markup
+from .headings import heading_name, label_text, run_in_label
+from .layout import strip_markup
+from .text import sentence_spans
 
 SUFFIXES = (".txt", ".md", ".markdown")
-
-BODY, HEADING, TITLE, BYLINE, SUBTITLE, PULL_QUOTE, BOILERPLATE = (
-    "body",
-    "heading",
-    "title",
-    "byline",
-    "subtitle",
-    "pull_quote",
-    "boilerplate",
-)
+KINDS = (BODY, HEADING, TITLE, BYLINE, SUBTITLE, PULL_QUOTE, BOILERPLATE)  # every Block.kind
 AUTHOR_SECTION = "About the author"
 
 
@@ -68,7 +63,7 @@ class Document:
 
     @property
     def sections(self) -> list[str]:
-        return [self.clean(b) for b in self.blocks if b.kind == HEADING]
+        return [heading_name(self.clean(b)) for b in self.blocks if b.kind == HEADING]
 
     @property
     def dropped(self) -> list[Block]:
@@ -77,6 +72,10 @@ class Document:
     def clean(self, block: Block) -> str:
         """A block's text with Markdown markers and runs of whitespace removed."""
         return strip_markup(self.text[block.start : block.end])
+
+    def word_counts(self) -> WordCounts:
+        """How many of the document's words are body, headings, or dropped (see `word_counts`)."""
+        return word_counts(self)
 
 
 @dataclass(frozen=True)
@@ -169,94 +168,78 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
 # --- classification -------------------------------------------------------
 
 
-_BYLINE = re.compile(
-    r"^[*_]{0,2}(?i:by|von|par|written by|author:)\s+"
-    r"([A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|und|et|de|van|von|&))*)[*_]{0,2}$"
-)
-
 def parse(text: str, source: str) -> Document:
-    """Classify the units of one decoded file into a Document."""
-    units = split_units(text)
-    clean = [strip_markup(text[u.start : u.end]) for u in units]
-    kinds: list[str] = [""] * len(units)
-    reasons: list[str] = [""] * len(units)
+    """Classify the units of one decoded file into a Document, each body block in its section.
 
-    def mark(i: int, kind: str, reason: str) -> None:
-        if not kinds[i]:
-            kinds[i], reasons[i] = kind, reason
-
-    structural = {i for i, u in enumerate(units) if u.structural}
-
-    # 1. Page furniture, by general rules.
-    for i, reason in furniture(clean, units).items():
-        mark(i, BOILERPLATE, reason)
-
-    # 2. Title and byline: a short line just above "by Name" (else a leading # heading).
-    title_i = byline_i = None
-    for i, c in enumerate(clean[:20]):
-        if not kinds[i] and _BYLINE.match(c):
-            byline_i = i
-            prev = [j for j in range(i) if not kinds[j]]
-            if prev and is_short_label(clean[prev[-1]]):
-                title_i = prev[-1]
-            break
-    if title_i is None:
-        first = next((i for i in range(len(units)) if not kinds[i] and i not in structural), None)
-        if first is not None and (units[first].markdown_heading or is_short_label(clean[first])):
-            nxt = next((j for j in range(first + 1, len(units)) if not kinds[j]), None)
-            if units[first].markdown_heading or (nxt is not None and is_prose(clean[nxt])):
-                title_i = first
-    if title_i is not None:
-        kinds[title_i], reasons[title_i] = TITLE, "document title"
-        for j in range(title_i):
-            mark(j, BOILERPLATE, "page header above the title")
-    if byline_i is not None:
-        kinds[byline_i], reasons[byline_i] = BYLINE, "byline"
-        after = next((j for j in range(byline_i + 1, len(units)) if not kinds[j]), None)
-        if after is not None and is_short_label(clean[after]) and not units[after].markdown_heading:
-            kinds[after], reasons[after] = SUBTITLE, "subtitle under the byline"
-
-    # 3. Pull quotes, before headings: a pull quote must not open a section.
-    for i, reason in pull_quotes(clean, {j for j, k in enumerate(kinds) if k}).items():
-        mark(i, PULL_QUOTE, reason)
-
-    # 4. Headings: Markdown ones, and short unpunctuated lines followed by prose.
-    for i, c in enumerate(clean):
-        if kinds[i] or i in structural:
-            continue
-        nxt = next((j for j in range(i + 1, len(units)) if not kinds[j] or kinds[j] == PULL_QUOTE), None)
-        if units[i].markdown_heading:
-            kinds[i], reasons[i] = HEADING, "Markdown heading"
-        elif is_short_label(c) and nxt is not None and is_prose(clean[nxt]):
-            kinds[i], reasons[i] = HEADING, "short line followed by body text"
-
-    # 5. The rest is body; number paragraphs and carry sections.
-    author = _BYLINE.match(clean[byline_i]).group(1) if byline_i is not None else None  # type: ignore[union-attr]
+    A body block's section is the nearest heading above it, or the run-in
+    label its paragraph (or an earlier one since that heading) opens with:
+    "2. Grant of Copyright License. Subject to ..." sits in "2. Grant of
+    Copyright License".
+    """
+    found = classify(text)
+    units, clean, kinds, reasons = found.units, found.clean, found.kinds, found.reasons
+    author = BYLINE_RE.match(clean[found.byline]).group(1) if found.byline is not None else None  # type: ignore[union-attr]
     blocks: list[Block] = []
     section: str | None = None
     paragraph = 0
     last_heading = max((i for i, k in enumerate(kinds) if k == HEADING), default=-1)
     for i, u in enumerate(units):
-        kind = kinds[i] or BODY
+        kind = kinds[i]
         if kind == HEADING:
-            section = clean[i]
-        if kind == BODY:
-            paragraph += 1
-            sec = section
-            if author and i > last_heading and clean[i].startswith(author):
-                sec = AUTHOR_SECTION
-            blocks.append(Block(u.start, u.end, BODY, u.line, "", sec, paragraph))
-        else:
+            section = heading_name(clean[i])
+        if kind != BODY:
             blocks.append(Block(u.start, u.end, kind, u.line, reasons[i], section))
-    title = clean[title_i] if title_i is not None else None
-    return Document(source, text, title, clean[byline_i] if byline_i is not None else None, tuple(blocks))
+            continue
+        paragraph += 1
+        spans = sentence_spans(text, u.start, u.end)
+        section = label_text(text, spans, run_in_label(text, spans)) or section
+        sec = section
+        if author and i > last_heading and clean[i].startswith(author):
+            sec = AUTHOR_SECTION
+        blocks.append(Block(u.start, u.end, BODY, u.line, "", sec, paragraph))
+    title = clean[found.title] if found.title is not None else None
+    byline = clean[found.byline] if found.byline is not None else None
+    return Document(source, text, title, byline, tuple(blocks))
+
+
+# --- reporting ---------------------------------------------------------------
+
+_TOKEN = re.compile(r"\S*[^\W_]\S*")
+
+
+@dataclass(frozen=True)
+class WordCounts:
+    """How many words (whitespace-separated tokens holding a letter or digit) went where."""
+
+    total: int
+    body: int
+    headings: int  # headings, title, byline and subtitle
+    dropped: int  # pull quotes and boilerplate
+
+    @property
+    def outside(self) -> int:
+        """Words in no block at all: lost text, if ever more than zero."""
+        return self.total - self.body - self.headings - self.dropped
+
+
+def word_counts(doc: Document) -> WordCounts:
+    """Where the words of `doc` went: body, headings or dropped."""
+    counts = {BODY: 0, HEADING: 0, BOILERPLATE: 0}
+    for b in doc.blocks:
+        bucket = b.kind if b.kind == BODY else BOILERPLATE if b.kind in (BOILERPLATE, PULL_QUOTE) else HEADING
+        counts[bucket] += len(_TOKEN.findall(doc.text, b.start, b.end))
+    return WordCounts(len(_TOKEN.findall(doc.text)), counts[BODY], counts[HEADING], counts[BOILERPLATE])
 
 
 def describe(doc: Document) -> str:
-    """A short report of one document: title, sections, and what was dropped."""
+    """A short report of one document: title, word shares, sections, and what was dropped."""
+    n = doc.word_counts()
+    share = f"{100 * n.body / n.total:.1f}%" if n.total else "-"
+    lost = f", {n.outside} outside any block" if n.outside else ""
     lines = [
         f"{doc.source}: title {doc.title!r}, byline {doc.byline!r}, "
-        f"{len(doc.body)} body paragraphs, {len(doc.sections)} sections"
+        f"{len(doc.body)} body paragraphs, {len(doc.sections)} sections",
+        f"  words: {n.total}, kept {n.body} ({share}) in body, {n.headings} in headings, {n.dropped} dropped{lost}",
     ]
     for name in doc.sections:
         lines.append(f"  section: {name}")
@@ -267,4 +250,5 @@ def describe(doc: Document) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Block", "Document", "Skipped", "describe", "find_sources", "ingest", "parse"]
+__all__ = ["Block", "Document", "Skipped", "WordCounts", "describe", "find_sources", "ingest", "parse",
+           "word_counts"]

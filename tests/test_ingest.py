@@ -22,7 +22,11 @@ HEADINGS = {
     87: "Obstacles to Closer Cooperation",
     109: "Steps to Take",
 }
-PULL_QUOTE_LINES = (37, 59, 81, 99, 123)
+# Line 123 repeats words of the paragraph on line 133 verbatim: a pull quote.
+PULL_QUOTE_LINES = (123,)
+# These boxed quotes paraphrase the body ("long thought" for "used to think"), or
+# (line 99) say something the body does not: real text, so they stay body.
+PARAPHRASED_QUOTE_LINES = (37, 59, 81, 99)
 AUTHOR_BIO_LINE = 144  # "Stephen Nagy is a Professor of ..."
 
 
@@ -133,6 +137,14 @@ def test_report_pull_quote_does_not_split_or_rename_its_section(report: Document
     quote = next(b for b in report.blocks if b.line == line)
     assert quote.section == before.section
     assert report.clean(quote) not in report.sections
+
+
+@pytest.mark.parametrize("line", PARAPHRASED_QUOTE_LINES)
+def test_report_paraphrased_quote_is_body_in_its_section(report: Document, line: int) -> None:
+    block = next(b for b in report.blocks if b.line == line)
+    assert block.kind == BODY
+    assert block.section == _expected_section(line)
+    assert report.clean(block) not in report.sections
 
 
 def test_report_dropped_pull_quote_text_is_still_in_the_body(report: Document) -> None:
