@@ -91,9 +91,9 @@ def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[H
             text = source_text[start:end]
             typed = expected is not None and expected.search(text) is not None
             score = (params.cosine_weight * cosines[n] + params.late_weight * lates[n]
-                     + params.passage_weight * hit.late + (TYPE_BONUS if typed else 0.0))
+                     + params.passage_weight * hit.score + (TYPE_BONUS if typed else 0.0))
             candidates.append(Sentence(hit.index, start, end, float(cosines[n]),
-                                         float(lates[n]), hit.late, typed, float(score)))
+                                         float(lates[n]), hit.score, typed, float(score)))
     return candidates
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
+from .context import context_ids, context_text, document_label
 from .embed import DEFAULT_MODEL, Embedder, QueryVectors, load_embedder
 from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
@@ -55,6 +56,8 @@ class Index:
         self.passages = [c.passage for c in stored.chunks]
         # Row of each chunk's first sentence in `sentence_vectors`.
         self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
+        # Each chunk's context (document name and section): its token rows follow every sentence's.
+        self.context_of = context_ids(stored.chunks)[0] + int(self.sentence_offsets[-1])
         self.passage_vectors = stored.faiss_index.reconstruct_n(0, stored.faiss_index.ntotal)
         self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
         self._sources = sorted(set(self._source_of))
@@ -238,8 +241,12 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         vectors = embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in chunks],
                                   progress=progress)
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
+        # After every sentence's token rows, those of each passage context (document name and section).
+        contexts = [context_text(labels[source], section) for source, section in context_ids(chunks)[1]]
         token_rows = [rows if len(rows) else vector[None, :] for rows, vector in
                       zip(embedder.encode_tokens(sentence_texts, progress=progress), sentence_vectors, strict=True)]
+        token_rows += [rows if len(rows) else np.zeros((1, embedder.dimension), np.float32)
+                       for rows in embedder.encode_tokens(contexts, progress=progress)]
         widths = {rows.shape[1] for rows in token_rows}
         if widths - {embedder.dimension}:
             raise ModelError(
@@ -255,6 +262,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             "dimension": embedder.dimension,
             "chunking": {"max_words": max_words, "unit": "sentences within one body paragraph"},
             "faiss": kind,
+            "contexts": len(contexts),
             "seeds_dir": str(seeds.resolve()),
             "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
@@ -264,14 +272,6 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
-
-
-def document_label(doc: Any) -> str:
-    """What a document is called: its title, else its file name in words ("ssh-manual.txt" -> "ssh manual")."""
-    if doc.title:
-        return str(doc.title)
-    stem = Path(doc.source).stem
-    return " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
 
 
 # --- loading --------------------------------------------------------------

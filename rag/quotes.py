@@ -34,7 +34,7 @@ class Sentence:
     end: int
     cosine: float
     late: float  # late-interaction score of the sentence's tokens against the question's
-    passage: float  # late-interaction score of the sentence's passage
+    passage: float  # ranking score of the sentence's passage
     typed: bool  # holds the kind of fact the question asks for (a date, a number)
     score: float  # weighted sum of the above (see Params)
 

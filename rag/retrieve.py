@@ -129,10 +129,14 @@ def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
     offsets = index.token_offsets
     starts, ends = offsets[index.sentence_offsets[cand]], offsets[index.sentence_offsets[cand + 1]]
     per_token = token_maxima(encoded.tokens, index.token_vectors, starts, ends)
+    # Each question word's best match in the passage or in its context (document name, section heading).
+    ctx = index.context_of[cand]
+    in_context = np.maximum(per_token, token_maxima(encoded.tokens, index.token_vectors, offsets[ctx],
+                                                    offsets[ctx + 1]))
     rarity = index.rarity(encoded.words)
     top = float(lexical.max())
-    features = {"late": per_token.mean(axis=1) if per_token.shape[1] else np.zeros(len(cand)),
-                "late_rare": per_token @ rarity / rarity.sum() if rarity.sum() > 0 else np.zeros(len(cand)),
+    features = {"late": _mean(per_token), "late_rare": _mean(per_token, rarity),
+                "late_context": _mean(in_context), "late_rare_context": _mean(in_context, rarity),
                 "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
                 "lexical": lexical / top if top > 0 else np.zeros(len(cand))}
     return Candidates(cand, features, lexical)
@@ -173,6 +177,13 @@ def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused
         if len(hits) == k:
             break
     return hits
+
+
+def _mean(per_token: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Each row's mean over question tokens, weighted when `weights` are given."""
+    if per_token.shape[1] == 0 or (weights is not None and weights.sum() <= 0):
+        return np.zeros(per_token.shape[0])
+    return per_token.mean(axis=1) if weights is None else per_token @ weights / weights.sum()
 
 
 def token_maxima(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarray,

@@ -8,8 +8,10 @@ Layout of an index folder (every file inspectable; no pickle):
     vectors-<gen>.faiss       passage vectors (FAISS inner-product index)
     sentences-<gen>.npy       sentence vectors, for choosing quotes
     tokens-<gen>.npy          every sentence's contextual token vectors (float16),
-                              stacked; token_offsets-<gen>.npy says where each
-                              sentence's rows start (for late-interaction scoring)
+                              stacked, then those of each passage context
+                              (document name and section, see rag.context);
+                              token_offsets-<gen>.npy says where each
+                              sentence's or context's rows start
     bm25-<gen>/               the bm25s index (JSON + .npy arrays)
 
 A build writes a new generation of data files, then replaces manifest.json in
@@ -40,7 +42,7 @@ from .errors import IndexStateError, IngestError
 from .ingest import find_sources
 from .types import Citation, Passage
 
-FORMAT = "rag-index v2"
+FORMAT = "rag-index v3"
 IN_MEMORY_TOKENS = 1 << 30  # token vectors up to 1 GiB on disk are loaded; larger ones stay memory-mapped
 MANIFEST = "manifest.json"
 
@@ -87,6 +89,7 @@ class Manifest:
     dimension: int
     chunking: dict[str, Any]
     faiss: str
+    contexts: int  # token rows of passage contexts follow the sentences' (see rag.context)
     seeds_dir: str
     sources: dict[str, str]
     skipped: list[dict[str, str]]
@@ -252,7 +255,7 @@ def read(index_dir: Path) -> Stored:
             f"sentence vectors for {len(chunks)} passages and {n_sentences} sentences); {rebuild}."
         )
     if (token_vectors.ndim != 2 or token_vectors.shape[1] != manifest.dimension
-            or len(token_offsets) != n_sentences + 1 or token_offsets[0] != 0
+            or len(token_offsets) != n_sentences + manifest.contexts + 1 or token_offsets[0] != 0
             or token_offsets[-1] != token_vectors.shape[0] or bool(np.any(np.diff(token_offsets) < 0))):
         raise IndexStateError(
             f"Index {index_dir} has token vectors of shape {token_vectors.shape} and {len(token_offsets)} offsets, "

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 PARAMS_FILE = Path(__file__).with_name("params.json")
-RANK_FEATURES = ("late", "late_rare", "dense", "sentence", "lexical")
+RANK_FEATURES = ("late", "late_rare", "late_context", "late_rare_context", "dense", "sentence", "lexical")
 SIGNALS = ("best_cosine", "best_sentence", "top_dense", "top_score", "coverage", "unknown", "agreement", "margin",
            "best_late", "top_late", "type_missing", "lift", "missing_rare",
            "weakest", "weak_share")
 MAX_FALSE_ABSTENTION = 0.04  # the abstention threshold keeps answerable questions' abstentions within this
 C = 3.0  # inverse L2 strength of the abstention model
-GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # candidate weights for each ranking feature
+GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # candidate weights for each ranking feature
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,13 @@ class Params:
     fitted_on: str = ""  # what the numbers were fitted on, for the record
 
     def rank_score(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        """The fused ranking score of each candidate."""
+        """The fused ranking score of each candidate: the weighted mean of its features."""
         total = np.zeros(len(features["late"]), dtype=np.float64)
         for name, weight in self.rank.items():
             if weight:
                 total += weight * features[name]
-        return total
+        norm = sum(abs(w) for w in self.rank.values())
+        return total / norm if norm else total
 
     def support_of(self, signals: dict[str, float]) -> float:
         """Estimated probability that the chosen quotes answer the question."""

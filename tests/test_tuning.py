@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.tuning import Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
+from rag.tuning import RANK_FEATURES, Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
 
 
 def test_logistic_fit_recovers_the_weights_that_generated_the_labels() -> None:
@@ -37,8 +37,7 @@ def test_threshold_is_the_highest_that_keeps_false_abstention_within_the_limit()
 
 def _case(late: list[float], dense: list[float], relevant: int) -> RankCase:
     n = len(late)
-    features = {"late": np.array(late), "late_rare": np.zeros(n), "dense": np.array(dense), "sentence": np.zeros(n),
-                "lexical": np.zeros(n)}
+    features = {name: np.zeros(n) for name in RANK_FEATURES} | {"late": np.array(late), "dense": np.array(dense)}
     return RankCase(features, np.arange(n) == relevant)
 
 
