@@ -39,6 +39,28 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
+def ingestion_scaling() -> None:
+    """Parse time of a document and of one eight and sixty-four times as long: linear rules keep the ratios near 8 and 64."""
+    from rag.ingest import parse
+
+    report = (ROOT / "seeds/japan-nato-alignment.txt").read_text("utf-8")
+    body = report[report.index("\n\n") :]
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            parse(text, "big.txt")
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    base = best(report)
+    for times in (8, 64):
+        text = report + body * (times - 1)
+        seconds = best(text)
+        print(f"{len(text.split()):>8} words: {seconds * 1000:8.1f} ms  ({seconds / base:5.1f}x the time for {times}x the text)")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import rag
@@ -90,6 +112,9 @@ def main() -> None:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n== Peak memory of this benchmark process (model + index + queries): {peak:.0f} MB")
+
+    print("\n== Ingestion time against document size (parse only, best of 3)")
+    ingestion_scaling()
 
     print("\n== Index layer scaling (synthetic clustered 384-d vectors, 200 single queries, top-50)")
     scaling(embedder.dimension)

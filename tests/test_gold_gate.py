@@ -1,8 +1,12 @@
-"""CI gate: the project's own gold set must hold today's quality bar.
+"""CI gate: held-out quality on the development gold sets, and the report on its own.
 
-Thresholds sit a little below the figures measured when they were set (see
-the README); raise them as quality rises. Runs through the same CLI an
-evaluator uses, so the gate also proves `rag eval --min/--max` work.
+The development corpus (tests/gold/docs, ten documents of different kinds)
+is indexed once with the real model, and `rag eval` scores every document's
+set with parameters fitted on the other nine (leave-one-document-out). The
+bars are the targets less 0.02 for noise where a target is met; where a
+target is not yet met (see the README's "Where it falls short"), the bar
+sits 0.02 below today's held-out figure, so a regression still fails.
+Runs through the same CLI an evaluator uses.
 """
 
 from __future__ import annotations
@@ -14,34 +18,57 @@ import pytest
 
 from rag.cli import main
 
-GOLD = Path(__file__).parent / "gold" / "japan-nato-alignment.jsonl"
+GOLD = Path(__file__).parent / "gold"
+REPORT_GOLD = GOLD / "japan-nato-alignment.jsonl"
 
-MINIMUMS = {
-    "hit@5": 0.98,
-    "mrr@10": 0.85,
-    "evidence_in_top3_quotes": 0.88,
+DEV_MINIMUMS = {
+    "mrr@10": 0.78,  # target 0.80; held out 0.835 when set
+    "min_mrr@10": 0.63,  # target 0.65 for every document; 0.652 (python-json-module)
+    "evidence_in_first_quote": 0.63,  # target 0.65; 0.682
+    "evidence_in_top3_quotes": 0.77,  # target 0.85, not met: 0.796
     "quote_exactness": 1.0,
-    "abstention": 0.90,  # the cited-answers target
+    "abstention": 0.39,  # target 0.85, not met: 0.419
+    "min_naive_margin": -0.04,  # target above 0 for every document, not met: -0.014 (mpl-2.0)
 }
-MAXIMUMS = {"false_abstention": 0.04}  # the cited-answers target
+DEV_MAXIMUMS = {"false_abstention": 0.085}  # target 0.05, not met: 0.063
+
+REPORT_MINIMUMS = {"hit@5": 0.96, "mrr@10": 0.83, "quote_exactness": 1.0}  # targets 0.98 and 0.85; 0.989 and 0.871
 
 
-@pytest.mark.model
-def test_gold_set_meets_the_quality_bar(real_index, tmp_path, capsys):
-    out = tmp_path / "eval.json"
-    args = ["eval", str(GOLD), "--index", str(real_index.index_dir), "--json", str(out)]
-    args += [f"--min={name}={value}" for name, value in MINIMUMS.items()]
-    args += [f"--max={name}={value}" for name, value in MAXIMUMS.items()]
+def _gate(args: list[str], minimums: dict[str, float], maximums: dict[str, float], out: Path,
+          capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
+    args = [*args, "--json", str(out)]
+    args += [f"--min={name}={value}" for name, value in minimums.items()]
+    args += [f"--max={name}={value}" for name, value in maximums.items()]
     code = main(args)
     printed = capsys.readouterr()
     metrics = json.loads(out.read_text("utf-8"))["metrics"]
-    assert code == 0, f"gold set below the bar: {printed.err}\n{metrics}"
-    assert metrics["quote_exactness"] == 1.0
-    assert "hit@5" in printed.out and "Failures" in printed.out
+    assert code == 0, f"gold sets below the bar: {printed.err}\n{metrics}"
+    assert "MRR@10" in printed.out and "Failures" in printed.out
+    return metrics
 
 
 @pytest.mark.model
-def test_eval_gate_fails_when_the_bar_is_out_of_reach(real_index, tmp_path, capsys):
-    code = main(["eval", str(GOLD), "--index", str(real_index.index_dir), "--min", "hit@1=1.01"])
+def test_development_sets_meet_the_held_out_bar(tmp_path, capsys):
+    args = ["eval", str(GOLD), "--seeds", str(GOLD / "docs"), "--index", str(tmp_path / "dev-index"), "--ablations"]
+    metrics = _gate(args, DEV_MINIMUMS, DEV_MAXIMUMS, tmp_path / "dev.json", capsys)
+    report = json.loads((tmp_path / "dev.json").read_text("utf-8"))
+    assert report["held_out"] is True
+    assert len(report["sets"]) >= 9
+    # Every set was scored with parameters fitted without it.
+    for s in report["sets"]:
+        assert s["name"] not in s["params"]["fitted_on"].split(", ")
+    assert metrics["quote_exactness"] == 1.0
+
+
+@pytest.mark.model
+def test_report_keeps_its_own_bar(real_index, tmp_path, capsys):
+    args = ["eval", str(REPORT_GOLD), "--index", str(real_index.index_dir)]
+    _gate(args, REPORT_MINIMUMS, {}, tmp_path / "report.json", capsys)
+
+
+@pytest.mark.model
+def test_eval_gate_fails_when_the_bar_is_out_of_reach(real_index, capsys):
+    code = main(["eval", str(REPORT_GOLD), "--index", str(real_index.index_dir), "--min", "hit@1=1.01"])
     assert code == 1
     assert "hit@1" in capsys.readouterr().err
