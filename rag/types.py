@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Citation:
-    """Where a piece of text came from: exact character offsets into a source file.
+    """Where a piece of text came from: exact character offsets into a document's text.
 
-    `start`/`end` are Python string offsets into the file's bytes decoded as
-    UTF-8 with no newline translation, so
-    `Path(seeds, source).read_bytes().decode("utf-8")[start:end]` is the cited text.
+    `start`/`end` are Python string offsets into `Index.text_of(source)`: for
+    a text file its bytes decoded as UTF-8 with no newline translation, for a
+    PDF, HTML or Word file the text extracted from it (see `rag.formats`).
     """
 
     source: str  # path relative to the seeds folder, with "/" separators
@@ -22,10 +22,13 @@ class Citation:
     paragraph: int  # 1-based number of the body paragraph in its document
     start: int
     end: int
+    page: int | None = None  # 1-based page on which the text starts, for paged formats (PDF)
 
     def label(self) -> str:
-        """A short human label: `file · section · ¶n`."""
+        """A short human label: `file · p. n · section · ¶n`."""
         parts = [self.source]
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
         if self.section:
             parts.append(self.section)
         parts.append(f"¶{self.paragraph}")
