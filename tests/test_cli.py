@@ -128,7 +128,7 @@ def test_search_json_prints_passages_with_citations(index_dir, capsys) -> None:
     seeds = Path(Manifest.read(index_dir).seeds_dir)
     for item in data:
         assert set(item) == {"id", "text", "citation", "score"}
-        assert set(item["citation"]) == {"source", "section", "paragraph", "start", "end"}
+        assert set(item["citation"]) == {"source", "section", "paragraph", "start", "end", "page"}
         c = item["citation"]
         source = (seeds / c["source"]).read_bytes().decode("utf-8")
         assert item["text"] == source[c["start"] : c["end"]]

@@ -51,7 +51,7 @@ def client(server):
 def check_quotes(index, data: dict) -> None:
     for quote in data["quotes"]:
         c = quote["citation"]
-        assert set(c) == {"source", "section", "paragraph", "start", "end"}
+        assert set(c) == {"source", "section", "paragraph", "start", "end", "page"}
         assert index.source_text(c["source"])[c["start"]:c["end"]] == quote["text"]
         assert isinstance(c["paragraph"], int) and c["paragraph"] >= 1
         assert c["section"] is None or isinstance(c["section"], str)
