@@ -87,6 +87,8 @@ def _locate(item: dict[str, Any], source_text: Any, where: str) -> tuple[Span, .
     while at >= 0:
         spans.append(Span(source, at, at + len(needle)))
         at = text.find(needle, at + 1)
+    if not spans and needle:
+        spans = _locate_loosely(source, text, needle)
     if not spans:
         raise InputError(f"{where}: evidence text not found verbatim in {source}: {needle[:60]!r}.")
     return tuple(spans)
@@ -104,3 +106,41 @@ def evidence_hit(source: str, start: int, end: int, question: GoldQuestion) -> s
         for n, spans in enumerate(question.evidence)
         if any(s.source == source and s.start < end and start < s.end for s in spans)
     }
+
+
+_INVISIBLE = "\u00ad\u2010"  # a soft hyphen, or the hyphen a PDF draws where it broke a word at a line end
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """`text` with runs of whitespace as one space and line-break hyphens dropped, and each kept
+    character's offset in `text`."""
+    chars: list[str] = []
+    where: list[int] = []
+    broken = False  # just after a line-break hyphen: the line break itself is not a space
+    for i, ch in enumerate(text):
+        if ch in _INVISIBLE:
+            broken = True
+            continue
+        if ch.isspace() and (broken or (chars and chars[-1] == " ")):
+            continue
+        broken = False
+        chars.append(" " if ch.isspace() else ch)
+        where.append(i)
+    return "".join(chars), where
+
+
+def _locate_loosely(source: str, text: str, needle: str) -> list[Span]:
+    """Where `needle` stands in `text` up to whitespace and line-break hyphens.
+
+    A gold set written against a text file stays usable on the same document
+    as a PDF, HTML or Word file, whose extracted text joins lines and breaks
+    words differently; the spans returned are exact offsets into `text`.
+    """
+    hay, where = _normalised(text)
+    want = _normalised(needle)[0].strip()
+    spans = []
+    at = hay.find(want) if want else -1
+    while at >= 0:
+        spans.append(Span(source, where[at], where[at + len(want) - 1] + 1))
+        at = hay.find(want, at + 1)
+    return spans

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from .errors import IndexStateError, InputError, ModelError, StaleIndexError
 from .ingest import describe, ingest
 from .query import Query, check_question
 from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
+from .sources import SourceTexts
 from .text import dehyphenate, tokens, vocabulary, word_set
 from .types import Citation, Passage
 
@@ -61,32 +61,10 @@ class Index:
         self.passage_vectors = stored.faiss_index.reconstruct_n(0, stored.faiss_index.ntotal)
         self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
         self._sources = sorted(set(self._source_of))
-        self._disk: dict[str, tuple[tuple[int, int], str]] = {}
-        self._disk_lock = threading.Lock()
         self._blas: Any = None
-        self._texts = self._read_sources()
-
-    def _read_sources(self) -> dict[str, str]:
-        """Each source's text, checked against every passage: quotes are cut from these."""
-        texts: dict[str, str] = {}
-        seeds = Path(self.manifest.seeds_dir)
-        for chunk in self.chunks:
-            cite = chunk.passage.citation
-            if cite.source not in texts:
-                try:
-                    # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
-                    texts[cite.source] = (seeds / cite.source).read_bytes().decode("utf-8")
-                except (OSError, UnicodeDecodeError) as err:
-                    raise StaleIndexError(
-                        f"Cannot read {cite.source} from {seeds} ({err.__class__.__name__}); the index at "
-                        f"{self.index_dir} needs its documents: run `rag build --seeds DIR --index {self.index_dir}`."
-                    ) from None
-            if texts[cite.source][cite.start : cite.end] != chunk.passage.text:
-                raise StaleIndexError(
-                    f"{cite.source} no longer matches the index at {self.index_dir} (passage {chunk.passage.id}); "
-                    f"run `rag build --seeds {seeds} --index {self.index_dir}`."
-                )
-        return texts
+        self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, stored.chunks, stored.documents,
+                                     self.manifest.sources)
+        self._texts = self.documents.texts
 
     @functools.cached_property
     def document_frequency(self) -> dict[str, int]:
@@ -110,33 +88,18 @@ class Index:
         return self._texts[source]
 
     def verify(self, citation: Citation, text: str) -> bool:
-        """True when `text` is exactly the cited slice of the source file as it is on disk now.
+        """True when `text` is exactly the cited slice of the document as its file holds it now.
 
-        Reads the file again only when its size or modification time changed,
-        so a document edited after indexing fails here instead of being
-        misquoted.
+        A text file is re-read, and any other file re-hashed, only when its
+        size or modification time changed, so a document edited after
+        indexing fails here instead of being misquoted.
         """
-        current = self._disk_text(citation.source)
+        current = self.documents.current(citation.source)
         return current is not None and current[citation.start : citation.end] == text
 
-    def _disk_text(self, source: str) -> str | None:
-        path = Path(self.manifest.seeds_dir) / source
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._disk_lock:
-            cached = self._disk.get(source)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        with self._disk_lock:
-            self._disk[source] = (key, text)
-        return text
+    def page_at(self, source: str, offset: int) -> int | None:
+        """The 1-based page of `source` holding character `offset`; None for formats without pages."""
+        return self.documents.page_at(source, offset)
 
     @property
     def sources(self) -> list[str]:
@@ -225,9 +188,12 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         embedder = embedder or load_embedder(model)
         for s in skipped:
             say(f"skipped {s.source}: {s.reason}")
-        if verbose:
-            for doc in docs:
+        for doc in docs:
+            if verbose:
                 say(describe(doc))
+            else:
+                for note in doc.notes:
+                    say(f"{doc.source}: {note}")
         vocab = vocabulary(doc.text[b.start:b.end] for doc in docs for b in doc.body)
         chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
                                                                           vocabulary=vocab)]
@@ -267,7 +233,8 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
-        store.write(target, chunks=chunks, passage_vectors=vectors, sentence_vectors=sentence_vectors,
+        extracted = {d.source: {"kind": d.kind, "text": d.text, "pages": list(d.pages)} for d in docs if d.kind != "text"}
+        store.write(target, chunks=chunks, documents=extracted, passage_vectors=vectors, sentence_vectors=sentence_vectors,
                     token_vectors=token_vectors, token_offsets=token_offsets, faiss_index=faiss_index,
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)

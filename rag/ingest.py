@@ -18,6 +18,7 @@ Does not split blocks into sentences or passages: that is `rag.chunk`.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import re
@@ -26,11 +27,13 @@ from pathlib import Path
 
 from .classify import BODY, BOILERPLATE, BYLINE, BYLINE_RE, HEADING, PULL_QUOTE, SUBTITLE, TITLE, classify
 from .errors import IngestError
+from .formats import SUFFIXES as _FORMAT_SUFFIXES
+from .formats import FormatError, read_document
 from .headings import heading_name, label_text, run_in_label
 from .layout import strip_markup
 from .text import sentence_spans
 
-SUFFIXES = (".txt", ".md", ".markdown")
+SUFFIXES = _FORMAT_SUFFIXES  # every kind of file a reader exists for (rag.formats)
 KINDS = (BODY, HEADING, TITLE, BYLINE, SUBTITLE, PULL_QUOTE, BOILERPLATE)  # every Block.kind
 AUTHOR_SECTION = "About the author"
 
@@ -55,7 +58,14 @@ class Document:
     title: str | None
     byline: str | None
     blocks: tuple[Block, ...]
-    sha256: str = ""  # of the bytes the text was decoded from
+    sha256: str = ""  # of the file's bytes
+    kind: str = "text"  # the reader that made `text`: "text" (the file itself), "pdf", "html" or "docx"
+    pages: tuple[int, ...] = ()  # start offset of each page in `text` (paged formats only)
+    notes: tuple[str, ...] = ()  # what the reader left out or could not read, one line each
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset`, or None for a format without pages."""
+        return page_at(self.pages, offset)
 
     @property
     def body(self) -> list[Block]:
@@ -90,29 +100,36 @@ class Skipped:
 # --- reading files --------------------------------------------------------
 
 
-def find_sources(seeds_dir: Path) -> list[Path]:
-    """Every .txt/.md file under `seeds_dir`, recursively, in a stable order.
+KNOWN = " ".join(s for s in SUFFIXES if s != ".markdown")
 
-    README.md files describe a folder rather than belong to it, so they are
-    skipped.
+
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page whose start offset is the last at or before `offset`; None without pages."""
+    return bisect.bisect_right(pages, offset) if pages else None
+
+
+def find_sources(seeds_dir: Path) -> list[Path]:
+    """Every file under `seeds_dir`, recursively, in a stable order.
+
+    README.md files describe a folder rather than belong to it, and hidden
+    files and folders are not documents, so both are left out. Files of a
+    kind no reader handles are listed too: `ingest` names them as skipped.
     """
     if not seeds_dir.is_dir():
         raise IngestError(
-            f"Seeds folder {seeds_dir} does not exist; create it and put .txt or .md files in it, "
+            f"Seeds folder {seeds_dir} does not exist; create it and put documents ({KNOWN}) in it, "
             "or pass --seeds DIR."
         )
     paths = sorted(
         p
         for p in seeds_dir.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in SUFFIXES
         and p.name.lower() != "readme.md"
         and not any(part.startswith(".") for part in p.relative_to(seeds_dir).parts)
     )
     if not paths:
         raise IngestError(
-            f"Seeds folder {seeds_dir} has no .txt or .md documents; add at least one and run "
-            "`rag build` again."
+            f"Seeds folder {seeds_dir} has no documents; add at least one ({KNOWN}) and run `rag build` again."
         )
     return paths
 
@@ -150,11 +167,16 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
         # record an edit made after they were read.
         sha = hashlib.sha256(data).hexdigest()
         try:
-            text = decode_source(data, path.name)
+            extracted = read_document(path, data)
+        except FormatError as err:
+            skipped.append(Skipped(source, err.reason.split(": ", 1)[-1] if err.reason.startswith(path.name)
+                                   else err.reason, sha))
+            continue
         except IngestError as err:
             skipped.append(Skipped(source, str(err).split(": ", 1)[-1], sha))
             continue
-        doc = dataclasses.replace(parse(text, source), sha256=sha)
+        doc = dataclasses.replace(parse(extracted.text, source), sha256=sha, kind=extracted.kind,
+                                  pages=extracted.pages, notes=extracted.notes)
         if not doc.body:
             skipped.append(Skipped(source, "no body text found after removing boilerplate", sha))
             continue
@@ -241,6 +263,7 @@ def describe(doc: Document) -> str:
         f"{len(doc.body)} body paragraphs, {len(doc.sections)} sections",
         f"  words: {n.total}, kept {n.body} ({share}) in body, {n.headings} in headings, {n.dropped} dropped{lost}",
     ]
+    lines += [f"  note: {note}" for note in doc.notes]
     for name in doc.sections:
         lines.append(f"  section: {name}")
     for b in doc.dropped:
@@ -250,5 +273,5 @@ def describe(doc: Document) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Block", "Document", "Skipped", "WordCounts", "describe", "find_sources", "ingest", "parse",
+__all__ = ["Block", "Document", "Skipped", "WordCounts", "describe", "find_sources", "ingest", "page_at", "parse",
            "word_counts"]

@@ -122,14 +122,15 @@ def _in_context(index: Index, cand: Sentence, extend_to: int = 0) -> list[Citati
     # "The command has been taught to ignore such a failure.").
     while last + 1 < len(spans) and len(text[spans[first][0] : spans[last + 1][1]].split()) <= extend_to:
         last += 1
-    out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1])]
+    out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1],
+                    index.page_at(cite.source, spans[first][0]))]
     if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 < len(index.chunks):
         following = index.chunks[hi + 1]
         nxt = following.passage.citation
         start, end = following.sentences[0]
         if (nxt.source == cite.source and nxt.paragraph == cite.paragraph + 1 and nxt.section == cite.section
                 and is_dependent(text[start:end])):
-            out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end))
+            out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end, index.page_at(nxt.source, start)))
     return out
 
 
@@ -150,7 +151,8 @@ def cite(index: Index, chosen: list[Sentence], extend_to: int = 0) -> list[Quote
                 merged = [item for item in merged if item not in touching]
                 start = min([span.start] + [c.start for c, _ in touching])
                 end = max([span.end] + [c.end for c, _ in touching])
-                span = Citation(span.source, span.section, span.paragraph, start, end)
+                span = Citation(span.source, span.section, span.paragraph, start, end,
+                                index.page_at(span.source, start))
                 score = max([score] + [s for _, s in touching])
                 touching = [item for item in merged if _touch(index, span, item[0])]
             merged.append((span, score))

@@ -13,6 +13,8 @@ Layout of an index folder (every file inspectable; no pickle):
                               token_offsets-<gen>.npy says where each
                               sentence's or context's rows start
     bm25-<gen>/               the bm25s index (JSON + .npy arrays)
+    documents-<gen>.jsonl     the text (and page starts) a reader extracted from
+                              each PDF, HTML or Word file; citations index it
 
 A build writes a new generation of data files, then replaces manifest.json in
 one `os.replace`. A build that dies half-way leaves the old manifest pointing
@@ -42,7 +44,7 @@ from .errors import IndexStateError, IngestError
 from .ingest import find_sources
 from .types import Citation, Passage
 
-FORMAT = "rag-index v3"
+FORMAT = "rag-index v4"
 IN_MEMORY_TOKENS = 1 << 30  # token vectors up to 1 GiB on disk are loaded; larger ones stay memory-mapped
 MANIFEST = "manifest.json"
 
@@ -136,6 +138,7 @@ def write(
     index_dir: Path,
     *,
     chunks: list[Chunk],
+    documents: dict[str, dict[str, Any]],
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     token_vectors: np.ndarray,
@@ -157,7 +160,11 @@ def write(
         "tokens": f"tokens-{gen}.npy",
         "token_offsets": f"token_offsets-{gen}.npy",
         "bm25": f"bm25-{gen}",
+        "documents": f"documents-{gen}.jsonl",
     }
+    with open(index_dir / files["documents"], "w", encoding="utf-8") as out:
+        for source, record in documents.items():
+            out.write(json.dumps({"source": source, **record}, ensure_ascii=False) + "\n")
     with open(index_dir / files["passages"], "w", encoding="utf-8") as out:
         for chunk in chunks:
             record = asdict(chunk.passage)
@@ -198,7 +205,8 @@ def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     """Delete data files of earlier generations and of builds that died."""
     for path in index_dir.iterdir():
         stem = path.name.split("-", 1)[0]
-        if path.name in keep or stem not in ("passages", "vectors", "sentences", "tokens", "token_offsets", "bm25"):
+        if path.name in keep or stem not in ("passages", "vectors", "sentences", "tokens", "token_offsets", "bm25",
+                                                            "documents"):
             if path.name.startswith(".manifest-"):
                 path.unlink(missing_ok=True)
             continue
@@ -219,6 +227,7 @@ class Stored:
     token_vectors: np.ndarray  # float32 in memory, or float16 memory-mapped when large
     token_offsets: np.ndarray
     bm25: Any
+    documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
 
 
 def read(index_dir: Path) -> Stored:
@@ -245,6 +254,12 @@ def read(index_dir: Path) -> Stored:
             token_vectors = np.asarray(token_vectors, dtype=np.float32)  # small: faster as float32 in memory
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
         bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
+        documents = {}
+        with open(files["documents"], encoding="utf-8") as handle:
+            for line in handle:
+                r = json.loads(line)
+                documents[r.pop("source")] = {"kind": str(r["kind"]), "text": str(r["text"]),
+                                              "pages": [int(p) for p in r["pages"]]}
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as err:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
@@ -266,4 +281,4 @@ def read(index_dir: Path) -> Stored:
             f"Index {index_dir} holds {faiss_index.d}-dimensional vectors but its manifest says "
             f"{manifest.dimension}; {rebuild}."
         )
-    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, bm25)
+    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, bm25, documents)

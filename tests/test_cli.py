@@ -66,7 +66,7 @@ def test_build_from_an_empty_folder_exits_1_with_a_clear_message(tmp_path) -> No
     assert result.returncode == 1
     line = _assert_one_line_error(result.stderr)
     assert str(tmp_path / "empty") in line
-    assert "no .txt or .md" in line
+    assert "has no documents" in line and ".pdf" in line
     assert not (tmp_path / "X" / "manifest.json").exists()
 
 

@@ -434,7 +434,7 @@ def test_ingest_skips_unreadable_files_and_keeps_the_good_one(make_seeds) -> Non
 
 def test_ingest_empty_folder_raises_ingest_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(rag.IngestError, match=r"no \.txt or \.md"):
+    with pytest.raises(rag.IngestError, match=r"has no documents.*\.txt \.md \.pdf \.html \.htm \.docx"):
         ingest(tmp_path / "empty")
 
 
@@ -451,11 +451,22 @@ def test_ingest_folder_of_only_bad_files_raises_ingest_error_naming_them(make_se
     assert "blank.md" in str(info.value)
 
 
-def test_find_sources_skips_readme_hidden_and_other_suffixes(make_seeds) -> None:
+def test_find_sources_skips_readme_and_hidden_files_but_lists_every_other_file(make_seeds) -> None:
     seeds = make_seeds({
         "a.txt": GOOD, "sub/b.md": GOOD, "README.md": GOOD, ".hidden/c.txt": GOOD, "d.pdf": b"%PDF", "e.html": GOOD,
+        "f.xlsx": b"PK\x03\x04",
     })
-    assert [p.relative_to(seeds).as_posix() for p in find_sources(seeds)] == ["a.txt", "sub/b.md"]
+    found = [p.relative_to(seeds).as_posix() for p in find_sources(seeds)]
+    assert found == ["a.txt", "d.pdf", "e.html", "f.xlsx", "sub/b.md"]
+
+
+def test_files_no_reader_handles_are_skipped_with_the_reason(make_seeds) -> None:
+    seeds = make_seeds({"a.txt": GOOD, "f.xlsx": b"PK\x03\x04 not a workbook", "notes.rtf": b"{\\rtf1 hello}"})
+    docs, skipped = ingest(seeds)
+    assert [d.source for d in docs] == ["a.txt"]
+    reasons = {s.source: s.reason for s in skipped}
+    assert set(reasons) == {"f.xlsx", "notes.rtf"}
+    assert all("unsupported file type" in r and ".pdf" in r for r in reasons.values())
 
 
 def test_ingest_source_names_are_relative_posix_paths(make_seeds) -> None:

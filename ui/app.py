@@ -7,8 +7,9 @@ No retrieval or model code lives here: the chat and the `/ask` API endpoint
 both call `index.answer` and only format what it returns (see `ui.render`).
 
 - Chat: quotes as block quotes with [n] markers, one collapsible source per
-  marker showing the paragraph with the quote highlighted; abstentions read
-  plainly; the last answer as Markdown (with a copy button) under the chat.
+  marker showing the paragraph with the quote highlighted (for a PDF, beside
+  a picture of its page with the quote's lines marked, from `rag.pages`);
+  abstentions read plainly; the last answer as Markdown (with a copy button) under the chat.
 - API: `gradio_client.Client(url).predict(question, k, sources, api_name="/ask")`
   returns `dataclasses.asdict(answer)`.
 - Safety: binds 127.0.0.1 by default, never shares, serves no extra files,
@@ -26,11 +27,13 @@ import dataclasses
 import errno
 import logging
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from rag import Index, InputError, RagError
+from rag import Citation, Index, InputError, RagError, pages
 
 from .render import answer_markdown, render_answer, render_notice, render_question
 
@@ -60,6 +63,10 @@ CSS = """
 .rag-source summary { cursor: pointer; }
 .rag-context { margin: 0.5em 0 0.2em; white-space: normal; }
 .rag-context mark.rag-hl { background: #fde68a; color: #111; padding: 0 1px; }
+.rag-with-page { display: flex; flex-wrap: wrap; gap: 0.8em; align-items: flex-start; }
+.rag-with-page .rag-context { flex: 1 1 18em; min-width: 0; }
+#rag-chat .rag-answer img.rag-page { flex: 1 1 22em; min-width: 0; width: auto; max-width: 100%; height: auto;
+  max-height: none; margin: 0.5em 0 0.2em; border: 1px solid rgba(128, 128, 128, 0.35); border-radius: 4px; }
 .rag-offsets { display: block; font-size: 0.8em; opacity: 0.7; }
 .rag-tag { font-size: 0.8em; padding: 0 0.4em; border-radius: 4px; background: rgba(128, 128, 128, 0.2); }
 .rag-abstain, .rag-notice { font-weight: 500; margin: 0.2em 0; }
@@ -100,6 +107,21 @@ def ask(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | No
     return dataclasses.asdict(result)
 
 
+def page_images(index: Index) -> Callable[[Citation], str | None]:
+    """For `render_answer`: a PDF citation's page with the quote highlighted, as a data URI; else None."""
+    def image(citation: Citation) -> str | None:
+        if not citation.source.lower().endswith(".pdf"):
+            return None
+        try:
+            picture = pages.page_image(Path(index.manifest.seeds_dir) / citation.source, citation.start, citation.end)
+            return pages.data_uri(picture) if picture is not None else None
+        except Exception:  # without the picture the source still shows its paragraph
+            log.debug("no page image for %s", citation.label(), exc_info=True)
+            return None
+
+    return image
+
+
 def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | None = None) -> tuple[str, str]:
     """One chat answer: (HTML for the chat, Markdown for copying; "" when there is no answer).
 
@@ -112,7 +134,8 @@ def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | 
     except Exception:
         log.exception("answering %r failed", question)
         return render_notice(FAILED), ""
-    return render_answer(result, index.source_text, index.passages), answer_markdown(result)
+    html = render_answer(result, index.source_text, index.passages, page_image=page_images(index))
+    return html, answer_markdown(result)
 
 
 def chat_turn(index: Index, question: str, history: list[dict[str, Any]] | None, k: Any = DEFAULT_K,

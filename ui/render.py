@@ -9,12 +9,15 @@ LaTeX or Mermaid could treat as syntax into a numeric entity, and turns line
 breaks into `<br>`. The chat renders messages as Markdown with raw HTML
 allowed (then sanitises), so escaping only `<>&` would still let a document
 line such as `![](http://tracker/x.png)` or `[x](javascript:...)` become an
-image or a link. Each HTML fragment is emitted on one line so that Markdown
-never leaves the HTML block (a blank line would end it).
+image or a link. The one exception is a PDF page picture: an <img> whose
+`src` must be a base64 PNG data URI (checked in full), never a URL. Each
+HTML fragment is emitted on one line so that Markdown never leaves the HTML
+block (a blank line would end it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +28,9 @@ from rag.types import Answer, Citation, Passage
 # or HTML. As numeric entities they display as themselves and mean nothing.
 _SPECIAL = "\\`*_{}[]()#+-.!|~$:<>&\"'=^%@/"
 _ENTITIES = {ch: f"&#{ord(ch)};" for ch in _SPECIAL}
+
+# A data URI we made: base64 of a PNG and nothing else, so it cannot close the attribute or run script.
+PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
 
 RELATED_SHOWN = 3
 RELATED_NOTE = "Related passages, not an answer"
@@ -96,13 +102,25 @@ def render_question(question: str) -> str:
     return f'<div class="rag-question">{text_html(shown)}</div>'
 
 
+def page_view(citation: Citation, uri: str | None) -> str:
+    """An <img> of the cited page, or "" when `uri` is not a PNG data URI (only those are ever embedded)."""
+    if not uri or not PNG_URI.fullmatch(uri):
+        return ""
+    where = f"p. {citation.page} of {citation.source}" if citation.page is not None else f"The page of {citation.source}"
+    alt = text_html(" ".join(f"{where} with the quote highlighted".split()))
+    return f'<img class="rag-page" alt="{alt}" src="{uri}">'
+
+
 def render_answer(answer: Answer, source_text: Callable[[str], str] | None = None,
-                  passages: Sequence[Passage] = ()) -> str:
+                  passages: Sequence[Passage] = (), *,
+                  page_image: Callable[[Citation], str | None] | None = None) -> str:
     """The chat message for `answer`: block quotes with [n] markers, then one
     collapsible source per marker showing its paragraph with the quote marked.
 
     `source_text` and `passages` (the index's) give the surrounding paragraph;
     without them each source shows the retrieved passage that holds the quote.
+    `page_image`, given a citation, returns a PNG data URI of its page with the
+    quote highlighted (or None); the source then shows it beside the paragraph.
     """
     parts = ['<div class="rag-answer">']
     if answer.abstained:
@@ -136,7 +154,11 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             context = Context(holder.text, holder.citation.start) if holder else Context(quote.text, c.start)
         parts.append('<details class="rag-source">')
         parts.append(f'<summary><span class="rag-marker">[{n}]</span> {_label(c)}</summary>')
-        parts.append(f'<div class="rag-context">{highlighted(context, c, quote.text)}</div>{_offsets(c)}')
+        paragraph = f'<div class="rag-context">{highlighted(context, c, quote.text)}</div>'
+        picture = page_view(c, page_image(c)) if page_image is not None else ""
+        if picture:
+            paragraph = f'<div class="rag-with-page">{paragraph}{picture}</div>'
+        parts.append(f"{paragraph}{_offsets(c)}")
         parts.append("</details>")
     parts.append("</div></div>")
     return "".join(parts)

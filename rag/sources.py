@@ -1,0 +1,97 @@
+"""The documents' texts as indexed, and whether the files on disk still hold them.
+
+Citation offsets index a document's text: for a text file, its bytes decoded
+as UTF-8 with no newline translation, read from the seeds folder; for a PDF,
+HTML or Word file, the text its reader extracted, stored in the index (the
+file's bytes are not that text). A quote is verified before it is shown: a
+text file must still hold it at its offsets; any other file must still have
+the bytes it was indexed from (its sha256), re-read only when its size or
+modification time changed.
+
+Does not read formats itself: `rag.formats` did at build time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+from .errors import StaleIndexError
+from .ingest import page_at
+
+
+class SourceTexts:
+    """Every indexed document's text, its pages, and a check against the files as they are now."""
+
+    def __init__(self, seeds_dir: str, index_dir: Path, chunks: list[Any], extracted: dict[str, dict[str, Any]],
+                 fingerprints: dict[str, str]):
+        self.seeds = Path(seeds_dir)
+        self.extracted = extracted
+        self.fingerprints = fingerprints
+        self._disk: dict[str, tuple[tuple[int, int], str | None]] = {}
+        self._lock = threading.Lock()
+        self.texts = self._read(index_dir, chunks)
+
+    def _read(self, index_dir: Path, chunks: list[Any]) -> dict[str, str]:
+        """Each source's text, checked against every passage: quotes are cut from these."""
+        texts: dict[str, str] = {}
+        for chunk in chunks:
+            cite = chunk.passage.citation
+            if cite.source not in texts:
+                if cite.source in self.extracted:
+                    texts[cite.source] = self.extracted[cite.source]["text"]
+                else:
+                    try:
+                        # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
+                        texts[cite.source] = (self.seeds / cite.source).read_bytes().decode("utf-8")
+                    except (OSError, UnicodeDecodeError) as err:
+                        raise StaleIndexError(
+                            f"Cannot read {cite.source} from {self.seeds} ({err.__class__.__name__}); the index at "
+                            f"{index_dir} needs its documents: run `rag build --seeds DIR --index {index_dir}`."
+                        ) from None
+            if texts[cite.source][cite.start : cite.end] != chunk.passage.text:
+                raise StaleIndexError(
+                    f"{cite.source} no longer matches the index at {index_dir} (passage {chunk.passage.id}); "
+                    f"run `rag build --seeds {self.seeds} --index {index_dir}`."
+                )
+        return texts
+
+    def page_at(self, source: str, offset: int) -> int | None:
+        """The 1-based page of `source` holding character `offset`; None for formats without pages."""
+        record = self.extracted.get(source)
+        return page_at(record["pages"], offset) if record else None
+
+    def kind(self, source: str) -> str:
+        record = self.extracted.get(source)
+        return str(record["kind"]) if record else "text"
+
+    def current(self, source: str) -> str | None:
+        """The source's text if its file still holds it now, else None (edited, removed, unreadable)."""
+        path = self.seeds / source
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._disk.get(source)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        text: str | None
+        if source in self.extracted:
+            same = hashlib.sha256(data).hexdigest() == self.fingerprints.get(source)
+            text = self.extracted[source]["text"] if same else None
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        with self._lock:
+            self._disk[source] = (key, text)
+        return text
