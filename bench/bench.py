@@ -61,6 +61,47 @@ def ingestion_scaling() -> None:
         print(f"{len(text.split()):>8} words: {seconds * 1000:8.1f} ms  ({seconds / base:5.1f}x the time for {times}x the text)")
 
 
+def pdf_build(pages: int = 100) -> None:
+    """Build time of a printed PDF of about `pages` pages against its own extracted text as a .txt file."""
+    import html as htmllib
+    import shutil
+
+    import rag
+    from rag.formats import read_document
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        print("skipped: needs Debian's chromium to print the PDF (apt-get install chromium)")
+        return
+    report = (ROOT / "seeds/japan-nato-alignment.txt").read_text("utf-8")
+    paragraphs = [" ".join(p.split()) for p in report.split("\n") if len(p.split()) > 12]
+    body, size = [], 0
+    while size < pages * 2800:  # about 2,800 characters to a printed page
+        for p in paragraphs:
+            body.append(f"<p>{htmllib.escape(p)}</p>")
+            size += len(p)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "doc.html").write_text(
+            "<!doctype html><html lang=en><meta charset=utf-8><style>body{font:11pt/1.45 serif;margin:1in}"
+            "</style><body>" + "".join(body) + "</body></html>", "utf-8")
+        (folder / "pdf").mkdir()
+        (folder / "txt").mkdir()
+        target = folder / "pdf" / "doc.pdf"
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                        f"--print-to-pdf={target}", (folder / "doc.html").as_uri()], check=True,
+                       capture_output=True, timeout=300)
+        extracted = read_document(target, target.read_bytes())
+        (folder / "txt" / "doc.txt").write_text(extracted.text, "utf-8")
+        timings = {}
+        for kind in ("txt", "pdf"):
+            started = time.perf_counter()
+            index = rag.build_index(folder / kind, folder / f"index-{kind}", log=lambda _line: None)
+            timings[kind] = time.perf_counter() - started
+        print(f"{len(extracted.pages)} pages, {len(index.passages)} passages: .txt {timings['txt']:.1f} s, "
+              f".pdf {timings['pdf']:.1f} s ({timings['pdf'] / timings['txt']:.2f}x the time)")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import rag
@@ -112,6 +153,9 @@ def main() -> None:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n== Peak memory of this benchmark process (model + index + queries): {peak:.0f} MB")
+
+    print("\n== Building a 100-page PDF against the same text as .txt (model loaded)")
+    pdf_build()
 
     print("\n== Ingestion time against document size (parse only, best of 3)")
     ingestion_scaling()

@@ -16,7 +16,8 @@ from typing import Any
 from .default import default_paths
 from .errors import RagError
 
-EPILOG = "Documents go in the seeds folder (.txt or .md); the index is rebuilt when they change."
+EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx); the index is rebuilt when they "
+          "change.")
 
 
 def main(argv: list[str] | None = None) -> int:
