@@ -130,9 +130,10 @@ def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
     starts, ends = offsets[index.sentence_offsets[cand]], offsets[index.sentence_offsets[cand + 1]]
     per_token = token_maxima(encoded.tokens, index.token_vectors, starts, ends)
     # Each question word's best match in the passage or in its context (document name, section heading).
-    ctx = index.context_of[cand]
-    in_context = np.maximum(per_token, token_maxima(encoded.tokens, index.token_vectors, offsets[ctx],
-                                                    offsets[ctx + 1]))
+    # Many candidates share a context (a section): score each distinct one once.
+    contexts, which = np.unique(index.context_of[cand], return_inverse=True)
+    per_context = token_maxima(encoded.tokens, index.token_vectors, offsets[contexts], offsets[contexts + 1])
+    in_context = np.maximum(per_token, per_context[which])
     rarity = index.rarity(encoded.words)
     top = float(lexical.max())
     features = {"late": _mean(per_token), "late_rare": _mean(per_token, rarity),
