@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from gradio_client import Client
 
     from rag.default import default_paths
-    from rag.index import open_index
+    from rag.loading import open_index
     from ui.app import CONCURRENCY, start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]

@@ -27,7 +27,7 @@ def main() -> int:
 
     from rag.gold import load_gold
     from rag.heldout import fit_params, prepare
-    from rag.index import open_index
+    from rag.loading import open_index
     from rag.tuning import PARAMS_FILE, shipped
 
     index = open_index(DOCS, CACHE)

@@ -10,7 +10,8 @@ Importing this package is cheap: torch and the model load on first use.
 
 from .default import answer, retrieve
 from .errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
-from .index import Index, build_index, load_index
+from .index import Index, build_index
+from .loading import load_index
 from .types import Answer, Citation, Passage, Quote
 
 __all__ = [

@@ -103,7 +103,7 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
     against the seeds on every use, not only at start-up.
     """
     from .default import DefaultIndex, default_index
-    from .index import load_index
+    from .loading import load_index
 
     if args.index is not None:
         return load_index(args.index)
@@ -178,7 +178,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .index import open_index
+    from .loading import open_index
     from .report import run_cli
 
     if args.seeds is not None:
@@ -188,8 +188,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import launch
+    from ui.app import check_port, launch
 
+    check_port(args.port)  # before the index loads: a typo should not cost a build
     launch(_open(args, live=True), host=args.host, port=args.port)
     return 0
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IngestError
-from .index import Index, open_index
+from .index import Index
 from .ingest import find_sources
+from .loading import open_index
 from .query import check_question
 from .types import Answer, Passage
 

@@ -1,10 +1,9 @@
-"""Build, load and query an index: the library's entry points.
+"""Build and query an index: the library's entry points.
 
 `build_index` ingests a seeds folder, embeds passages and sentences, and
-writes an index folder; `load_index` reads one back and checks it is neither
-stale nor built for another model; `open_index` loads or (re)builds as
-needed; `Index.retrieve` / `Index.answer` query it. The default index lives
-in `rag.default`.
+writes an index folder; `Index.retrieve` / `Index.answer` query it.
+Loading one back (`load_index`, `open_index`) is `rag.loading`; the default
+index lives in `rag.default`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
 from .context import context_ids, context_text, document_label
 from .embed import DEFAULT_MODEL, Embedder, QueryVectors, load_embedder
-from .errors import IndexStateError, InputError, ModelError, StaleIndexError
+from .errors import InputError, ModelError
+from .folder import build_lock
 from .ingest import describe, ingest
 from .query import Query, check_question
 from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
@@ -113,8 +113,19 @@ class Index:
     def source_text(self, source: str) -> str:
         """The text of a source file as indexed; citations' offsets point into it."""
         if source not in self._texts:
-            raise InputError(f"unknown document {source!r}; the index holds {', '.join(self.sources)}.")
+            raise InputError(f"unknown document {_short(repr(source))}; the index holds {_first(self.sources)}.")
         return self._texts[source]
+
+    def check_sources(self, sources: Any) -> list[str]:
+        """`sources` as a list of indexed document names, or InputError naming the first few that are not."""
+        if isinstance(sources, str | bytes) or not isinstance(sources, list | tuple | set | frozenset) or not all(
+                isinstance(s, str) for s in sources):
+            raise InputError(f"sources must be a list of document names (e.g. {self.sources[:2]!r}), "
+                             f"got {_short(repr(sources))}.")
+        unknown = sorted(set(sources) - set(self._sources))
+        if unknown:
+            raise InputError(f"unknown document(s) {_first(unknown)}; the index holds {_first(self.sources)}.")
+        return list(sources)
 
     def encode_query(self, query: Query) -> tuple[QueryVectors, bool]:
         """The question's vectors, and whether it had to be cut to fit (characters or model tokens)."""
@@ -137,15 +148,9 @@ class Index:
     def candidates(self, query: Query, k: int, *, sources: list[str] | None = None,
                    encoded: QueryVectors | None = None) -> Candidates:
         """The passages proposed for `query` (FAISS and BM25), with the features that rank them."""
+        allowed = None if sources is None else np.isin(self._source_of, self.check_sources(sources))
         if encoded is None:
             encoded, _ = self.encode_query(query)
-        allowed = None
-        if sources is not None:
-            unknown = sorted(set(sources) - set(self.sources))
-            if unknown:
-                raise InputError(f"unknown document(s) {', '.join(unknown)}; the index holds "
-                                 f"{', '.join(self.sources)}.")
-            allowed = np.isin(self._source_of, list(sources))
         with self.one_blas_thread():
             return candidates(encoded, query.text, index=self, k=k, allowed=allowed)
 
@@ -169,6 +174,16 @@ class Index:
         return answer(self, question, k=k, sources=sources)
 
 
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _first(names: list[str], shown: int = 3) -> str:
+    """A few names and how many there are in all: an error line stays short for any list."""
+    listed = ", ".join(_short(repr(n), 50) for n in names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown:,} more ({len(names):,} in all)"
+
+
 # --- building -------------------------------------------------------------
 
 
@@ -183,7 +198,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     """
     seeds, target = Path(seeds_dir), Path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
-    with store.build_lock(target):
+    with build_lock(target):
         docs, skipped = ingest(seeds)  # before loading the model: a bad seeds folder fails fast
         embedder = embedder or load_embedder(model)
         for s in skipped:
@@ -239,71 +254,3 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
-
-
-# --- loading --------------------------------------------------------------
-
-
-def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
-               check_sources: bool = True, fusion: str = DEFAULT_FUSION) -> Index:
-    """Load an index folder; refuse a stale one or one built for another model."""
-    target = Path(index_dir)
-    manifest = store.Manifest.read(target)
-    if model is not None and model != manifest.model:
-        raise ModelError(f"Index {target} was built with model {manifest.model!r}, not {model!r}; run "
-                         f"`rag build --index {target} --model {model}` to rebuild it with that model.")
-    if check_sources:
-        changed = stale_sources(manifest)
-        if changed:
-            raise StaleIndexError(
-                f"Index {target} is stale: {changed} changed in {manifest.seeds_dir} since it was built; run "
-                f"`rag build --seeds {manifest.seeds_dir} --index {target}`."
-            )
-    embedder = embedder or load_embedder(manifest.model)
-    if embedder.dimension != manifest.dimension:
-        raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but index "
-                         f"{target} holds {manifest.dimension}; rebuild with `rag build --index {target}`.")
-    return Index(store.read(target), embedder, target, fusion=fusion)
-
-
-def stale_sources(manifest: store.Manifest) -> str:
-    """A short description of what changed in the seeds, or "" if nothing did (or they are gone)."""
-    seeds = Path(manifest.seeds_dir)
-    if not seeds.is_dir():
-        return ""
-    now = store.fingerprint(seeds)
-    old = manifest.sources
-    parts = [f"{p} (new)" for p in sorted(set(now) - set(old))]
-    parts += [f"{p} (removed)" for p in sorted(set(old) - set(now))]
-    parts += [f"{p} (edited)" for p in sorted(set(now) & set(old)) if now[p] != old[p]]
-    return ", ".join(parts)
-
-
-def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | None = None,
-               progress: bool = True) -> Index:
-    """Load the index for `seeds_dir`, building or rebuilding it first when needed.
-
-    Used for the default index and by the CLI: a missing index, changed seeds
-    or another model lead to a rebuild (announced on stderr), never to
-    serving a stale index.
-    """
-    seeds, target = Path(seeds_dir), Path(index_dir)
-    raw = store.raw_manifest(target)
-    try:
-        manifest = store.Manifest.read(target)
-    except IndexStateError:
-        manifest = None
-    reason = ""
-    if manifest is None:
-        reason = f"it has the older format {raw['format']!r}" if raw.get("format") else "no index yet"
-    elif Path(manifest.seeds_dir).resolve() != seeds.resolve():
-        reason = f"it was built from {manifest.seeds_dir}"
-    elif model is not None and model != manifest.model:
-        reason = f"it was built with model {manifest.model!r}"
-    elif changed := stale_sources(manifest):
-        reason = f"the seeds changed: {changed}"
-    if reason:
-        print(f"Building index {target} from {seeds} ({reason})…", file=sys.stderr)
-        # Keep the model the index was built with unless another one was asked for.
-        return build_index(seeds, target, model=model or raw.get("model") or DEFAULT_MODEL, progress=progress)
-    return load_index(target, check_sources=False)

@@ -31,6 +31,7 @@ from .formats import SUFFIXES as _FORMAT_SUFFIXES
 from .formats import FormatError, read_document
 from .headings import heading_name, label_text, run_in_label
 from .layout import strip_markup
+from .seedfiles import check_source, find_sources, printable, read_source
 from .text import sentence_spans
 
 SUFFIXES = _FORMAT_SUFFIXES  # every kind of file a reader exists for (rag.formats)
@@ -100,38 +101,9 @@ class Skipped:
 # --- reading files --------------------------------------------------------
 
 
-KNOWN = " ".join(s for s in SUFFIXES if s != ".markdown")
-
-
 def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
     """The 1-based page whose start offset is the last at or before `offset`; None without pages."""
     return bisect.bisect_right(pages, offset) if pages else None
-
-
-def find_sources(seeds_dir: Path) -> list[Path]:
-    """Every file under `seeds_dir`, recursively, in a stable order.
-
-    README.md files describe a folder rather than belong to it, and hidden
-    files and folders are not documents, so both are left out. Files of a
-    kind no reader handles are listed too: `ingest` names them as skipped.
-    """
-    if not seeds_dir.is_dir():
-        raise IngestError(
-            f"Seeds folder {seeds_dir} does not exist; create it and put documents ({KNOWN}) in it, "
-            "or pass --seeds DIR."
-        )
-    paths = sorted(
-        p
-        for p in seeds_dir.rglob("*")
-        if p.is_file()
-        and p.name.lower() != "readme.md"
-        and not any(part.startswith(".") for part in p.relative_to(seeds_dir).parts)
-    )
-    if not paths:
-        raise IngestError(
-            f"Seeds folder {seeds_dir} has no documents; add at least one ({KNOWN}) and run `rag build` again."
-        )
-    return paths
 
 
 def decode_source(data: bytes, name: str) -> str:
@@ -158,8 +130,12 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
     skipped: list[Skipped] = []
     for path in find_sources(seeds_dir):
         source = path.relative_to(seeds_dir).as_posix()
+        target, problem = check_source(path, seeds_dir)
+        if problem:
+            skipped.append(Skipped(printable(source), problem))
+            continue
         try:
-            data = path.read_bytes()
+            data = read_source(target)
         except OSError as err:
             skipped.append(Skipped(source, f"cannot be read ({err.strerror or err}); check its permissions"))
             continue

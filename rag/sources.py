@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import StaleIndexError
 from .ingest import page_at
+from .seedfiles import read_seed
 
 
 class SourceTexts:
@@ -45,7 +46,7 @@ class SourceTexts:
                 else:
                     try:
                         # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
-                        texts[cite.source] = (self.seeds / cite.source).read_bytes().decode("utf-8")
+                        texts[cite.source] = read_seed(self.seeds, cite.source).decode("utf-8")
                     except (OSError, UnicodeDecodeError) as err:
                         raise StaleIndexError(
                             f"Cannot read {cite.source} from {self.seeds} ({err.__class__.__name__}); the index at "
@@ -80,7 +81,7 @@ class SourceTexts:
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            data = path.read_bytes()
+            data = read_seed(self.seeds, source)  # never through a link out of the seeds folder
         except OSError:
             return None
         text: str | None

@@ -16,52 +16,41 @@ Layout of an index folder (every file inspectable; no pickle):
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
 
+The manifest records every data file's size and sha256 (`rag.checksums`),
+checked on load, so a file damaged or altered after the build is refused
+with a line saying to rebuild instead of answering from the wrong rows.
+
 A build writes a new generation of data files, then replaces manifest.json in
-one `os.replace`. A build that dies half-way leaves the old manifest pointing
-at the old, complete files. Does not decide *when* to rebuild: see `rag.index`.
+one `os.replace`. A build that fails half-way removes the files it wrote and
+leaves the old manifest pointing at the old, complete files; one killed
+outright leaves debris that the next build removes. Does not decide *when*
+to rebuild: see `rag.loading`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import checksums
 from .chunk import Chunk
-from .errors import IndexStateError, IngestError
-from .ingest import find_sources
+from .errors import IndexStateError
+from .folder import writable_folder
 from .types import Citation, Passage
 
-FORMAT = "rag-index v4"
+FORMAT = "rag-index v5"  # v5: data files carry checksums
 IN_MEMORY_TOKENS = 1 << 30  # token vectors up to 1 GiB on disk are loaded; larger ones stay memory-mapped
 MANIFEST = "manifest.json"
-
-
-def fingerprint(seeds_dir: Path) -> dict[str, str]:
-    """sha256 of every document file under `seeds_dir`, keyed by relative path."""
-    try:
-        paths = find_sources(seeds_dir)
-    except IngestError:  # a missing or empty folder has no fingerprint
-        return {}
-    out = {}
-    for p in paths:
-        try:
-            out[p.relative_to(seeds_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
-        except OSError:
-            continue  # unreadable now: build skips it too
-    return out
+HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
 
 
 def raw_manifest(index_dir: Path) -> dict[str, Any]:
@@ -96,6 +85,7 @@ class Manifest:
     sources: dict[str, str]
     skipped: list[dict[str, str]]
     files: dict[str, str]
+    checksums: dict[str, dict[str, Any]]  # data file (relative path) -> {"size", "sha256", "sample_sha256"}
     passages: int
     sentences: int
     built_at: str
@@ -103,6 +93,9 @@ class Manifest:
     @classmethod
     def read(cls, index_dir: Path) -> Manifest:
         path = index_dir / MANIFEST
+        if index_dir.exists() and not index_dir.is_dir():
+            raise IndexStateError(f"Index {index_dir} is a file, not a folder; pass --index DIR, the folder "
+                                  "`rag build` wrote.")
         if not path.is_file():
             raise IndexStateError(
                 f"No index at {index_dir} (no {MANIFEST}); run `rag build --index {index_dir}` first."
@@ -111,27 +104,28 @@ class Manifest:
             data = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as err:
             raise IndexStateError(f"{path} is unreadable ({err}); rebuild it with `rag build --index {index_dir}`.") from None
+        if not isinstance(data, dict):
+            raise IndexStateError(f"{path} is not a JSON object (it holds {type(data).__name__} "
+                                  f"{json.dumps(data)[:20]}); rebuild it with `rag build --index {index_dir}`.")
         if data.get("format") != FORMAT:
             raise IndexStateError(
                 f"{path} has format {data.get('format')!r}, this version reads {FORMAT!r}; rebuild it with "
                 f"`{rebuild_command(index_dir, data)}`."
             )
         try:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            values = {k: data[k] for k in cls.__dataclass_fields__}
         except KeyError as err:
             raise IndexStateError(f"{path} lacks {err}; rebuild it with `rag build --index {index_dir}`.") from None
-
-
-@contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """One build at a time per index folder, across processes."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        for name, field in cls.__dataclass_fields__.items():
+            kind = {"str": str, "int": int, "dict": dict, "list": list}[str(field.type).split("[")[0]]
+            if not isinstance(values[name], kind):
+                raise IndexStateError(f"{path} has {name!r} of type {type(values[name]).__name__}, not {kind.__name__};"
+                                      f" rebuild it with `rag build --index {index_dir}`.")
+        # Data files are plain names in the folder: a manifest must not send the reader elsewhere.
+        if not all(isinstance(v, str) and v == Path(v).name and not v.startswith(".") for v in values["files"].values()):
+            raise IndexStateError(f"{path} names data files outside {index_dir}; rebuild it with "
+                                  f"`rag build --index {index_dir}`.")
+        return cls(**values)
 
 
 def write(
@@ -147,12 +141,38 @@ def write(
     bm25: Any,
     manifest: dict[str, Any],
 ) -> Manifest:
-    """Write a new generation of files, then switch the manifest to it atomically."""
-    import faiss
+    """Write a new generation of files, then switch the manifest to it atomically.
 
-    index_dir.mkdir(parents=True, exist_ok=True)
+    On failure the new generation's files are removed and an OSError becomes
+    an IndexStateError; the old manifest and its files stay as they were.
+    """
+    writable_folder(index_dir)
     # Unique per build, so a new generation never overwrites the files the manifest points at.
     gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    try:
+        new_manifest, files = _write(index_dir, gen, chunks=chunks, documents=documents,
+                                     passage_vectors=passage_vectors, sentence_vectors=sentence_vectors,
+                                     token_vectors=token_vectors, token_offsets=token_offsets,
+                                     faiss_index=faiss_index, bm25=bm25, manifest=manifest)
+        os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
+    except BaseException as err:
+        for path in index_dir.glob(f"*-{gen}*"):  # this generation's data files and its temporary manifest
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise IndexStateError(f"Could not write the index to {index_dir} ({err.strerror or err}); free some "
+                                  "space or fix the folder's permissions, then run `rag build` again.") from None
+        raise
+    _remove_unreferenced(index_dir, set(files.values()))
+    return Manifest.read(index_dir)
+
+
+def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[str, dict[str, Any]],
+           passage_vectors: np.ndarray, sentence_vectors: np.ndarray, token_vectors: np.ndarray,
+           token_offsets: np.ndarray, faiss_index: Any, bm25: Any,
+           manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Write generation `gen`'s data files and a temporary manifest; return its path and the files."""
+    import faiss
+
     files = {
         "passages": f"passages-{gen}.jsonl",
         "vectors": f"vectors-{gen}.faiss",
@@ -177,28 +197,17 @@ def write(
     np.save(index_dir / files["tokens"], token_vectors.astype(np.float16), allow_pickle=False)
     np.save(index_dir / files["token_offsets"], token_offsets.astype(np.int64), allow_pickle=False)
     bm25.save(str(index_dir / files["bm25"]))
-    data = {**manifest, "format": FORMAT, "files": files, "passages": len(chunks),
-            "sentences": int(sentence_vectors.shape[0]), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    _fsync_all(index_dir, files.values())
-    with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=".manifest-", suffix=".json", delete=False,
+    data = {**manifest, "format": FORMAT, "files": files, "checksums": checksums.seal(index_dir, files.values()),
+            "passages": len(chunks), "sentences": int(sentence_vectors.shape[0]),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=f".manifest-{gen}", suffix=".json", delete=False,
                                      encoding="utf-8") as tmp:
         json.dump(data, tmp, indent=2, ensure_ascii=False)
         tmp.write("\n")
         tmp.flush()
         os.fsync(tmp.fileno())
     os.chmod(tmp.name, 0o644)  # temporary files are private; the manifest is for anyone to read
-    os.replace(tmp.name, index_dir / MANIFEST)
-    _remove_unreferenced(index_dir, set(files.values()))
-    return Manifest.read(index_dir)
-
-
-def _fsync_all(index_dir: Path, names: Any) -> None:
-    for name in names:
-        path = index_dir / name
-        for file in [path] if path.is_file() else list(path.rglob("*")):
-            if file.is_file():
-                with open(file, "rb") as handle:
-                    os.fsync(handle.fileno())
+    return tmp.name, files
 
 
 def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
@@ -240,6 +249,11 @@ def read(index_dir: Path) -> Stored:
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
         raise IndexStateError(f"Index {index_dir} is missing {', '.join(missing)}; {rebuild}.")
+    if not isinstance(manifest.checksums, dict) or set(manifest.checksums) != {
+            p.relative_to(index_dir).as_posix() for p in checksums.data_files(index_dir, manifest.files.values())}:
+        raise IndexStateError(f"Index {index_dir} has data files its manifest's checksums do not list; {rebuild}.")
+    if bad := checksums.mismatch(index_dir, manifest.checksums, HASH_LIMIT):
+        raise IndexStateError(f"Index {index_dir}: {bad}; {rebuild}.")
     chunks: list[Chunk] = []
     try:
         with open(files["passages"], encoding="utf-8") as handle:
@@ -260,7 +274,7 @@ def read(index_dir: Path) -> Stored:
                 r = json.loads(line)
                 documents[r.pop("source")] = {"kind": str(r["kind"]), "text": str(r["text"]),
                                               "pages": [int(p) for p in r["pages"]]}
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as err:
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError, IndexError, AttributeError) as err:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     n_sentences = sum(len(c.sentences) for c in chunks)

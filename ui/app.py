@@ -234,8 +234,15 @@ def _launch_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
+def check_port(port: int) -> None:
+    """InputError unless `port` is a TCP port a server can be asked to listen on."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"port must be 1-65535, got {port!r}; pass e.g. --port 7860.")
+
+
 def _check_address(host: str, port: int) -> None:
     """Raise InputError saying what to do when the server could not bind `host`:`port`."""
+    check_port(port)
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except (OSError, UnicodeError):
