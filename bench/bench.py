@@ -76,7 +76,7 @@ def pdf_build(pages: int = 100) -> None:
     report = (ROOT / "seeds/japan-nato-alignment.txt").read_text("utf-8")
     paragraphs = [" ".join(p.split()) for p in report.split("\n") if len(p.split()) > 12]
     body, size = [], 0
-    while size < pages * 2450:  # about 2,450 characters to a printed page
+    while size < pages * 3400:  # printed at about 3,400 characters to a page
         for p in paragraphs:
             body.append(f"<p>{htmllib.escape(p)}</p>")
             size += len(p)
