@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", type=Path, help="show deltas against a saved --json run")
     p.add_argument("--ablations", action="store_true",
                    help="also rank by the naive baseline, dense only, BM25 only, RRF and late interaction")
-    p.add_argument("--in-sample", action="store_true", help="score every set with the shipped parameters "
-                   "instead of leaving each document out of the fit")
+    p.add_argument("--shipped", action="store_true", help="score every set with the shipped rag/params.json "
+                   "instead of fitting without each document (for documents the parameters never saw)")
     p.add_argument("--chart", type=Path, help="save the abstention trade-off chart (PNG) here")
     p.set_defaults(func=cmd_eval)
 

@@ -142,7 +142,7 @@ def run_cli(args: Any, index: Any) -> int:
         except (OSError, ValueError) as err:
             raise InputError(f"--compare {args.compare}: cannot read a saved run ({err}).") from None
     name = str(files[0]) if len(files) == 1 else f"{len(files)} files"
-    report = evaluate(index, sets, k=args.k, gold_name=name, ablations=args.ablations, held_out=not args.in_sample)
+    report = evaluate(index, sets, k=args.k, gold_name=name, ablations=args.ablations, held_out=not args.shipped)
     print(format_report(report, previous))
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
