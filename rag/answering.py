@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
+CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing can be quoted from them; rebuild the "
+                   "index with `rag build`.")
 
 
 def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
@@ -61,6 +63,9 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     abstained = not chosen or params.support_of(signals.values()) < params.threshold
     quotes = [] if abstained else cite(index, chosen, params.quote_words)
     message = ABSTAIN_MESSAGE if abstained else ""
+    if not abstained and not quotes:
+        # Every chosen quote failed verification: its file changed since it was indexed.
+        abstained, message = True, CHANGED_MESSAGE
     if truncated:
         note = "Your question was long, so it was shortened to fit the model."
         message = f"{message} {note}".strip()

@@ -140,7 +140,7 @@ def _aggregate(report: Report) -> None:
     report.n_answerable = sum(s.n_answerable for s in sets)
     report.n_unanswerable = sum(s.n_unanswerable for s in sets)
     for name in METRICS:
-        values = [float(v) for s in sets if (v := s.metrics.get(name)) is not None]
+        values = [float(v) for s in sets if (v := s.metrics.get(name)) is not None and v == v]  # no NaN
         report.metrics[name] = float(np.mean(values)) if values else None
     mrrs = [s.metrics["mrr@10"] for s in sets if s.metrics.get("mrr@10") == s.metrics.get("mrr@10")]
     report.metrics["min_mrr@10"] = min(mrrs) if mrrs else None  # type: ignore[type-var]
@@ -148,8 +148,8 @@ def _aggregate(report: Report) -> None:
         for name in ABLATIONS:
             report.ablations[name] = {m: float(np.nanmean([s.ablations[name][m] for s in sets]))
                                       for m in sets[0].ablations[name]}
-        report.metrics["min_naive_margin"] = min(s.metrics["mrr@10"] - s.ablations["naive"]["mrr@10"]  # type: ignore[operator]
-                                                 for s in sets)
+        margins = [m for s in sets if (m := s.metrics["mrr@10"] - s.ablations["naive"]["mrr@10"]) == m]  # type: ignore[operator]
+        report.metrics["min_naive_margin"] = min(margins) if margins else None
     rows = [r for s in sets for r in s.questions]
     support_a = [r["support"] - r["threshold"] for r in rows if r["answerable"]]
     support_u = [r["support"] - r["threshold"] for r in rows if not r["answerable"]]

@@ -75,6 +75,8 @@ def answered_under(index: Any, prepared: Prepared, params: Params, name: str, q:
 def fit_sentences(index: Any, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
     """The sentence-score weights whose quotes hold the evidence for the most training questions."""
     questions = [(n, q) for n in names for q in prepared.sets[n] if q.answerable]
+    if not questions:  # nothing to fit on: keep the weights as they are
+        return params
     best: tuple[float, Params] | None = None
     for passage, late in itertools.product(PASSAGE_GRID, LATE_GRID):
         trial = replace(params, passage_weight=passage, late_weight=late)

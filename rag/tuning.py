@@ -157,6 +157,9 @@ def fit_abstention(signals: Sequence[dict[str, float]], answerable: Sequence[boo
     """Logistic weights, bias and threshold from each training question's signals."""
     x = np.array([[float(s[n]) for n in SIGNALS] for s in signals])
     y = np.array(answerable, dtype=float)
+    if len(set(y.tolist())) < 2:
+        # One class only: nothing separates; answer everything if all were answerable, else abstain.
+        return {n: 0.0 for n in SIGNALS}, 0.0, 0.0 if y.all() else 1.0
     w, b = fit_logistic(x, y)
     support = 1.0 / (1.0 + np.exp(-np.clip(x @ w + b, -50, 50)))
     threshold = choose_threshold(support, y.astype(bool))
