@@ -64,10 +64,6 @@ class SourceTexts:
         record = self.extracted.get(source)
         return page_at(record["pages"], offset) if record else None
 
-    def kind(self, source: str) -> str:
-        record = self.extracted.get(source)
-        return str(record["kind"]) if record else "text"
-
     def current(self, source: str) -> str | None:
         """The source's text if its file still holds it now, else None (edited, removed, unreadable)."""
         path = self.seeds / source
