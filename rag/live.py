@@ -26,10 +26,8 @@ texts) should hold `current()` once. Does not build or load itself: see
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -37,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .embed import Embedder, load_embedder
+from .embed import Embedder
 from .errors import IngestError, RagError
 from .index import Index, build_index
 from .loading import load_index, open_index
+from .rebuild import ReportingEmbedder, lower_priority, own_embedder
 from .watch import HashSweep, Signature, changed_names, seeds_signature
-
-REBUILD_NICENESS = 10  # the rebuild thread yields the cores to answering (Linux: niceness is per thread)
 
 
 @dataclass(frozen=True)
@@ -193,26 +190,29 @@ class LiveIndex:
             self._builder.start()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
+        """`build_index`'s stages, and within "embedding" each slice the ReportingEmbedder reports."""
+        if stage in ("passages", "sentences", "words"):
+            stage, what = "embedding", f"embedding {stage} {done:,}/{total:,}"
+        else:
+            what = {"reading": "reading the documents", "embedding": f"embedding {total:,} passages",
+                    "writing": "writing the index"}.get(stage, stage)
         with self._lock:
             pending = self._status.pending
-            what = {"reading": "reading the documents", "embedding": f"embedding {total} passages",
-                    "writing": "writing the index"}.get(stage, stage)
             self._status = replace(self._status, stage=stage, done=done, total=total,
                                    message=one_line(f"Indexing {len(pending) or 'the'} changed document"
                                                     f"{'' if len(pending) == 1 else 's'}: {what}; answering "
                                                     "from the previous index meanwhile."))
 
     def _rebuild(self, signature: Signature, old: Index) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REBUILD_NICENESS)
+        lower_priority()
         notes: list[str] = []
         try:
             if self._embedder is None or self._embedder.name != old.manifest.model:
-                # Its own model instance: the serving one takes one caller at a time, and a whole build
-                # holding it would stall every answer until the build ends.
-                self._embedder = load_embedder.__wrapped__(old.manifest.model)
-            index = build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=self._embedder,
-                                log=notes.append, on_progress=self._progress)
+                self._embedder = own_embedder(old.manifest.model)  # the serving one would stall answers
+            index = build_index(self.seeds, self.index_dir, model=old.manifest.model,
+                                embedder=ReportingEmbedder(self._embedder, self._progress), log=notes.append,
+                                on_progress=self._progress)
+            index.embedder = old.embedder  # questions use the serving instance; the build's stays free
         except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
             why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
             print(f"rag: could not update the index: {why}", file=sys.stderr)

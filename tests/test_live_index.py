@@ -240,3 +240,31 @@ def test_questions_on_the_default_index_never_walk_the_seeds_folder(make_seeds, 
         assert OLD in " ".join(q.text for q in rag.answer(QUESTION).quotes)
         rag.retrieve(QUESTION)
     assert walks == []
+
+
+def test_rebuild_embedder_gives_the_same_vectors_and_reports_each_slice(monkeypatch):
+    import numpy as np
+
+    import rag.rebuild
+    from rag.embed import HashEmbedder
+
+    monkeypatch.setattr(rag.rebuild, "SLICE", 4)
+    heard: list[tuple[str, int, int]] = []
+    inner = HashEmbedder()
+    wrapped = rag.rebuild.ReportingEmbedder(inner, lambda *step: heard.append(step))
+    texts = [f"harbour {n} ships cargo" for n in range(10)]
+    assert np.array_equal(wrapped.encode(texts), inner.encode(texts))
+    assert np.array_equal(wrapped.encode(texts[:3]), inner.encode(texts[:3]))
+    assert all(np.array_equal(a, b) for a, b in zip(wrapped.encode_tokens(texts), inner.encode_tokens(texts),
+                                                     strict=True))
+    assert heard == [("passages", 4, 10), ("passages", 8, 10), ("passages", 10, 10), ("sentences", 3, 3),
+                     ("words", 4, 10), ("words", 8, 10), ("words", 10, 10)]
+
+
+def test_a_rebuilt_index_answers_with_the_serving_model_instance(live):
+    serving = live.current().embedder
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "ready"
+    assert live.current().embedder is serving  # the rebuilds' own instance stays free for the next one
+    assert live._embedder is not serving
