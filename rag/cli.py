@@ -214,7 +214,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
-    launch(_open(args, live=True), host=args.host, port=args.port)
+    index = _open(args, live=True)
+    try:
+        launch(index, host=args.host, port=args.port)
+    finally:
+        if hasattr(index, "close"):  # the live index: stop watching, and stop a rebuild before it writes
+            index.close()
     return 0
 
 
