@@ -45,18 +45,25 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
               sources: list[str] | None = None) -> Answer:
     """A question asked after `history`, resolved by `rag.followup`.
 
-    A question that leans on earlier turns is answered twice, as asked and together with what
-    it refers to; the answer the abstention model is surer of is kept, and `Answer.searched`
-    says what was searched. A reference that cannot be resolved abstains and says so.
+    A question that leans on earlier turns is answered as asked, and, within the documents the
+    answer to the earlier question quoted, both as asked and together with that question's
+    words; the answer the abstention model is surest of is kept, and `Answer.searched` says
+    what was searched. A reference that cannot be resolved abstains and says so.
     """
     from .followup import UNRESOLVED_MESSAGE, check_history, holds_list, resolve
     from .query import check_question
 
     query = check_question(question, k)
     params = shipped()
+    earlier: dict[str, Answer] = {}
 
-    def has_list(searched: str) -> bool:  # did the answer to the earlier question list things?
-        return any(holds_list(q.text) for q in explain(index, searched, k=k, sources=sources)[0].quotes)
+    def previous(context: str) -> Answer:  # the answer the earlier question got
+        if context not in earlier:
+            earlier[context] = explain(index, context, k=k, sources=sources, params=params)[0]
+        return earlier[context]
+
+    def has_list(context: str) -> bool:  # "the second one" needs an answer that listed things
+        return any(holds_list(q.text) for q in previous(context).quotes)
 
     resolution = resolve(query.text, check_history(history), has_list=has_list)
     if resolution.unresolved:
@@ -65,10 +72,15 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     alone, signals = explain(index, question, k=k, sources=sources, params=params)
     if not resolution.searched:
         return alone
-    merged, merged_signals = explain(index, resolution.searched, k=k, sources=sources, params=params)
-    if params.support_of(merged_signals.values()) <= params.support_of(signals.values()):
-        return alone
-    return replace(merged, question=question, searched=resolution.searched)
+    best, best_support = alone, params.support_of(signals.values())
+    within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
+    for text in (question, resolution.searched):
+        result, trial = explain(index, text, k=k, sources=within, params=params)
+        support = params.support_of(trial.values())
+        if support > best_support:
+            searched = resolution.searched if text != question else ""
+            best, best_support = replace(result, question=question, searched=searched), support
+    return best
 
 
 def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,

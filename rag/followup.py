@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .text import QUESTION_WORDS, STOPWORDS
@@ -60,6 +60,7 @@ class Resolution:
     searched: str
     unresolved: bool = False
     reason: str = ""  # which sign made it a follow-up, for people reading a report
+    context: str = ""  # the earlier question it leans on, itself resolved
 
 
 def check_history(history: object) -> list[str]:
@@ -129,8 +130,8 @@ def resolve(question: str, history: Sequence[str], *,
             context = step.searched or earlier
     step = _merge(question, context)
     if step.reason == "ordinal" and not step.unresolved and has_list is not None and not has_list(context):
-        return Resolution("", True, "ordinal without a list")
-    return step
+        return Resolution("", True, "ordinal without a list", context)
+    return replace(step, context=context) if step.searched else step
 
 
 def _merge(question: str, context: str) -> Resolution:
