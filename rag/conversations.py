@@ -14,6 +14,7 @@ Does not fit anything: the answers use the index's shipped parameters, and
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class Outcome:
     abstained: bool
     found: bool  # gold evidence in the first three quotes
     searched: str
+    exact: bool  # every quote is its citation's text
 
     @property
     def correct(self) -> bool:
@@ -73,17 +75,17 @@ def score(index: Any, path: str | Path, *, k: int = 5) -> FollowupReport:
     conversations = load_conversations(path, index.text_of)
     followup, baseline = [], []
     for q, history in conversations:
-        followup.append(_outcome(q, index.answer(q.question, k, history=history)))
-        baseline.append(_outcome(q, index.answer(q.question, k)))
+        followup.append(_outcome(index, q, index.answer(q.question, k, history=history)))
+        baseline.append(_outcome(index, q, index.answer(q.question, k)))
     documents = sorted({s.source for q, _ in conversations for spans in q.evidence for s in spans})
     return FollowupReport(_figures(followup), _figures(baseline), len(conversations),
                           sum(q.answerable for q, _ in conversations), tuple(documents))
 
 
-def _outcome(q: GoldQuestion, result: Any) -> Outcome:
+def _outcome(index: Any, q: GoldQuestion, result: Any) -> Outcome:
     found = any(evidence_hit(c.source, c.start, c.end, q) for c in (x.citation for x in result.quotes[:3]))
     return Outcome(q.id, q.kind, q.answerable, result.abstained, found and not result.abstained,
-                   getattr(result, "searched", ""))
+                   getattr(result, "searched", ""), all(index.verify(x.citation, x.text) for x in result.quotes))
 
 
 def _figures(outcomes: list[Outcome]) -> Figures:
@@ -115,4 +117,29 @@ def format_report(report: FollowupReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Figures", "FollowupReport", "Outcome", "format_report", "load_conversations", "score"]
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rag.conversations GOLD --seeds DIR --index DIR`: print the figures."""
+    import argparse
+
+    from .errors import RagError
+    from .loading import open_index
+
+    parser = argparse.ArgumentParser(prog="python -m rag.conversations", description=__doc__.splitlines()[0])
+    parser.add_argument("gold", type=Path, help="conversation gold set (JSONL with a history field)")
+    parser.add_argument("--seeds", type=Path, required=True, help="the documents folder")
+    parser.add_argument("--index", type=Path, required=True, help="index folder (built or reused)")
+    parser.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
+    args = parser.parse_args(argv)
+    try:
+        print(format_report(score(open_index(args.seeds, args.index), args.gold, k=args.k)))
+    except RagError as err:
+        print(f"rag: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["Figures", "FollowupReport", "Outcome", "format_report", "load_conversations", "main", "score"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -45,6 +45,7 @@ _GENERIC = frozenset(["say", "says", "mean", "means", "happen", "happens", "work
                       "again", "about"]) | _PRONOUNS | _ORDINALS | _COMPARISON
 _LIST_MARK = re.compile(r"(?m)^\s*(?:\d+[.)]|\([a-z]\)|\([ivx]+\)|[*•-])\s+|(?:^|[.!?:;]\s+)(?:First|Second|Third|"
                         r"Firstly|Secondly|Thirdly|Lastly|Finally),")
+MAX_CONTEXT_WORDS = 24  # earlier words carried into a search, so a long history cannot crowd out the question
 SHORT = 2  # a question with this many subject words or fewer is taken to lean on the previous one
 
 
@@ -143,7 +144,7 @@ def _merge(question: str, context: str) -> Resolution:
         # Nothing earlier to lean on: a question with words of its own is searched as asked.
         return Resolution("", not own, reason)
     mine = {w.lower() for w in own}
-    extra = [w for w in subject_words(context) if w.lower() not in mine]
+    extra = [w for w in subject_words(context) if w.lower() not in mine][:MAX_CONTEXT_WORDS]
     if not extra:
         return Resolution("", not own, reason)
     return Resolution(f"{question} ({' '.join(extra)})", False, reason)
