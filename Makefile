@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv index eval heldout calibrate bench lint clean
+.PHONY: run test venv index eval followups heldout calibrate bench lint clean
 
 run: $(STAMP)  ## set everything up and start the web chat
 	$(BIN)/rag serve
@@ -28,6 +28,10 @@ index: $(STAMP)  ## build (or rebuild) the default index from seeds/
 eval: $(STAMP)  ## held-out report over the development gold sets, with ablations, the chart and deltas against docs/eval.json
 	$(BIN)/rag eval tests/gold --seeds tests/gold/docs --index .rag-cache/dev --ablations \
 		--chart docs/abstention-tradeoff.png --compare docs/eval.json
+
+followups: $(STAMP)  ## follow-up questions answered with their conversation and alone (tests/gold/followups)
+	$(BIN)/python -m rag.conversations tests/gold/followups/conversations.jsonl --seeds tests/gold/docs \
+		--index .rag-cache/dev
 
 heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences, kept out of every fit, scored with the shipped parameters
 	mkdir -p .rag-cache/heldout-docs

@@ -10,6 +10,7 @@ Does not generate or paraphrase text: every quote is a slice of a source file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -32,8 +33,54 @@ CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing ca
                    "index with `rag build`.")
 
 
-def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None) -> Answer:
-    return explain(index, question, k=k, sources=sources)[0]
+def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+           history: Sequence[str] | None = None) -> Answer:
+    """The answer to `question`; with `history` (the earlier questions, oldest first), see `follow_up`."""
+    if history is None:
+        return explain(index, question, k=k, sources=sources)[0]
+    return follow_up(index, question, history, k=k, sources=sources)
+
+
+def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5,
+              sources: list[str] | None = None) -> Answer:
+    """A question asked after `history`, resolved by `rag.followup`.
+
+    A question that leans on earlier turns is answered as asked, and, within the documents the
+    answer to the earlier question quoted, both as asked and together with that question's
+    words; the answer the abstention model is surest of is kept, and `Answer.searched` says
+    what was searched. A reference that cannot be resolved abstains and says so.
+    """
+    from .followup import UNRESOLVED_MESSAGE, check_history, holds_list, resolve
+    from .query import check_question
+
+    query = check_question(question, k)
+    params = shipped()
+    earlier: dict[str, Answer] = {}
+
+    def previous(context: str) -> Answer:  # the answer the earlier question got
+        if context not in earlier:
+            earlier[context] = explain(index, context, k=k, sources=sources, params=params)[0]
+        return earlier[context]
+
+    def has_list(context: str) -> bool:  # "the second one" needs an answer that listed things
+        return any(holds_list(q.text) for q in previous(context).quotes)
+
+    resolution = resolve(query.text, check_history(history), has_list=has_list)
+    if resolution.unresolved:
+        result = Answer(question, [], [], True, UNRESOLVED_MESSAGE)
+        return replace(result, text=render(result))
+    alone, signals = explain(index, question, k=k, sources=sources, params=params)
+    if not resolution.searched:
+        return alone
+    best, best_support = alone, params.support_of(signals.values())
+    within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
+    for text in (question, resolution.searched):
+        result, trial = explain(index, text, k=k, sources=within, params=params)
+        support = params.support_of(trial.values())
+        if support > best_support:
+            searched = resolution.searched if text != question else ""
+            best, best_support = replace(result, question=question, searched=searched), support
+    return best
 
 
 def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
@@ -125,4 +172,4 @@ def render(result: Answer) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "render"]
+__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "follow_up", "render"]

@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="number of passages to quote from (default: 5)")
     _index_option(p, index)
     p.add_argument("--json", action="store_true", help="print JSON (same fields as rag.Answer), one per line")
+    p.add_argument("--conversation", action="store_true", help="questions from stdin are one conversation: "
+                   "a follow-up (\"and why?\") is searched with the earlier questions")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="run gold-question sets and print retrieval and answer metrics")
@@ -175,11 +177,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     index = _open(args, live=questions is None)
     stream = questions if questions is not None else (valid_text(line.rstrip("\n")) for line in _stdin_lines())
     failed = False
+    history: list[str] | None = [] if args.conversation else None
     for question in stream:
         if questions is None and not question.strip():
             continue
         try:
-            result = index.answer(question, args.k)
+            result = index.answer(question, args.k, history=history)
+            if history is not None:
+                history.append(question)
         except InputError as err:
             if questions is not None:
                 raise
@@ -189,7 +194,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(asdict(result), ensure_ascii=False), flush=True)
         else:
-            print(result.text + "\n", flush=True)
+            searched = f"Searched for: {result.searched}\n" if result.searched else ""
+            print(searched + result.text + "\n", flush=True)
     return 1 if failed else 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def retrieve(question: str, k: int = 5) -> list[Passage]:
     return default_index().retrieve(question, k)
 
 
-def answer(question: str, k: int = 5) -> Answer:
-    """A cited answer to `question` from the default index (seeds/ → index/)."""
+def answer(question: str, k: int = 5, *, history: Sequence[str] | None = None) -> Answer:
+    """A cited answer to `question` from the default index (seeds/ → index/); `history`: the earlier
+    questions of a conversation, oldest first (see `Index.answer`)."""
     check_question(question, k)
-    return default_index().answer(question, k)
+    return default_index().answer(question, k, history=history)

@@ -32,6 +32,8 @@ from .text import dehyphenate, tokens, vocabulary, word_set
 from .types import Citation, Passage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .types import Answer
 
 DEFAULT_FUSION = "fused"
@@ -167,11 +169,16 @@ class Index:
         hits = self.search(query, k, sources=sources, fusion=fusion)
         return [replace(self.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
 
-    def answer(self, question: str, k: int = 5, *, sources: list[str] | None = None) -> Answer:
-        """Verbatim, cited quotes that answer `question`, or an honest abstention."""
+    def answer(self, question: str, k: int = 5, *, sources: list[str] | None = None,
+               history: Sequence[str] | None = None) -> Answer:
+        """Verbatim, cited quotes that answer `question`, or an honest abstention.
+
+        `history`: the earlier questions of a conversation, oldest first; a follow-up that leans
+        on them is searched with what it refers to (`Answer.searched`), or abstains when unclear.
+        """
         from .answering import answer
 
-        return answer(self, question, k=k, sources=sources)
+        return answer(self, question, k=k, sources=sources, history=history)
 
 
 def _short(text: str, limit: int = 60) -> str:

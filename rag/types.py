@@ -69,3 +69,4 @@ class Answer:
     message: str = ""  # a plain sentence shown above or instead of the quotes
     truncated: bool = False  # the question was cut to fit the model
     text: str = field(default="")  # the rendered answer with numbered markers
+    searched: str = ""  # the text searched when it differs from the question (a resolved follow-up), else ""

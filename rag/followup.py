@@ -1,0 +1,159 @@
+"""Follow-up questions: decide whether a question leans on earlier turns, and what to search for.
+
+"And at the bilateral level?", "Why does that help?", "Is it safe to
+enable?" or "What's the second one?" say little on their own. `resolve`
+looks for the signs that a question leans on the conversation (an opening
+"and"/"what about", a pronoun or demonstrative, an ordinal, a comparison
+word, or hardly any words of its own) and, when it does, searches the
+follow-up together with the content words of the previous question, itself
+resolved the same way. Fixed rules only: nothing here is fitted to a
+document.
+
+A reference that cannot be resolved (no earlier question with content, or
+"the second one" when the previous answer holds no list) is reported as
+unresolved, and the answer says so instead of quoting unrelated text.
+
+Does not rewrite the question with a language model, and never changes what
+is quoted: only the text searched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from .errors import InputError
+from .text import QUESTION_WORDS, STOPWORDS
+
+UNRESOLVED_MESSAGE = ("I could not tell what this question refers to; ask it in full, naming what it is about "
+                      "(for example the option, section or country).")
+
+_TOKEN = re.compile(r"[^\s\"“”‘’'()\[\]{},;:?!]+(?:['’][^\s\"“”‘’'()\[\]{},;:?!]+)?")
+_OPENING = re.compile(r"^\s*(?:and|but|or|so|also|plus|then|what about|how about|what if|same for|"
+                      r"and what about|and how about)\b", re.IGNORECASE)
+_PRONOUNS = frozenset(["it", "its", "it's", "itself", "they", "them", "their", "theirs", "they're", "those",
+                       "these", "that", "this", "that's", "he", "him", "his", "she", "her", "hers", "one",
+                       "ones"])
+_ORDINALS = frozenset(["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+                       "tenth", "last", "latter", "former", "next", "previous"])
+_COMPARISON = frozenset(["too", "else", "instead", "either", "other", "others", "another"])
+# Words that carry no subject of their own in a follow-up ("what does it say about that?").
+_GENERIC = frozenset(["say", "says", "mean", "means", "happen", "happens", "work", "works", "thing", "things",
+                      "case", "cases", "detail", "details", "more", "part", "bit", "help", "helps", "thanks",
+                      "thank", "ok", "okay", "great", "please", "yes", "no", "sure", "why", "how", "not",
+                      "again", "about"]) | _PRONOUNS | _ORDINALS | _COMPARISON
+_LIST_MARK = re.compile(r"(?m)^\s*(?:\d+[.)]|\([a-z]\)|\([ivx]+\)|[*•-])\s+|(?:^|[.!?:;]\s+)(?:First|Second|Third|"
+                        r"Firstly|Secondly|Thirdly|Lastly|Finally),")
+MAX_CONTEXT_WORDS = 24  # earlier words carried into a search, so a long history cannot crowd out the question
+SHORT = 2  # a question with this many subject words or fewer is taken to lean on the previous one
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What to search for a question asked after `history`.
+
+    `searched` is the text to search when it differs from the question ("" when the question
+    stands on its own); `unresolved` is True when it leans on earlier turns that cannot supply
+    what it refers to.
+    """
+
+    searched: str
+    unresolved: bool = False
+    reason: str = ""  # which sign made it a follow-up, for people reading a report
+    context: str = ""  # the earlier question it leans on, itself resolved
+
+
+def check_history(history: object) -> list[str]:
+    """The earlier questions as a list of strings; raise InputError on anything else."""
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        raise InputError("history must be a list of the earlier questions (strings, oldest first), "
+                         f"got {type(history).__name__}.")
+    for item in history:
+        if not isinstance(item, str):
+            raise InputError(f"history must hold strings (the earlier questions), got {type(item).__name__}.")
+    return [" ".join(item.split()) for item in history]
+
+
+def tokens(text: str) -> list[str]:
+    """Words as written ("-A", "json.dumps", "sort_keys"), without surrounding punctuation."""
+    out = []
+    for token in _TOKEN.findall(text):
+        token = token.strip(".")
+        token = re.sub(r"['’]s$", "", token)
+        if token:
+            out.append(token)
+    return out
+
+
+def subject_words(text: str) -> list[str]:
+    """The words of `text` that say what it is about, as written: no stopwords, question or generic words."""
+    seen: set[str] = set()
+    out = []
+    for token in tokens(text):
+        low = token.lower()
+        if low in STOPWORDS or low in QUESTION_WORDS or low in _GENERIC or low in seen or len(low) < 2:
+            continue
+        seen.add(low)
+        out.append(token)
+    return out
+
+
+def leans(question: str) -> str:
+    """Why `question` seems to lean on earlier turns ("" when it stands on its own)."""
+    low = [t.lower() for t in tokens(question)]
+    if any(t in _ORDINALS for t in low) and any(t in ("one", "ones", "item", "point", "step") for t in low):
+        return "ordinal"
+    if _OPENING.match(question):
+        return "opening"
+    if any(t in _PRONOUNS for t in low):
+        return "pronoun"
+    if any(t in _COMPARISON for t in low):
+        return "comparison"
+    if len(subject_words(question)) <= SHORT:
+        return "short"
+    return ""
+
+
+def resolve(question: str, history: Sequence[str], *,
+            has_list: Callable[[str], bool] | None = None) -> Resolution:
+    """What to search for `question` asked after `history` (earlier questions, oldest first).
+
+    `has_list(searched)` tells whether the answer to an earlier (resolved) question holds a
+    list, which an ordinal follow-up ("the second one?") needs; without it, any is assumed.
+    """
+    context = ""
+    for earlier in history:
+        if not earlier.strip():
+            continue
+        step = _merge(earlier, context)
+        if subject_words(step.searched or earlier):
+            context = step.searched or earlier
+    step = _merge(question, context)
+    if step.reason == "ordinal" and not step.unresolved and has_list is not None and not has_list(context):
+        return Resolution("", True, "ordinal without a list", context)
+    return replace(step, context=context) if step.searched else step
+
+
+def _merge(question: str, context: str) -> Resolution:
+    reason = leans(question)
+    if not reason:
+        return Resolution("")
+    own = subject_words(question)
+    if not context:
+        # Nothing earlier to lean on: a question with words of its own is searched as asked.
+        return Resolution("", not own, reason)
+    mine = {w.lower() for w in own}
+    extra = [w for w in subject_words(context) if w.lower() not in mine][:MAX_CONTEXT_WORDS]
+    if not extra:
+        return Resolution("", not own, reason)
+    return Resolution(f"{question} ({' '.join(extra)})", False, reason)
+
+
+def holds_list(text: str) -> bool:
+    """True when `text` enumerates: numbered or lettered items, bullets, or "First, … Second, …"."""
+    return _LIST_MARK.search(text) is not None
+
+
+__all__ = ["UNRESOLVED_MESSAGE", "Resolution", "check_history", "holds_list", "leans", "resolve",
+           "subject_words"]

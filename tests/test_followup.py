@@ -1,0 +1,190 @@
+"""Follow-up questions: the rules that spot one and build what is searched, and `history=` end to end
+on a small corpus indexed with the fast HashEmbedder (no model load)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from rag.answering import explain
+from rag.cli import main
+from rag.errors import InputError
+from rag.followup import UNRESOLVED_MESSAGE, check_history, holds_list, leans, resolve, subject_words
+
+# --- spotting a follow-up ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "reason"), [
+    ("And at the bilateral level?", "opening"),
+    ("What about South Korea?", "opening"),
+    ("Is it safe to enable?", "pronoun"),
+    ("Why does that help?", "pronoun"),
+    ("What's the second one?", "ordinal"),
+    ("And the third one?", "ordinal"),
+    ("Who else can publish new versions?", "comparison"),
+    ("Why?", "short"),
+    ("How much did shipping costs rise when ships avoided the Red Sea?", ""),
+    ("Which ssh option forces IPv4 addresses only?", ""),
+])
+def test_leans_names_the_sign_of_a_follow_up(question, reason):
+    assert leans(question) == reason
+
+
+def test_subject_words_keep_words_as_written_and_drop_question_and_generic_words():
+    assert subject_words("What does the sort_keys argument of json.dumps do?") == ["sort_keys", "argument",
+                                                                                    "json.dumps"]
+    assert subject_words("Which option does ssh -A set?") == ["option", "ssh", "-A", "set"]
+    assert subject_words("What does it say about that?") == []
+
+
+# --- what is searched --------------------------------------------------------------------
+
+
+def test_a_question_that_stands_alone_is_searched_as_asked():
+    resolution = resolve("Which ssh option forces IPv4 addresses only?", ["What does ssh -A do?"])
+    assert resolution == resolve("Which ssh option forces IPv4 addresses only?", [])
+    assert resolution.searched == "" and not resolution.unresolved
+
+
+def test_a_follow_up_is_searched_with_the_earlier_questions_words():
+    resolution = resolve("Is it safe to enable?", ["What does the ssh -A option do?"])
+    assert resolution.searched == "Is it safe to enable? (ssh -A option)"
+    assert resolution.context == "What does the ssh -A option do?"
+
+
+def test_a_chain_of_follow_ups_carries_the_first_questions_subject():
+    history = ["What did Japan's November 2022 National Security Strategy advocate?", "And at the bilateral level?"]
+    searched = resolve("What about minilateral arrangements?", history).searched
+    assert searched.startswith("What about minilateral arrangements? (")
+    for word in ("bilateral", "Japan", "Strategy"):
+        assert word in searched
+
+
+def test_a_new_subject_resets_the_context():
+    history = ["What does the ssh -A option do?", "Which library is Python's json module derived from?"]
+    searched = resolve("Is it fast?", history).searched
+    assert "json" in searched and "ssh" not in searched
+
+
+def test_a_long_earlier_question_lends_a_bounded_number_of_words():
+    earlier = "What about " + " ".join(f"topic{n}" for n in range(500)) + "?"
+    searched = resolve("Why is it so?", [earlier]).searched
+    assert searched.startswith("Why is it so? (topic0 topic1 ") and len(searched.split()) < 40
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    ("Why?", []),
+    ("And the second one?", []),
+    ("What does it say about that?", ["Thanks, that helps."]),
+    ("Why?", ["", "   "]),
+])
+def test_a_reference_with_nothing_to_lean_on_is_unresolved(question, history):
+    resolution = resolve(question, history)
+    assert resolution.unresolved and resolution.searched == ""
+
+
+def test_a_follow_up_with_words_of_its_own_and_no_history_is_searched_as_asked():
+    resolution = resolve("What does this licence say about patents?", [])
+    assert not resolution.unresolved and resolution.searched == ""
+
+
+def test_an_ordinal_needs_an_earlier_answer_that_listed_things():
+    history = ["What are the effects of the attacks?"]
+    asked: list[str] = []
+
+    def listed(context: str) -> bool:
+        asked.append(context)
+        return True
+
+    assert resolve("What's the second one?", history, has_list=listed).searched
+    assert asked == history
+    assert resolve("What's the second one?", history, has_list=lambda _: False).unresolved
+    assert not resolve("Is it safe?", history, has_list=lambda _: False).unresolved  # only ordinals need a list
+
+
+@pytest.mark.parametrize(("text", "listed"), [
+    ("First, the use of sea routes increases the cost.", True),
+    ("It rose. Second, disruptions may follow.", True),
+    ("  1. Bash ensures that the variable is set.", True),
+    ("(a) for any code that a Contributor has removed", True),
+    ("* apt-get for retrieval of packages", True),
+    ("Don't feel bad: almost everyone gets it wrong at first.", False),
+    ("The first time gpg needs a secret key it checks the file.", False),
+])
+def test_holds_list(text, listed):
+    assert holds_list(text) is listed
+
+
+@pytest.mark.parametrize("history", ["What is ssh?", {"a": 1}, 3, [1, 2], b"bytes"])
+def test_history_must_be_a_list_of_strings(history):
+    with pytest.raises(InputError, match="history must"):
+        check_history(history)
+
+
+# --- Index.answer(history=...) -------------------------------------------------------------
+
+
+def test_without_history_the_answer_is_todays(hash_index):
+    for question in ("What do honey bees visit?", "Why?", "What powers ships at berth?"):
+        today = explain(hash_index, question)[0]
+        assert hash_index.answer(question) == today
+        assert hash_index.answer(question, history=None) == today
+        assert today.searched == ""
+
+
+def test_a_question_standing_alone_gets_the_same_answer_with_a_history(hash_index):
+    question = "Where do honey bees gather pollen in early summer?"
+    assert not leans(question)
+    assert hash_index.answer(question, history=["Which opening answers the king pawn?"]) == explain(hash_index,
+                                                                                                     question)[0]
+
+
+def test_an_unresolvable_follow_up_abstains_saying_so(hash_index):
+    result = hash_index.answer("And the second one?", history=[])
+    assert result.abstained and result.quotes == [] and result.passages == []
+    assert result.message == UNRESOLVED_MESSAGE and result.text == UNRESOLVED_MESSAGE
+    assert result.question == "And the second one?"
+
+
+def test_a_resolved_follow_up_says_what_was_searched_and_quotes_exactly(hash_index):
+    result = hash_index.answer("Why do they paint them white?", history=["How do beekeepers keep hives cool?"])
+    assert result.question == "Why do they paint them white?"
+    if result.searched:
+        assert result.searched.startswith("Why do they paint them white? (")
+    for quote in result.quotes:
+        c = quote.citation
+        assert hash_index.text_of(c.source)[c.start : c.end] == quote.text
+
+
+def test_history_is_checked(hash_index):
+    with pytest.raises(InputError, match="history must"):
+        hash_index.answer("Why?", history="What do honey bees visit?")
+
+
+# --- rag ask --conversation --------------------------------------------------------------------
+
+
+def test_ask_conversation_passes_the_earlier_lines_as_history(hash_index, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Why?\nWhat do honey bees visit?\n\nAnd the second one?\n"))
+    assert main(["ask", "--index", str(hash_index.index_dir), "--json", "--conversation"]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["question"] for a in answers] == ["Why?", "What do honey bees visit?", "And the second one?"]
+    assert answers[0]["message"] == UNRESOLVED_MESSAGE  # nothing earlier to lean on
+    assert answers[1]["message"] != UNRESOLVED_MESSAGE and answers[1]["searched"] == ""
+
+
+def test_ask_without_conversation_answers_each_line_alone(hash_index, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Why?\n"))
+    assert main(["ask", "--index", str(hash_index.index_dir), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["message"] != UNRESOLVED_MESSAGE
+    assert answer == json.loads(json.dumps(_asdict(explain(hash_index, "Why?")[0])))
+
+
+def _asdict(result):
+    from dataclasses import asdict
+
+    return asdict(result)

@@ -1,0 +1,72 @@
+"""CI gate: follow-up questions on the conversation gold set (tests/gold/followups), with the real model.
+
+The ten development documents are indexed together; every follow-up is
+answered with its history and alone (the baseline that ignores the
+conversation). The bars sit 0.02 below the figures measured when the gate
+was set, so a regression fails. `rag.followup` has no fitted numbers; the
+answers use the shipped parameters, as `rag ask` does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import quiet
+
+import rag
+from rag.answering import explain
+from rag.conversations import format_report, main, score
+from rag.followup import leans
+
+GOLD = Path(__file__).parent / "gold"
+CONVERSATIONS = GOLD / "followups" / "conversations.jsonl"
+
+EVIDENCE_IN_TOP3 = 0.745  # target 0.80, not met: 0.765 with the history, 0.706 alone
+MARGIN_OVER_BASELINE = 0.039  # 0.059
+ABSTENTION = 0.616  # 0.636 (alone: 0.636)
+FALSE_ABSTENTION = 0.079  # 0.059 (alone: 0.157)
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def dev_index(tmp_path_factory: pytest.TempPathFactory) -> rag.Index:
+    return rag.build_index(GOLD / "docs", tmp_path_factory.mktemp("dev") / "index", log=quiet)
+
+
+def test_follow_ups_meet_the_bar_and_beat_the_history_blind_baseline(dev_index):
+    report = score(dev_index, CONVERSATIONS)
+    printed = format_report(report)
+    assert report.conversations >= 40 and len(report.documents) >= 6
+    with_history, alone = report.followup, report.baseline
+    assert with_history.evidence_in_top3_quotes >= EVIDENCE_IN_TOP3, printed
+    assert with_history.evidence_in_top3_quotes - alone.evidence_in_top3_quotes >= MARGIN_OVER_BASELINE, printed
+    assert with_history.abstention >= ABSTENTION, printed
+    assert with_history.false_abstention <= FALSE_ABSTENTION, printed
+    assert all(o.exact for o in with_history.outcomes + alone.outcomes)
+    # Follow-ups that found their evidence through the history say what they searched.
+    assert any(o.searched and o.found for o in with_history.outcomes)
+    unresolvable = [o for o in with_history.outcomes if o.kind == "unresolvable"]
+    assert unresolvable and all(o.abstained for o in unresolvable), printed
+
+
+def test_questions_without_history_are_answered_as_before(dev_index):
+    """The default path is today's: no history, or a history for a question that stands alone."""
+    questions = [json.loads(line)["question"] for name in ("ssh-manual", "mpl-2.0")
+                 for line in (GOLD / f"{name}.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    standing = 0
+    for question in questions:
+        today = explain(dev_index, question)[0]
+        assert dev_index.answer(question) == today
+        if not leans(question):
+            standing += 1
+            assert dev_index.answer(question, history=["What does the ssh -A option do?"]) == today
+    assert standing >= len(questions) // 2
+
+
+def test_the_module_prints_the_figures(dev_index, capsys):
+    assert main([str(CONVERSATIONS), "--seeds", str(GOLD / "docs"), "--index", str(dev_index.index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "with history" in out and "evidence in first 3 quotes" in out
