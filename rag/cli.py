@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if isinstance(getattr(args, "question", None), str):
+        args.question = valid_text(args.question)
     try:
         return int(args.func(args) or 0)
     except RagError as err:
@@ -34,6 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`rag ask ... | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush fails quietly
+        return 141
+
+
+def valid_text(text: str) -> str:
+    """`text` with bytes that were not UTF-8 (kept by Python as lone surrogates) replaced by U+FFFD.
+
+    A question typed or piped with such bytes then prints and serialises as
+    valid UTF-8 (`--json`) instead of failing half-way through the output.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,16 +134,17 @@ def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
 def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
     """The index the user named (must be current), or the default one (rebuilt when stale).
 
-    `live` is for long-running commands: the default index is then re-checked
-    against the seeds on every use, not only at start-up.
+    `live` is for long-running commands: they get the `rag.live.LiveIndex`,
+    which rebuilds in the background when the seeds change.
     """
-    from .default import DefaultIndex, default_index
+    from .default import default_live
     from .loading import load_index
 
     if args.index is not None:
         return load_index(args.index)
-    index = default_index()  # built or loaded now, so start-up reports problems and loads the model once
-    return DefaultIndex() if live else index
+    watched = default_live()
+    index = watched.current()  # built or loaded now, so start-up reports problems and loads the model once
+    return watched if live else index
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -177,7 +193,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("Type a question per line; Ctrl-D to finish.", file=sys.stderr)
         questions = None
     index = _open(args, live=questions is None)
-    stream = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
+    stream = questions if questions is not None else (valid_text(line.rstrip("\n")) for line in _stdin_lines())
     failed = False
     for question in stream:
         if questions is None and not question.strip():
@@ -195,6 +211,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print(result.text + "\n", flush=True)
     return 1 if failed else 0
+
+
+def _stdin_lines() -> Any:
+    """Standard input's lines; bytes that are not UTF-8 come through as surrogates for `valid_text`."""
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
+    return iter(sys.stdin)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

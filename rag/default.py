@@ -1,8 +1,10 @@
 """The default index (seeds/ → index/), loaded once per process and kept current.
 
-`rag.retrieve` and `rag.answer` use it. Each use compares the seeds' file
-sizes and modification times with those seen at load (stat only, cheap) and
-rebuilds through `open_index` when a document was added, removed or edited.
+`rag.retrieve` and `rag.answer` use it. It is a `rag.live.LiveIndex`: a
+watcher thread notices added, removed or edited documents and rebuilds in the
+background while the previous index keeps answering, so asking a question
+never looks at the seeds folder and never waits for a rebuild (only the very
+first use loads or builds the index).
 """
 
 from __future__ import annotations
@@ -12,43 +14,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .errors import IngestError
 from .index import Index
-from .ingest import find_sources
-from .loading import open_index
+from .live import LiveIndex
 from .query import check_question
 from .types import Answer, Passage
 
-_default: dict[tuple[str, str], tuple[Index, tuple[Any, ...]]] = {}
-_default_lock = threading.Lock()
-
-
-def _seeds_signature(seeds: Path) -> tuple[Any, ...]:
-    """Cheap to compute (stat only): changes whenever a seed document is added, removed or edited."""
-    try:
-        paths = find_sources(seeds)
-    except IngestError:
-        return ()
-    signature = []
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:  # vanished between listing and stat (an editor's temporary file)
-            continue
-        signature.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return tuple(signature)
+_live: dict[tuple[str, str], LiveIndex] = {}
+_live_lock = threading.Lock()
 
 
 class DefaultIndex:
-    """The default index for long-running callers (the web app, `rag ask` on stdin).
-
-    Every attribute access goes through `default_index()`, which checks the
-    seeds (stat only) and rebuilds when they changed, so a server never keeps
-    answering from documents that were edited under it.
-    """
+    """The default index for long-running callers: every attribute is the serving index's, read at each use."""
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(default_index(), name)
+        return getattr(default_live(), name)
 
 
 def default_paths() -> tuple[Path, Path]:
@@ -56,16 +35,20 @@ def default_paths() -> tuple[Path, Path]:
     return Path(os.environ.get("RAG_SEEDS", "seeds")), Path(os.environ.get("RAG_INDEX", "index"))
 
 
-def default_index() -> Index:
-    """The default index, loaded (or built) once per process and cached."""
+def default_live() -> LiveIndex:
+    """The LiveIndex of seeds/ → index/ (or $RAG_SEEDS → $RAG_INDEX), one per process and folder pair."""
     seeds, target = default_paths()
     key = (str(seeds.resolve()), str(target.resolve()))
-    with _default_lock:
-        signature = _seeds_signature(seeds)
-        cached = _default.get(key)
-        if cached is None or cached[1] != signature:
-            _default[key] = (open_index(seeds, target), signature)
-        return _default[key][0]
+    with _live_lock:
+        live = _live.get(key)
+        if live is None:
+            live = _live[key] = LiveIndex(seeds, target)
+        return live
+
+
+def default_index() -> Index:
+    """The default index serving now, loaded (or built) at first use."""
+    return default_live().current()
 
 
 def retrieve(question: str, k: int = 5) -> list[Passage]:

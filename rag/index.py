@@ -90,9 +90,9 @@ class Index:
     def verify(self, citation: Citation, text: str) -> bool:
         """True when `text` is exactly the cited slice of the document as its file holds it now.
 
-        A text file is re-read, and any other file re-hashed, only when its
-        size or modification time changed, so a document edited after
-        indexing fails here instead of being misquoted.
+        A text file is re-read, and any other file re-hashed, at every call
+        (size and modification time can survive an edit), so a document
+        edited after indexing fails here instead of being misquoted.
         """
         current = self.documents.current(citation.source)
         return current is not None and current[citation.start : citation.end] == text
@@ -189,16 +189,19 @@ def _first(names: list[str], shown: int = 3) -> str:
 
 def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
                 max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
-                verbose: bool = False, log: Any = None) -> Index:
+                verbose: bool = False, log: Any = None, on_progress: Any = None) -> Index:
     """Ingest `seeds_dir`, embed it, and write an index to `index_dir`.
 
     Skipped files are reported one line each (and, with `verbose`, each
     document's title, sections and dropped lines) through `log`, a callable
-    taking one line; by default they go to stderr.
+    taking one line; by default they go to stderr. `on_progress(stage, done,
+    total)`, if given, hears each stage start ("reading", "embedding", "writing").
     """
     seeds, target = Path(seeds_dir), Path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
+    step = on_progress or (lambda stage, done, total: None)
     with build_lock(target):
+        step("reading", 0, 0)
         docs, skipped = ingest(seeds)  # before loading the model: a bad seeds folder fails fast
         embedder = embedder or load_embedder(model)
         for s in skipped:
@@ -219,6 +222,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         # often names what it is about ("ssh", "the licence") in words the
         # passage itself does not repeat.
         labels = {doc.source: document_label(doc) for doc in docs}
+        step("embedding", 0, len(chunks))
         vectors = embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in chunks],
                                   progress=progress)
         sentence_vectors = embedder.encode(sentence_texts, progress=progress)
@@ -248,6 +252,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
+        step("writing", len(chunks), len(chunks))
         extracted = {d.source: {"kind": d.kind, "text": d.text, "pages": list(d.pages)} for d in docs if d.kind != "text"}
         store.write(target, chunks=chunks, documents=extracted, passage_vectors=vectors, sentence_vectors=sentence_vectors,
                     token_vectors=token_vectors, token_offsets=token_offsets, faiss_index=faiss_index,

@@ -31,6 +31,7 @@ from .formats import SUFFIXES as _FORMAT_SUFFIXES
 from .formats import FormatError, read_document
 from .headings import heading_name, label_text, run_in_label
 from .layout import strip_markup
+from .limits import corpus_too_big, file_too_big, limits
 from .seedfiles import check_source, find_sources, printable, read_source
 from .text import sentence_spans
 
@@ -124,13 +125,32 @@ def decode_source(data: bytes, name: str) -> str:
     return text
 
 
+def _sized_sources(seeds_dir: Path) -> list[tuple[Path, Path, str]]:
+    """(path, file to read, why not) for every source; too big is a reason, too much in all an IngestError."""
+    lim = limits()
+    out, total, counted = [], 0, 0
+    for path in find_sources(seeds_dir):
+        target, problem = check_source(path, seeds_dir)
+        if not problem:
+            try:
+                size = target.stat().st_size
+            except OSError:
+                size = 0  # vanished or unreadable: reading it says why
+            problem = file_too_big(size, lim)
+            if not problem:
+                total, counted = total + size, counted + 1
+        out.append((path, target, problem))
+    if error := corpus_too_big(total, counted, lim, seeds_dir):
+        raise IngestError(error)
+    return out
+
+
 def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
     """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal."""
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    for path in find_sources(seeds_dir):
+    for path, target, problem in _sized_sources(seeds_dir):
         source = path.relative_to(seeds_dir).as_posix()
-        target, problem = check_source(path, seeds_dir)
         if problem:
             skipped.append(Skipped(printable(source), problem))
             continue

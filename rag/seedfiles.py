@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import IngestError
 from .formats import SUFFIXES
+from .limits import limits
 
 KNOWN = " ".join(s for s in SUFFIXES if s != ".markdown")
 OUTSIDE = "a link to a file outside the seeds folder"
@@ -103,12 +104,14 @@ def fingerprint(seeds_dir: Path) -> dict[str, str]:
         paths = find_sources(seeds_dir)
     except IngestError:  # a missing or empty folder has no fingerprint
         return {}
-    out = {}
+    out, lim = {}, limits()
     for p in paths:
         target, problem = check_source(p, seeds_dir)
         if problem:
             continue  # never read: the build skips it by name (and records no fingerprint for it)
         try:
+            if target.stat().st_size > lim.max_file_bytes:
+                continue  # too big: the build skips it unread, by name
             out[p.relative_to(seeds_dir).as_posix()] = hashlib.sha256(read_source(target)).hexdigest()
         except OSError:
             continue  # unreadable now: build skips it too

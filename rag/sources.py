@@ -5,8 +5,8 @@ as UTF-8 with no newline translation, read from the seeds folder; for a PDF,
 HTML or Word file, the text its reader extracted, stored in the index (the
 file's bytes are not that text). A quote is verified before it is shown: a
 text file must still hold it at its offsets; any other file must still have
-the bytes it was indexed from (its sha256), re-read only when its size or
-modification time changed.
+the bytes it was indexed from (its sha256). Files are read afresh for every
+check, never judged by size and modification time, which an edit can keep.
 
 Does not read formats itself: `rag.formats` did at build time.
 """
@@ -14,7 +14,6 @@ Does not read formats itself: `rag.formats` did at build time.
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,6 @@ class SourceTexts:
         self.seeds = Path(seeds_dir)
         self.extracted = extracted
         self.fingerprints = fingerprints
-        self._disk: dict[str, tuple[tuple[int, int], str | None]] = {}
-        self._lock = threading.Lock()
         self.texts = self._read(index_dir, chunks)
 
     def _read(self, index_dir: Path, chunks: list[Any]) -> dict[str, str]:
@@ -65,30 +62,19 @@ class SourceTexts:
         return page_at(record["pages"], offset) if record else None
 
     def current(self, source: str) -> str | None:
-        """The source's text if its file still holds it now, else None (edited, removed, unreadable)."""
-        path = self.seeds / source
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._disk.get(source)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        """The source's text if its file still holds it now, else None (edited, removed, unreadable).
+
+        Read afresh at every call, never judged by size and modification time
+        (an edit can keep both): the few files an answer cites cost little.
+        """
         try:
             data = read_seed(self.seeds, source)  # never through a link out of the seeds folder
         except OSError:
             return None
-        text: str | None
         if source in self.extracted:
             same = hashlib.sha256(data).hexdigest() == self.fingerprints.get(source)
-            text = self.extracted[source]["text"] if same else None
-        else:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        with self._lock:
-            self._disk[source] = (key, text)
-        return text
+            return self.extracted[source]["text"] if same else None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None

@@ -38,6 +38,8 @@ def test_live_default_index_rebuilds_when_a_seed_changes(make_seeds, build_hash_
         "Concert Notes\n\nThe Vienna State Opera stages a different production almost every night of the season.\n",
         "utf-8",
     )
+    live.refresh()  # what the watcher thread does every couple of seconds
+    assert live.wait(60).state == "ready"
     found = live.retrieve("Vienna opera", k=3)
     assert any("Vienna State Opera" in p.text for p in found)
     assert "music.txt" in live.sources

@@ -127,6 +127,7 @@ def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | 
 
     Never raises: bad input and library errors become a polite message.
     """
+    index = index.current() if hasattr(index, "current") else index  # one index for the answer and its sources
     try:
         result = index.answer(question, _k(k), sources=_filter(index, sources))
     except RagError as err:

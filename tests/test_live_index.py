@@ -1,0 +1,242 @@
+"""rag.live.LiveIndex: rebuilds in the background, the old index answering until one swap."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_CORPUS
+
+import rag.live
+from rag.errors import IndexStateError
+from rag.live import LiveIndex, Status
+
+OLD, NEW = "clover and lavender", "thyme and marigolds"
+QUESTION = "Which flowers do honey bees visit in early summer?"
+WAIT = 60  # seconds: a limit against hanging, never a measured figure
+
+
+@pytest.fixture
+def live(make_seeds, tmp_path: Path):
+    """SMALL_CORPUS under a LiveIndex with the HashEmbedder; the watcher effectively off (tests call refresh)."""
+    seeds = make_seeds(SMALL_CORPUS)
+    index = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)
+    index.current()
+    yield index
+    index.close()
+    index.wait(WAIT)
+
+
+def _quoted(index, question: str = QUESTION) -> str:
+    return " ".join(q.text for q in index.answer(question, 3).quotes)
+
+
+def _edit_keeping_size_and_time(path: Path, old: str, new: str) -> None:
+    assert len(old.encode()) == len(new.encode())
+    before = path.stat()
+    path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+class Gate:
+    """Wraps build_index so a test can hold a rebuild at its embedding stage, then let it finish."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.reached, self.release = threading.Event(), threading.Event()
+        real = rag.live.build_index
+
+        def build(*args, on_progress=None, **kwargs):
+            def progress(stage: str, done: int, total: int) -> None:
+                on_progress(stage, done, total)
+                if stage == "embedding":
+                    self.reached.set()
+                    assert self.release.wait(WAIT)
+
+            return real(*args, on_progress=progress, **kwargs)
+
+        monkeypatch.setattr(rag.live, "build_index", build)
+
+
+def test_answers_come_from_the_old_index_during_a_rebuild_and_from_the_new_text_after_the_swap(live, monkeypatch):
+    gate = Gate(monkeypatch)
+    old = live.current()
+    assert OLD in _quoted(live)
+    seeds = live.seeds
+    bees = (seeds / "bees.txt").read_text("utf-8")
+    (seeds / "bees.txt").write_text(bees.replace(OLD, NEW) + "\nBumblebees also visit foxgloves.\n", "utf-8")
+    started = live.refresh()
+    assert started.state == "indexing" and started.pending == ("bees.txt",)
+    assert gate.reached.wait(WAIT)
+    during = live.status()
+    assert (during.stage, during.total) == ("embedding", sum(1 for _ in old.passages) + 1)
+    assert "embedding" in during.message and "\n" not in during.message
+    # Meanwhile several callers at once still get the old index, whole: never blank, never an error.
+    seen: list[object] = []
+
+    def ask() -> None:
+        index = live.current()
+        seen.append((index, index.answer(QUESTION, 3)))
+
+    askers = [threading.Thread(target=ask) for _ in range(8)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(WAIT)
+    assert len(seen) == 8 and all(index is old for index, _ in seen)
+    # The old text is no longer in the file: the old index withholds it rather than misquote.
+    assert all(OLD not in " ".join(q.text for q in a.quotes) for _, a in seen)
+    assert all(a.abstained or a.quotes for _, a in seen)
+    gate.release.set()
+    done = live.wait(WAIT)
+    assert done.state == "ready" and done.version != started.version and done.pending == ()
+    assert live.current() is not old
+    assert NEW in _quoted(live)
+
+
+def test_an_edit_keeping_size_and_modification_time_is_noticed_by_content(live):
+    version = live.status().version
+    _edit_keeping_size_and_time(live.seeds / "bees.txt", OLD, NEW)
+    assert live.refresh().state == "indexing"
+    assert live.wait(WAIT).version != version
+    assert NEW in _quoted(live)
+
+
+def test_content_sweep_reads_a_bounded_slice_per_look(live, monkeypatch):
+    sweep = rag.watch.HashSweep(live.seeds, live.current().manifest.sources, budget=1)
+    assert [sweep.step() for _ in range(3)] == [(), (), ()]  # one small file per step when the budget is tiny
+    assert sweep.round_done
+    _edit_keeping_size_and_time(live.seeds / "chess.txt", "flank pawn", "wing pawn!")
+    assert [name for _ in range(3) for name in sweep.step()] == ["chess.txt"]
+
+
+def test_nothing_changed_starts_no_rebuild(live):
+    version = live.status().version
+    for _ in range(3):
+        assert live.refresh().state == "ready"
+    assert live.wait(WAIT).version == version
+
+
+def test_removing_every_seed_keeps_the_index_serving_with_a_notice(live):
+    old = live.current()
+    for path in live.seeds.iterdir():
+        path.unlink()
+    status = live.refresh()
+    assert status.state == "ready" and "No documents in" in status.message and "\n" not in status.message
+    assert live.current() is old
+    result = live.answer(QUESTION, 3)  # an honest abstention, not an error
+    assert result.abstained and result.quotes == [] and result.message
+    (live.seeds / "music.txt").write_text("Concert Notes\n\nThe Vienna State Opera stages a different production "
+                                          "almost every night of the season.\n", "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).message == ""
+    assert live.current().sources == ["music.txt"]
+
+
+def test_a_failed_rebuild_keeps_the_old_index_and_the_next_change_retries(live, monkeypatch):
+    old = live.current()
+    real = rag.live.build_index
+
+    def disk_full(*args, **kwargs):
+        raise IndexStateError(f"Could not write the index to {live.index_dir} ({os.strerror(errno.ENOSPC)}); "
+                              "free some space, then run `rag build` again.")
+
+    monkeypatch.setattr(rag.live, "build_index", disk_full)
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    live.refresh()
+    failed = live.wait(WAIT)
+    assert failed.state == "failed" and "No space left" in failed.message and "\n" not in failed.message
+    assert live.current() is old
+    assert live.refresh().state == "failed"  # the same seeds are not rebuilt again and again
+    monkeypatch.setattr(rag.live, "build_index", real)
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in early autumn.\n", "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "ready"
+    assert "Wasps" in _quoted(live, "What do wasps visit?")
+
+
+def test_disk_full_while_writing_a_rebuild_leaves_no_partial_files(live, monkeypatch):
+    import numpy as np
+
+    before = sorted(os.listdir(live.index_dir))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "save", full)
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    live.refresh()
+    status = live.wait(WAIT)
+    assert status.state == "failed" and "No space left on device" in status.message
+    assert sorted(os.listdir(live.index_dir)) == before
+
+
+def test_watcher_thread_notices_a_change_by_itself(make_seeds, tmp_path):
+    seeds = make_seeds(SMALL_CORPUS)
+    index = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=0.05)
+    try:
+        version = index.current().manifest.files
+        (seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+        changed = threading.Event()
+
+        def watch() -> None:
+            while index.current().manifest.files == version:
+                if index._stop.wait(0.05):
+                    return
+            changed.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        assert changed.wait(WAIT)
+    finally:
+        index.close()
+        index.wait(WAIT)
+
+
+def test_status_is_a_frozen_record(live):
+    status = live.status()
+    assert isinstance(status, Status) and status.state == "ready" and status.version
+    with pytest.raises(AttributeError):
+        status.state = "failed"  # type: ignore[misc]
+
+
+def test_index_attributes_are_forwarded_to_the_serving_index(live):
+    assert live.sources == ["bees.txt", "chess.txt", "ports.txt"]
+    assert live.passages == live.current().passages
+
+
+def test_first_load_with_no_documents_and_no_index_is_one_line_error(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    index = LiveIndex(tmp_path / "seeds", tmp_path / "index", model="hash-embedder", poll_seconds=3600)
+    try:
+        with pytest.raises(rag.IngestError, match="has no documents"):
+            index.current()
+        assert index.status().state == "failed" and "has no documents" in index.status().message
+    finally:
+        index.close()
+
+
+def test_questions_on_the_default_index_never_walk_the_seeds_folder(make_seeds, build_hash_index, monkeypatch,
+                                                                     tmp_path):
+    import rag
+
+    seeds = make_seeds(SMALL_CORPUS)
+    build_hash_index(seeds, tmp_path / "index")
+    monkeypatch.setenv("RAG_SEEDS", str(seeds))
+    monkeypatch.setenv("RAG_INDEX", str(tmp_path / "index"))
+    rag.answer(QUESTION)  # the first use loads the index (and checks the seeds once)
+    walks: list[Path] = []
+    real_rglob = Path.rglob
+
+    def counting_rglob(self, pattern, *args, **kwargs):
+        walks.append(self)
+        return real_rglob(self, pattern, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "rglob", counting_rglob)
+    for _ in range(5):
+        assert OLD in " ".join(q.text for q in rag.answer(QUESTION).quotes)
+        rag.retrieve(QUESTION)
+    assert walks == []
