@@ -252,7 +252,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
-    launch(_open(args, live=True), host=args.host, port=args.port)
+    launch(_open(args, live=True), host=args.host, port=args.port, upload=args.upload,
+           feedback_log=args.feedback_log)
     return 0
 
 
