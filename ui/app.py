@@ -56,6 +56,7 @@ QUEUE_SIZE = 256  # waiting requests beyond this are refused with "queue full"
 POLL_SECONDS = 2.0
 VERDICTS = {True: "helpful", False: "wrong", "Like": "helpful", "Dislike": "wrong",
             "Should have abstained": "should_abstain"}
+SAID = {"helpful": "helpful", "wrong": "wrong", "should_abstain": "should have abstained"}
 SETTINGS = {"k": DEFAULT_K, "excluded": []}
 
 
@@ -92,11 +93,12 @@ def build_app(target: Any) -> gr.Blocks:
         excluded = _settings(settings)["excluded"]
         return gr.update(choices=docs_view.choices(found, query), value=docs_view.ticked(found, query, excluded))
 
-    def page_words(index: Any) -> tuple[Any, Any]:
+    def page_words(index: Any) -> tuple[Any, Any, Any]:
         found = ws.documents(index)
         return (gr.update(value=_heading(found)),
                 gr.update(examples=[{"text": q} for q in docs_view.example_questions(found)],
-                          placeholder=docs_view.placeholder(found)))
+                          placeholder=docs_view.placeholder(found)),
+                gr.update(placeholder=docs_view.placeholder(found)))
 
     def removable_docs(index: Any) -> Any:
         return gr.update(choices=[(docs_view.label(i), i.source) for i in ws.documents(index)
@@ -128,9 +130,9 @@ def build_app(target: Any) -> gr.Blocks:
         index = ws.index()
         saved = _settings(settings)
         shown = messages(index, turns)
-        heading, chatbot = page_words(index)
+        heading, chatbot, box = page_words(index)
         chatbot = {**chatbot, "value": shown}
-        return (chatbot, shown, saved["k"], doc_list(index, "", saved), heading,
+        return (chatbot, shown, saved["k"], doc_list(index, "", saved), heading, box,
                 docs_view.status_html(ws.status(), ws.skipped(index)), removable_docs(index), _seen(index))
 
     def _seen(index: Any) -> list[Any]:
@@ -141,12 +143,12 @@ def build_app(target: Any) -> gr.Blocks:
         index = ws.index()
         now = _seen(index)
         if now == seen:
-            return (gr.skip(),) * 6
+            return (gr.skip(),) * 7
         status = gr.update(value=docs_view.status_html(ws.status(), ws.skipped(index)))
         if isinstance(seen, list) and seen and seen[0] == now[0]:
-            return (status,) + (gr.skip(),) * 4 + (now,)  # progress only: the same index serves
-        heading, chatbot = page_words(index)
-        return status, doc_list(index, query, settings), heading, chatbot, removable_docs(index), now
+            return (status,) + (gr.skip(),) * 5 + (now,)  # progress only: the same index serves
+        heading, chatbot, box = page_words(index)
+        return status, doc_list(index, query, settings), heading, chatbot, box, removable_docs(index), now
 
     def pick(ticked_now: list[str], query: str, settings: Any) -> dict[str, Any]:
         saved = _settings(settings)
@@ -162,24 +164,27 @@ def build_app(target: Any) -> gr.Blocks:
             return doc_list(ws.index(), query, saved), saved
         return handler
 
-    def feedback(evt: gr.LikeData, turns: Any) -> None:
+    def feedback(evt: gr.LikeData, turns: Any, last: Any) -> Any:
         verdict = VERDICTS.get(evt.liked) if isinstance(evt.liked, bool | str) else None
         position = evt.index if isinstance(evt.index, int) else None
         stored = valid_turns(turns)
         if verdict is None or position is None or not 0 <= position // 2 < len(stored) or ws.feedback_log is None:
-            return
+            return gr.skip()
+        if last == [position, verdict]:
+            return gr.skip()  # the same button again (the flag's menu sends its choice twice): recorded already
         turn = stored[position // 2]
         if turn.get("answer") is None:
             gr.Info("That message is a notice, not an answer: no feedback recorded.")
-            return
+            return gr.skip()
         try:
             record(ws.feedback_log, verdict=verdict, question=turn["question"],
                    history=earlier_questions(stored[: position // 2]), answer=turn["answer"],
                    index_version=str(turn.get("version", "")), sources=turn.get("sources"))
         except Exception as err:  # noqa: BLE001 - a full disk must not break the chat
             gr.Warning(f"Feedback not saved: {err}")
-            return
-        gr.Info(f"Thank you: recorded as “{verdict.replace('_', ' ')}”.")
+            return gr.skip()
+        gr.Info(f"Thank you: recorded as “{SAID[verdict]}”.")
+        return [position, verdict]
 
     def confirm(source: Any) -> Any:
         if not isinstance(source, str) or not source:
@@ -214,8 +219,8 @@ def build_app(target: Any) -> gr.Blocks:
                 search = gr.Textbox(placeholder="Search the documents", show_label=False, elem_id="rag-doc-search",
                                     max_lines=1)
                 with gr.Row():
-                    every = gr.Button("Select all", size="sm", elem_id="rag-select-all")
-                    none = gr.Button("Select none", size="sm", elem_id="rag-select-none")
+                    every = gr.Button("Select all", size="sm", min_width=90, elem_id="rag-select-all")
+                    none = gr.Button("Select none", size="sm", min_width=90, elem_id="rag-select-none")
                 doc_box = gr.CheckboxGroup(docs_view.choices(infos, ""), value=[i.source for i in infos],
                                            label="Documents to search", elem_id="rag-docs")
                 k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to search", elem_id="rag-k")
@@ -247,11 +252,12 @@ def build_app(target: Any) -> gr.Blocks:
         chatbot.example_select(example, [turns, shown, settings], outputs, concurrency_id="index",
                                concurrency_limit=CONCURRENCY, api_visibility="private").then(None, js=SCROLL_JS)
         chatbot.clear(lambda: ([], []), None, [shown, turns], api_visibility="private", queue=False)
-        chatbot.like(feedback, [turns], None, api_visibility="private")
-        watched = [status, doc_box, heading, chatbot, doomed, seen]
+        last_feedback = gr.State(None)
+        chatbot.like(feedback, [turns, last_feedback], last_feedback, api_visibility="private")
+        watched = [status, doc_box, heading, chatbot, question, doomed, seen]
         gr.Timer(POLL_SECONDS).tick(tick, [seen, search, settings], watched, api_visibility="private",
                                     queue=False, show_progress="hidden")
-        demo.load(restore, [turns, settings], [chatbot, shown, k, doc_box, heading, status, doomed, seen],
+        demo.load(restore, [turns, settings], [chatbot, shown, k, doc_box, heading, question, status, doomed, seen],
                   api_visibility="private")
         search.change(lambda q, s: doc_list(ws.index(), q, s), [search, settings], doc_box,
                       api_visibility="private", queue=False, show_progress="hidden")

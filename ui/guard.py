@@ -7,8 +7,9 @@ An ASGI middleware (installed through `launch(app_kwargs={"middleware": ...})`):
   per-file limit and no further (413 past it); the file is checked and kept
   by `ui.uploads`, then the live index is asked to look at the seeds. The
   reply is JSON `{"ok": bool, "message": "one line"}`, and never holds a
-  path on the server. The custom header makes a browser ask first
-  (CORS preflight), so another site cannot post documents into this one.
+  path on the server. A request from another site's page (its Origin is
+  not this server) is refused, and the custom header makes a browser ask
+  first (CORS preflight) in any case.
 - `…/gradio_api/upload` (Gradio's own upload route, which answers with the
   absolute path of a temporary file and that no component here uses) is
   refused with 404.
@@ -28,7 +29,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import anyio
 
@@ -105,6 +106,10 @@ class Guard:
     async def upload(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.workspace.upload:
             await _reply(send, 403, {"ok": False, "message": UPLOAD_OFF})
+            return
+        origin = _header(scope, b"origin")
+        if origin is not None and urlsplit(origin).netloc != (_header(scope, b"host") or ""):
+            await _reply(send, 403, {"ok": False, "message": "Documents can be added only from this server's own page."})
             return
         raw_name = _header(scope, b"x-file-name")
         if raw_name is None:

@@ -73,9 +73,20 @@ SCROLL_JS = """() => {
   const show = () => {
     const asked = document.querySelectorAll("#rag-chat .rag-question");
     const last = asked[asked.length - 1];
-    if (last) last.scrollIntoView({block: "start", behavior: "instant"});
+    if (!last) return;
+    let box = last.parentElement;  // the chat's own scrolling box
+    while (box && box.id !== "rag-chat") {
+      const overflow = getComputedStyle(box).overflowY;
+      if ((overflow === "auto" || overflow === "scroll") && box.scrollHeight > box.clientHeight) break;
+      box = box.parentElement;
+    }
+    if (box && box.id !== "rag-chat") {
+      box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 12;
+    }
+    const chat = document.querySelector("#rag-chat");
+    if (chat) chat.scrollIntoView({block: "nearest"});
   };
-  requestAnimationFrame(() => setTimeout(show, 50));
+  requestAnimationFrame(() => setTimeout(show, 60));
 }"""
 
 DROP_ZONE = f"""<div class="rag-drop" data-testid="rag-drop">

@@ -61,7 +61,7 @@ def reflow(text: str) -> str:
         gap = match.group(0)
         before = text[match.start() - 1] if match.start() else ""
         after = text[match.end()] if match.end() < len(text) else ""
-        joined = before == "-" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
+        joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
         return ("\u200b" if joined else " ") * len(gap)
 
     return _SOFT_BREAK.sub(soft, text)
