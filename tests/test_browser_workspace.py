@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPORT, REPORT_NAME
-from test_browser import ARGS, CHROMIUM, WAIT_MS, Page, squash
+from test_browser import WAIT_MS, Page, browser, squash  # noqa: F401 - browser: the shared Chromium fixture
 
 from rag import Index
 from rag.catalog import catalog
@@ -74,22 +74,7 @@ def url(live, feedback_log):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing; install it with `apt-get install -y chromium`")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def tab(browser, url):
+def tab(browser, url):  # noqa: F811 - the browser fixture imported above
     """One tab for the whole module (the browser's storage must survive between tests, as it would for a user)."""
     page = Page(browser, url)
     try:

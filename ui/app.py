@@ -47,7 +47,7 @@ from .chat import (
     valid_turns,
 )
 from .page import DROP_JS, DROP_ZONE, SCROLL_JS
-from .render import render_question
+from .render import render_question, text_html
 from .server import _launch_options, check_port, free_port, launch, start
 from .workspace import Workspace, version_of
 
@@ -70,7 +70,7 @@ def _settings(value: Any) -> dict[str, Any]:
 
 
 def _heading(infos: Any) -> str:
-    return (f"## {docs_view.title(infos)}\nAnswers are **verbatim quotes** from the documents, each numbered and "
+    return (f"## {text_html(docs_view.title(infos))}\nAnswers are **verbatim quotes** from the documents, each numbered and "
             "cited to its exact place. Open a source to read the quote in its paragraph.")
 
 

@@ -17,11 +17,14 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.catalog import DocumentInfo
+from rag.catalog import DocumentInfo, name_in_words
 
 from .render import text_html
 
 N_EXAMPLES = 3
+# Words of a document put into the page's own text (title, examples) must read as plain words: a heading or
+# title holding markup characters is not used there (its file name in words stands in for a title).
+_MARKUP = re.compile(r"[<>\[\]{}`*_$\\|#~^=]|://")
 _NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.|[A-Z]\.|§)\s+")
 _GENERIC = {"contents", "table of contents", "introduction", "abstract", "summary", "name", "synopsis",
             "see also", "references", "notes", "appendix", "index", "description", "files", "authors",
@@ -91,9 +94,15 @@ def heading_topic(section: str) -> str:
     return _NUMBERING.sub("", section).strip().strip(":").strip()
 
 
+def plain_title(info: DocumentInfo) -> str:
+    """The document's title for the page's own words, or its file name in words when the title holds markup."""
+    return info.title if not _MARKUP.search(info.title) else name_in_words(info.source)
+
+
 def _topic_question(section: str, title: str) -> str | None:
     topic = heading_topic(section)
-    if not topic or topic.lower() in _GENERIC or len(topic) > 90 or not any(ch.isalpha() for ch in topic):
+    if (not topic or topic.lower() in _GENERIC or len(topic) > 90 or not any(ch.isalpha() for ch in topic)
+            or _MARKUP.search(topic)):
         return None
     if topic.endswith("?"):
         return topic  # an FAQ's question is already one
@@ -108,8 +117,9 @@ def example_questions(infos: Sequence[DocumentInfo], n: int = N_EXAMPLES) -> lis
     per_doc: list[list[str]] = []
     for info in infos:
         ranked = sorted(info.sections, key=lambda s: -s[1])
-        found = [q for s, _ in ranked if (q := _topic_question(s, info.title))]
-        per_doc.append(found or [f"What is {info.title} about?"])
+        title = plain_title(info)
+        found = [q for s, _ in ranked if (q := _topic_question(s, title))]
+        per_doc.append(found or [f"What is {title} about?"])
     out: list[str] = []
     depth = 0
     while len(out) < n and any(depth < len(q) for q in per_doc):
@@ -123,7 +133,7 @@ def example_questions(infos: Sequence[DocumentInfo], n: int = N_EXAMPLES) -> lis
 def title(infos: Sequence[DocumentInfo]) -> str:
     """The page's heading: "Ask Japan-NATO Alignment", "Ask 5 documents"."""
     if len(infos) == 1:
-        return f"Ask {infos[0].title}"
+        return f"Ask {plain_title(infos[0])}"
     return f"Ask {len(infos)} documents" if infos else "Ask your documents"
 
 
@@ -131,7 +141,7 @@ def placeholder(infos: Sequence[DocumentInfo]) -> str:
     """The empty chat's invitation, naming what can be asked about."""
     if not infos:
         return "No documents are indexed yet; add one to start."
-    names = [i.title for i in infos[:3]]
+    names = [plain_title(i) for i in infos[:3]]
     more = f" and {len(infos) - 3} more" if len(infos) > 3 else ""
     return f"Ask a question about {', '.join(names)}{more}, or pick an example."
 
