@@ -238,6 +238,7 @@ def test_a_dropped_document_can_be_removed_with_confirmation(tab, live):
         new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
     }""")
     expect(page.locator("#rag-upload .rag-upload-msg")).to_contain_text("Added uploads/owl notes.md")
+    assert live.wait(REBUILD_WAIT).state == "ready"  # a bound for a loaded machine, not a performance check
     expect(doc_label(tab, "uploads/owl notes.md")).to_have_count(1)
 
     page.get_by_text("Remove a document").click()
@@ -251,6 +252,8 @@ def test_a_dropped_document_can_be_removed_with_confirmation(tab, live):
     assert (Path(live.current().manifest.seeds_dir) / "uploads" / "owl notes.md").exists()
     page.locator("#rag-remove").click()
     page.locator("#rag-remove-yes").click()
+    expect(page.locator("#rag-remove-yes")).to_be_hidden()
+    assert live.wait(REBUILD_WAIT).state == "ready"
     expect(doc_label(tab, "uploads/owl notes.md")).to_have_count(0)
     seeds = Path(live.current().manifest.seeds_dir)
     assert not (seeds / "uploads" / "owl notes.md").exists()

@@ -35,6 +35,7 @@ from .chat import (
     DEFAULT_K,
     FAILED,
     MAX_K,
+    MAX_TURNS,
     NO_SOURCES,
     answer_turn,
     ask,
@@ -119,7 +120,7 @@ def build_app(target: Any) -> gr.Blocks:
         shown = [*(shown if isinstance(shown, list) else messages(index, old)),
                  {"role": "user", "content": render_question(question)},
                  {"role": "assistant", "content": show_turn(index, turn)}]
-        return "", shown, shown, [*old, turn][-40:]
+        return "", shown, shown, [*old, turn][-MAX_TURNS:]
 
     def example(evt: gr.SelectData, turns: Any, shown: Any, settings: Any) -> Any:
         value = evt.value

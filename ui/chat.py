@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_K, MAX_K = 5, 10
 FAILED = "Sorry, something went wrong while answering. Please try again, or rephrase the question."
 NO_SOURCES = "Select at least one document to search (Documents)."
+GONE = "This answer cannot be shown again; ask the question again to see it."
 MAX_TURNS = 40  # turns kept in the browser's storage; older ones drop off the top
 
 
@@ -157,13 +158,13 @@ def turn_markdown(turn: dict[str, Any]) -> str:
 
 
 def messages(index: Any, turns: Any) -> list[dict[str, Any]]:
-    """The chat's messages for stored turns (two per turn); a turn that cannot be shown is left out."""
+    """The chat's messages for stored turns, two per turn (feedback finds its turn by that count)."""
     out: list[dict[str, Any]] = []
     for turn in valid_turns(turns):
         try:
             shown = show_turn(index, turn)
         except (KeyError, TypeError, ValueError, AttributeError):
-            continue
+            shown = render_notice(GONE)
         out += [{"role": "user", "content": render_question(turn["question"])},
                 {"role": "assistant", "content": shown}]
     return out
