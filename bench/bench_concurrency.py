@@ -10,6 +10,9 @@ p50/p95/max latency and wall time, stops the server. Exit code 1 on any
 mismatch or error.
 
     .venv/bin/python bench/bench_concurrency.py [--clients 20] [--rounds 3] [--timeout 120]
+
+With `--rebuild`, the same users ask through the live index while a seed is
+edited under it (see bench/bench_rebuild.py).
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20, help="concurrent users (default 20, at most 100)")
     parser.add_argument("--rounds", type=int, default=3, help="questions each user asks, one after another")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    parser.add_argument("--rebuild", action="store_true", help="edit a seed while users ask, so the index is "
+                        "rebuilt in the background; compare latency during the rebuild with idle latency")
     args = parser.parse_args(argv)
+    if args.rebuild:
+        sys.path.insert(0, str(ROOT))
+        from bench_rebuild import run
+
+        return run(clients=max(1, min(args.clients, 100)), timeout=args.timeout)
     clients = max(1, min(args.clients, 100))
     rounds = max(1, min(args.rounds, 10))
 

@@ -252,8 +252,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
-    launch(_open(args, live=True), host=args.host, port=args.port, upload=args.upload,
-           feedback_log=args.feedback_log)
+    index = _open(args, live=True)
+    try:
+        launch(index, host=args.host, port=args.port, upload=args.upload, feedback_log=args.feedback_log)
+    finally:
+        if hasattr(index, "close"):  # the live index: stop watching, and stop a rebuild before it writes
+            index.close()
     return 0
 
 

@@ -26,10 +26,8 @@ texts) should hold `current()` once. Does not build or load itself: see
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -37,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .embed import Embedder, load_embedder
+from .embed import Embedder
 from .errors import IngestError, RagError
 from .index import Index, build_index
 from .loading import load_index, open_index
+from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder
 from .watch import HashSweep, Signature, changed_names, seeds_signature
 
-REBUILD_NICENESS = 10  # the rebuild thread yields the cores to answering (Linux: niceness is per thread)
+CLOSE_SECONDS = 30.0  # close() waits this long at most for a rebuild to stop at its next step
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,11 @@ def version_of(index: Index) -> str:
     """A short id of the index's data files: a new build always gets a new one."""
     files = json.dumps(index.manifest.files, sort_keys=True).encode("utf-8")
     return hashlib.sha256(files).hexdigest()[:12]
+
+
+def skipped_notice(index: Index) -> str:
+    """The files the index's build skipped, one line ("" when none): people should see them."""
+    return one_line("; ".join(f"skipped {s['source']}: {s['reason']}" for s in index.manifest.skipped))
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -110,9 +114,9 @@ class LiveIndex:
 
     def _first_load(self) -> None:
         signature = seeds_signature(self.seeds)
-        message = ""
         try:
             index = open_index(self.seeds, self.index_dir, model=self.model)
+            message = skipped_notice(index)
         except IngestError:
             if signature or not (self.index_dir / store.MANIFEST).exists():
                 raise
@@ -193,26 +197,36 @@ class LiveIndex:
             self._builder.start()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
+        """`build_index`'s stages, and within "embedding" each slice the ReportingEmbedder reports."""
+        if stage in ("passages", "sentences", "words"):
+            stage, what = "embedding", f"embedding {stage} {done:,}/{total:,}"
+        else:
+            what = {"reading": "reading the documents", "embedding": f"embedding {total:,} passages",
+                    "writing": "writing the index"}.get(stage, stage)
         with self._lock:
             pending = self._status.pending
-            what = {"reading": "reading the documents", "embedding": f"embedding {total} passages",
-                    "writing": "writing the index"}.get(stage, stage)
             self._status = replace(self._status, stage=stage, done=done, total=total,
                                    message=one_line(f"Indexing {len(pending) or 'the'} changed document"
                                                     f"{'' if len(pending) == 1 else 's'}: {what}; answering "
                                                     "from the previous index meanwhile."))
 
     def _rebuild(self, signature: Signature, old: Index) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REBUILD_NICENESS)
+        lower_priority()
         notes: list[str] = []
         try:
             if self._embedder is None or self._embedder.name != old.manifest.model:
-                # Its own model instance: the serving one takes one caller at a time, and a whole build
-                # holding it would stall every answer until the build ends.
-                self._embedder = load_embedder.__wrapped__(old.manifest.model)
-            index = build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=self._embedder,
+                self._embedder = own_embedder(old.manifest.model)  # the serving one would stall answers
+            embedder = ReportingEmbedder(self._embedder, self._progress, self._stop.is_set)
+            index = build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=embedder,
                                 log=notes.append, on_progress=self._progress)
+            index.embedder = old.embedder  # questions use the serving instance; the build's stays free
+        except Cancelled:  # closed: nothing was written
+            with self._lock:
+                self._builder = None
+                self._status = replace(self._status, state="ready", stage="", done=0, total=0, pending=(),
+                                       message="Stopped indexing: the index was closed.")
+                self._idle.notify_all()
+            return
         except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
             why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
             print(f"rag: could not update the index: {why}", file=sys.stderr)
@@ -222,11 +236,10 @@ class LiveIndex:
                                       f"still come from the previous one: {why}"), self._status.version, ())
                 self._idle.notify_all()
             return
-        skipped = [n for n in notes if n.startswith("skipped ")]
         with self._lock:
             self._index, self._signature, self._failed, self._builder = index, signature, None, None
             self._sweep = HashSweep(self.seeds, index.manifest.sources)
-            self._status = Status("ready", 0, 0, "", one_line("; ".join(skipped)), version_of(index), ())
+            self._status = Status("ready", 0, 0, "", skipped_notice(index), version_of(index), ())
             self._idle.notify_all()
 
     def wait(self, timeout: float | None = None) -> Status:
@@ -236,10 +249,11 @@ class LiveIndex:
             return self._status
 
     def close(self) -> None:
-        """Stop the watcher thread (a rebuild already running finishes in the background)."""
+        """Stop the watcher thread, and a running rebuild at its next step (before it writes anything)."""
         self._stop.set()
-        if self._watcher is not threading.current_thread():
-            self._watcher.join(timeout=max(5.0, self.poll_seconds * 2))
+        for thread in (self._watcher, self._builder):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=CLOSE_SECONDS)
 
 
 __all__ = ["LiveIndex", "Status", "version_of"]

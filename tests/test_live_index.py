@@ -240,3 +240,88 @@ def test_questions_on_the_default_index_never_walk_the_seeds_folder(make_seeds, 
         assert OLD in " ".join(q.text for q in rag.answer(QUESTION).quotes)
         rag.retrieve(QUESTION)
     assert walks == []
+
+
+def test_rebuild_embedder_gives_the_same_vectors_and_reports_each_slice(monkeypatch):
+    import numpy as np
+
+    import rag.rebuild
+    from rag.embed import HashEmbedder
+
+    monkeypatch.setattr(rag.rebuild, "SLICE", 4)
+    heard: list[tuple[str, int, int]] = []
+    inner = HashEmbedder()
+    wrapped = rag.rebuild.ReportingEmbedder(inner, lambda *step: heard.append(step))
+    texts = [f"harbour {n} ships cargo" for n in range(10)]
+    assert np.array_equal(wrapped.encode(texts), inner.encode(texts))
+    assert np.array_equal(wrapped.encode(texts[:3]), inner.encode(texts[:3]))
+    assert all(np.array_equal(a, b) for a, b in zip(wrapped.encode_tokens(texts), inner.encode_tokens(texts),
+                                                     strict=True))
+    assert heard == [("passages", 4, 10), ("passages", 8, 10), ("passages", 10, 10), ("sentences", 3, 3),
+                     ("words", 4, 10), ("words", 8, 10), ("words", 10, 10)]
+
+
+def test_a_rebuilt_index_answers_with_the_serving_model_instance(live):
+    serving = live.current().embedder
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "ready"
+    assert live.current().embedder is serving  # the rebuilds' own instance stays free for the next one
+    assert live._embedder is not serving
+
+
+@pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
+def test_web_app_over_a_live_index_answers_during_a_rebuild_and_quotes_the_new_text_after(live, monkeypatch):
+    from conftest import serving
+    from gradio_client import Client
+
+    from ui.app import reply
+
+    gate = Gate(monkeypatch)
+    shore = "Which port connected its container terminals to shore power?"
+    with serving(live) as url:
+        client = Client(url, verbose=False)
+        assert OLD in " ".join(q["text"] for q in client.predict(QUESTION, 3, None, api_name="/ask")["quotes"])
+        (live.seeds / "bees.txt").write_text(SMALL_CORPUS["bees.txt"].replace(OLD, NEW), "utf-8")
+        live.refresh()
+        assert gate.reached.wait(WAIT)
+        during = client.predict(shore, 3, None, api_name="/ask")  # the old index, still answering
+        assert any("Rotterdam" in q["text"] for q in during["quotes"])
+        edited = client.predict(QUESTION, 3, None, api_name="/ask")
+        assert OLD not in " ".join(q["text"] for q in edited["quotes"]) and (edited["abstained"] or edited["quotes"])
+        html, _ = reply(live, shore, 3)
+        assert "Rotterdam" in html
+        gate.release.set()
+        assert live.wait(WAIT).state == "ready"
+        first = client.predict(QUESTION, 3, None, api_name="/ask")
+        assert NEW in " ".join(q["text"] for q in first["quotes"])
+
+
+def test_closing_stops_a_running_rebuild_before_it_writes(live, monkeypatch):
+    gate = Gate(monkeypatch)
+    old, before = live.current(), sorted(os.listdir(live.index_dir))
+    (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    live.refresh()
+    assert gate.reached.wait(WAIT)
+    closing = threading.Thread(target=live.close)
+    closing.start()
+    gate.release.set()
+    closing.join(WAIT)
+    assert not closing.is_alive()
+    status = live.wait(WAIT)
+    assert status.state == "ready" and status.message.startswith("Stopped indexing")
+    assert live.current() is old and sorted(os.listdir(live.index_dir)) == before
+
+
+def test_skipped_files_are_named_in_the_status(make_seeds, tmp_path):
+    seeds = make_seeds({**SMALL_CORPUS, "empty.txt": ""})
+    index = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)
+    try:
+        index.current()
+        assert index.status().message == "skipped empty.txt: the file is empty"
+        (seeds / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+        index.refresh()
+        message = index.wait(WAIT).message
+        assert "skipped empty.txt" in message and "skipped photo.png" in message and "\n" not in message
+    finally:
+        index.close()

@@ -1,0 +1,85 @@
+"""What a background rebuild needs beyond `build_index`: its own model instance, reporting, low priority.
+
+The serving model instance takes one caller at a time (its tokenizer is not
+thread-safe), so a build that used it would stall every answer until the
+build ended: a rebuild gets a second instance. `ReportingEmbedder` encodes in
+slices and reports each one, so `rag.live.Status` can say "embedding
+sentences 640/1,830", and stops between slices (`Cancelled`) when the index
+is closed, so a server can exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
+threads torch starts from it) yield the cores to answering. Does not decide
+when to rebuild: see `rag.live`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from .embed import Embedder, QueryVectors, load_embedder
+
+SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
+NICENESS = 5  # Linux niceness is per thread; 5 gives the rebuild about a third of a core's share against answering
+
+Report = Callable[[str, int, int], None]  # (what, done, total)
+
+
+class Cancelled(Exception):
+    """Raised inside a build whose index is being closed: it stops before writing anything."""
+
+
+def own_embedder(name: str) -> Embedder:
+    """A model instance of `name` of its own, not the process-wide one answers use."""
+    return load_embedder.__wrapped__(name)  # type: ignore[attr-defined, no-any-return]
+
+
+def lower_priority() -> None:
+    """Make the calling thread nicer (Linux); elsewhere, or when not allowed, do nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+
+
+class ReportingEmbedder:
+    """Wraps an embedder: the same vectors, computed SLICE texts at a time, each slice reported."""
+
+    def __init__(self, inner: Embedder, report: Report, cancelled: Callable[[], bool] = lambda: False):
+        self.inner, self.report, self.cancelled = inner, report, cancelled
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self._calls = 0
+
+    def _slices(self, texts: list[str]) -> range:
+        if self.cancelled():
+            raise Cancelled
+        return range(0, len(texts), SLICE)
+
+    def _done(self, what: str, done: int, total: int) -> None:
+        self.report(what, min(done, total), total)
+        if self.cancelled():
+            raise Cancelled
+
+    def _what(self) -> str:
+        self._calls += 1
+        return {1: "passages", 2: "sentences"}.get(self._calls, "words")
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        what, parts = self._what(), []
+        for start in self._slices(texts):
+            parts.append(self.inner.encode(texts[start : start + SLICE], batch_size=batch_size))
+            self._done(what, start + SLICE, len(texts))
+        return np.vstack(parts) if parts else self.inner.encode(texts, batch_size=batch_size)
+
+    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
+        what, rows = self._what(), []
+        for start in self._slices(texts):
+            rows += self.inner.encode_tokens(texts[start : start + SLICE], batch_size=batch_size)
+            self._done(what, start + SLICE, len(texts))
+        return rows
+
+    def encode_query(self, text: str) -> QueryVectors:
+        return self.inner.encode_query(text)
+
+
+__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder"]
