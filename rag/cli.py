@@ -104,8 +104,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     _index_option(p, index)
+    upload = p.add_mutually_exclusive_group()
+    upload.add_argument("--allow-upload", dest="upload", action="store_true", default=None,
+                        help="let visitors add and remove documents from the page (default: only when bound to "
+                        "127.0.0.1)")
+    upload.add_argument("--no-upload", dest="upload", action="store_false", help="never accept documents from the page")
+    p.add_argument("--feedback-log", type=Path, default=Path("feedback.jsonl"),
+                   help="where the feedback buttons append (default: feedback.jsonl)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="turn the web chat's feedback into gold-set candidates")
+    fsub = p.add_subparsers(metavar="ACTION")
+    e = fsub.add_parser("export", help="print gold-set candidates (the `rag eval` format, marked unreviewed)")
+    e.add_argument("log", type=Path, help="the feedback log (JSONL) the web chat wrote")
+    e.add_argument("--out", type=Path, help="write the candidates to this JSONL file instead of stdout")
+    e.set_defaults(func=cmd_feedback_export)
+    p.set_defaults(func=lambda args: _usage(p))
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
@@ -216,13 +236,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(args, _open(args))
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from .errors import InputError
+    from .feedback import export_lines
+
+    lines = export_lines(args.log)
+    text = "".join(line + "\n" for line in lines)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.out.write_text(text, "utf-8")
+        except OSError as err:
+            raise InputError(f"Cannot write {args.out} ({err.strerror or err}); pass --out with a writable file.") from None
+    print(f"{len(lines)} gold-set candidate(s), marked \"reviewed\": false; review each before adding it to a gold set.",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
     index = _open(args, live=True)
     try:
-        launch(index, host=args.host, port=args.port)
+        launch(index, host=args.host, port=args.port, upload=args.upload, feedback_log=args.feedback_log)
     finally:
         if hasattr(index, "close"):  # the live index: stop watching, and stop a rebuild before it writes
             index.close()

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import report_and, serving
 
+from rag.catalog import catalog
+from ui.documents import example_questions
+
 pytestmark = [pytest.mark.model, pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
@@ -116,10 +119,13 @@ def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, ind
     expected = index.answer("Why does Taiwan matter to Japan?", 5)
     assert not expected.abstained and expected.quotes
 
-    # Example questions on first load.
-    for example in ("Why does Taiwan matter to Japan?", "What obstacles limit Japan's cooperation with NATO?",
-                    "How did the Red Sea attacks affect shipping costs?"):
+    # Example questions on first load, from the documents' own headings and titles.
+    examples = example_questions(catalog(index))
+    assert len(examples) == 3 and any(e.startswith("What does Japan-NATO Alignment say about ") for e in examples)
+    assert not any("<" in e for e in examples)  # the hostile heading never becomes an example
+    for example in examples:
         expect(page.page.get_by_text(example, exact=True).first).to_be_visible()
+    expect(page.page.locator("#rag-title")).to_contain_text("Ask 2 documents")
 
     answer = page.ask("Why does Taiwan matter to Japan?")
     quotes = answer.locator("blockquote.rag-quote")
@@ -145,18 +151,15 @@ def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, ind
     expect(answer.locator(".rag-offsets").first).to_have_text(
         f"characters {first.citation.start}–{first.citation.end}")
 
-    # The last answer as Markdown, for copying.
-    page.page.get_by_text("Copy the last answer as Markdown").click()
-    box = page.page.locator("#rag-markdown")
-    expect(box).to_contain_text("Question:")
-    box.get_by_role("button", name="Copy").click()
+    # Each answer's copy button copies it as Markdown, with the quotes exactly as in the document.
+    answer.locator(".rag-copy").click()
+    expect(answer.locator(".rag-copy")).to_have_text("Copied")
     copied = page.page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("**Question:** Why does Taiwan matter to Japan?")
     assert expected.text in copied
     assert f"[1] {first.citation.source}, characters {first.citation.start}–{first.citation.end}" in copied
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.page.get_by_text("Copy the last answer as Markdown").click()  # fold it again for the picture
     answer.scroll_into_view_if_needed()
     page.page.screenshot(path=str(ARTIFACTS / "browser-answer.png"), full_page=True)
 
@@ -167,17 +170,25 @@ def test_answer_shows_verbatim_quotes_citations_and_sources_in_context(page, ind
     assert page.errors == [] and page.dialogs == [] and page.foreign == []
 
 
-def test_example_question_can_be_clicked_and_the_chat_cleared(page):
+def test_example_question_can_be_clicked_and_the_chat_cleared(page, index):
     from playwright.sync_api import expect
 
-    page.page.get_by_text("How did the Red Sea attacks affect shipping costs?", exact=True).first.click()
+    example = example_questions(catalog(index))[0]
+    expected = index.answer(example, 5)
+    page.page.get_by_text(example, exact=True).first.click()
     page.page.wait_for_selector(".rag-answer")
-    expect(page.page.locator(".rag-answer blockquote.rag-quote").first).to_contain_text("shipping costs")
+    expect(page.page.locator(".rag-question")).to_have_text(example)
+    if expected.abstained:
+        expect(page.page.locator(".rag-answer .rag-abstain")).to_be_visible()
+    else:
+        shown = page.page.locator(".rag-answer blockquote.rag-quote").first
+        expect(shown).to_be_visible()
+        assert squash(expected.quotes[0].text) in squash(shown.inner_text())
 
     # Clearing the chat empties this session's history and brings the examples back.
     page.page.locator("#rag-chat").get_by_role("button", name="Clear").click()
     expect(page.page.locator(".rag-answer")).to_have_count(0)
-    expect(page.page.get_by_text("Why does Taiwan matter to Japan?", exact=True).first).to_be_visible()
+    expect(page.page.get_by_text(example, exact=True).first).to_be_visible()
     page.ask("Why does Taiwan matter to Japan?")
     expect(page.page.locator(".rag-question")).to_have_count(1)
 
@@ -199,7 +210,6 @@ def test_hostile_question_and_document_text_display_as_text_and_run_nothing(page
     expected = index.answer(question, 5, sources=[HOSTILE])
     assert not expected.abstained and "javascript:" in expected.quotes[0].text  # the test exercises escaping
 
-    page.page.get_by_text("Settings").click()
     page.page.get_by_label(REPORT).uncheck()  # search the hostile document only
     answer = page.ask(question)
     quote = answer.locator("blockquote.rag-quote").first

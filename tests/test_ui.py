@@ -241,7 +241,8 @@ def test_hostile_document_text_in_quotes_sections_and_context_is_escaped(evil):
     html = render_answer(result, lambda s: doc, result.passages)
     assert_inert(html)
     tree = parse(html)
-    assert tree.inside["mark"] == [doc[quote_cite.start:quote_cite.end].replace("\n", "")]
+    # Shown reflowed (a line break inside a paragraph reads as a space); hard breaks are <br>.
+    assert tree.inside["mark"] == [render.reflow(doc[quote_cite.start:quote_cite.end]).replace("\n", "")]
     assert section.replace("\n", "") in tree.inside["summary"][0]
     assert "evil<b>.md" in tree.inside["summary"][0]
     # Abstentions show passage text too.
@@ -302,15 +303,28 @@ def test_answer_markdown_for_an_abstention_has_no_offsets():
 # --- handlers, with a fake index ---------------------------------------------------
 
 
+OTHER_DOC = "Harbour Notes\n\nThe harbour grew in 2023 because more ships called there than ever before.\n"
+
+
 class FakeIndex:
+    """Enough of an Index for the app: two documents, their texts, passages and a manifest."""
+
     def __init__(self, error: Exception | None = None):
+        from types import SimpleNamespace
+
         self.sources = [SOURCE, "other.txt"]
         self.passages = PASSAGES
         self.error = error
         self.calls: list[tuple[str, object, object]] = []
+        self.manifest = SimpleNamespace(sources={SOURCE: "a" * 64, "other.txt": "b" * 64}, files={"passages": "p-1"},
+                                        skipped=[], seeds_dir="/nonexistent")
+        self.documents = SimpleNamespace(extracted={})
 
     def source_text(self, source: str) -> str:
-        return source_text(source)
+        return {SOURCE: DOC, "other.txt": OTHER_DOC}[source]
+
+    def text_of(self, source: str) -> str:
+        return self.source_text(source)
 
     def answer(self, question, k=5, *, sources=None):
         self.calls.append((question, k, sources))
@@ -402,24 +416,32 @@ def test_launch_options_are_local_private_and_serve_no_files(app_module):
     assert inspect.signature(app_module.launch).parameters["host"].default == "127.0.0.1"
 
 
-def test_build_app_exposes_ask_and_examples(app_module):
+def test_build_app_exposes_ask_and_takes_its_words_from_the_documents(app_module):
     demo = app_module.build_app(FakeIndex())
     config = demo.get_config_file()
     names = [d.get("api_name") for d in config["dependencies"]]
     assert "ask" in names
     chatbot = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "rag-chat")
-    assert [e["text"] for e in chatbot["props"]["examples"]] == app_module.EXAMPLES
+    examples = [e["text"] for e in chatbot["props"]["examples"]]
+    # One question per document in turn: the first from report.txt's only section, then from other.txt's title.
+    assert examples == ["What does Title say about Security?", "What is Harbour Notes about?"]
+    assert config["title"] == "Ask 2 documents"
+    assert chatbot["props"]["placeholder"] == "Ask a question about Title, Harbour Notes, or pick an example."
     assert chatbot["props"]["latex_delimiters"] == []
     checkboxes = next(c for c in config["components"] if c.get("type") == "checkboxgroup")
     assert checkboxes["props"]["visible"] is True  # two documents: the filter is offered
+    assert [c[1] for c in checkboxes["props"]["choices"]] == [SOURCE, "other.txt"]
 
 
-def test_document_filter_is_hidden_for_a_single_document(app_module):
+def test_the_page_names_the_one_document_it_serves(app_module):
     index = FakeIndex()
     index.sources = [SOURCE]
     config = app_module.build_app(index).get_config_file()
+    assert config["title"] == "Ask Title"
     checkboxes = next(c for c in config["components"] if c.get("type") == "checkboxgroup")
-    assert checkboxes["props"]["visible"] is False
+    # The list shows what is indexed even when there is nothing to filter: title, kind, size and file name.
+    assert [tuple(c) for c in checkboxes["props"]["choices"]] == [
+        (f"Title — text, {len(DOC.split())} words · report.txt", SOURCE)]
 
 
 def test_markers_are_numbered_in_quote_order():

@@ -34,6 +34,9 @@ PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
 
 RELATED_SHOWN = 3
 RELATED_NOTE = "Related passages, not an answer"
+COPY_LABEL = "Copy answer"
+# A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
+_SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![-*+•|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
 
 
 def text_html(text: str) -> str:
@@ -42,6 +45,41 @@ def text_html(text: str) -> str:
     out = "".join(_ENTITIES.get(ch, ch) for ch in text)
     # No raw line breaks at all: a blank line would end the HTML block and let Markdown in.
     return out.replace("\n", "<br>").replace("\u2028", "<br>").replace("\u2029", "<br>")
+
+
+def reflow(text: str) -> str:
+    """`text` for reading on screen: line breaks that only wrap a paragraph become spaces.
+
+    Keeps its length, so offsets into it still point at the same characters
+    (the page shows runs of spaces as one); blank lines, list items and table
+    rows keep their breaks.
+    A word broken by a hyphen at the line end ("Eu-" / "rope") is joined with
+    a zero-width space instead, so it reads "Eu-rope". Only for display: the
+    copied text and the JSON keep the document's characters.
+    """
+    def soft(match: re.Match[str]) -> str:
+        gap = match.group(0)
+        before = text[match.start() - 1] if match.start() else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
+        return ("\u200b" if joined else " ") * len(gap)
+
+    return _SOFT_BREAK.sub(soft, text)
+
+
+def copy_text_html(text: str) -> str:
+    """`text` as inert HTML whose DOM text is exactly `text`, line breaks included (as &#10;, never raw)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = "".join(_ENTITIES.get(ch, ch) for ch in text)
+    return out.replace("\n", "&#10;").replace("\u2028", "&#8232;").replace("\u2029", "&#8233;")
+
+
+def copy_tools(markdown: str) -> str:
+    """A copy button and, hidden beside it, the exact text it copies (the page's script reads it)."""
+    if not markdown:
+        return ""
+    return (f'<div class="rag-tools"><button class="rag-copy">{COPY_LABEL}</button>'
+            f'<div class="rag-copy-text">{copy_text_html(markdown)}</div></div>')
 
 
 @dataclass(frozen=True)
@@ -82,10 +120,11 @@ def highlighted(context: Context, citation: Citation, quote: str) -> str:
     quoted text; otherwise the context is shown without a mark.
     """
     lo, hi = citation.start - context.start, citation.end - context.start
+    shown = reflow(context.text)  # same length: the offsets still hold
     if not (0 <= lo <= hi <= len(context.text)) or context.text[lo:hi] != quote:
-        return text_html(context.text)
-    return (text_html(context.text[:lo]) + '<mark class="rag-hl">' + text_html(context.text[lo:hi]) + "</mark>"
-            + text_html(context.text[hi:]))
+        return text_html(shown)
+    return (text_html(shown[:lo]) + '<mark class="rag-hl">' + text_html(shown[lo:hi]) + "</mark>"
+            + text_html(shown[hi:]))
 
 
 def _offsets(c: Citation) -> str:
@@ -111,9 +150,21 @@ def page_view(citation: Citation, uri: str | None) -> str:
     return f'<img class="rag-page" alt="{alt}" src="{uri}">'
 
 
+def notes_html(answer: Answer, scope: str = "") -> str:
+    """What was searched, above the answer: the documents (when a filter was on) and the resolved question."""
+    parts = []
+    if scope:
+        parts.append(f'<p class="rag-scope">{text_html(scope)}</p>')
+    searched = getattr(answer, "searched", "") or ""
+    if searched:
+        parts.append(f'<p class="rag-searched">{text_html("Searched for: " + " ".join(searched.split()))}</p>')
+    return "".join(parts)
+
+
 def render_answer(answer: Answer, source_text: Callable[[str], str] | None = None,
                   passages: Sequence[Passage] = (), *,
-                  page_image: Callable[[Citation], str | None] | None = None) -> str:
+                  page_image: Callable[[Citation], str | None] | None = None, scope: str = "",
+                  copy: str = "") -> str:
     """The chat message for `answer`: block quotes with [n] markers, then one
     collapsible source per marker showing its paragraph with the quote marked.
 
@@ -121,8 +172,10 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
     without them each source shows the retrieved passage that holds the quote.
     `page_image`, given a citation, returns a PNG data URI of its page with the
     quote highlighted (or None); the source then shows it beside the paragraph.
+    `scope` says which documents were searched; `copy` is the exact text
+    the answer's copy button copies ("" for no button).
     """
-    parts = ['<div class="rag-answer">']
+    parts = ['<div class="rag-answer">', notes_html(answer, scope)]
     if answer.abstained:
         parts.append(f'<p class="rag-abstain">{text_html(answer.message or ABSTAIN_MESSAGE)}</p>')
         related = answer.passages[:RELATED_SHOWN]
@@ -132,16 +185,17 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             for p in related:
                 parts.append('<details class="rag-source">')
                 parts.append(f'<summary><span class="rag-tag">related, not an answer</span> {_label(p.citation)}</summary>')
-                parts.append(f'<div class="rag-context">{text_html(p.text)}</div>{_offsets(p.citation)}')
+                parts.append(f'<div class="rag-context">{text_html(reflow(p.text))}</div>{_offsets(p.citation)}')
                 parts.append("</details>")
             parts.append("</div>")
+        parts.append(copy_tools(copy))
         parts.append("</div>")
         return "".join(parts)
 
     if answer.message:
         parts.append(f'<p class="rag-note">{text_html(answer.message)}</p>')
     for n, quote in enumerate(answer.quotes, start=1):
-        parts.append(f'<blockquote class="rag-quote"><p>“{text_html(quote.text)}” '
+        parts.append(f'<blockquote class="rag-quote"><p>“{text_html(reflow(quote.text))}” '
                      f'<sup class="rag-marker">[{n}]</sup></p></blockquote>')
     parts.append('<div class="rag-sources">')
     parts.append('<p class="rag-sources-title">Sources (open one to read the quote in context):</p>')
@@ -160,7 +214,9 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             paragraph = f'<div class="rag-with-page">{paragraph}{picture}</div>'
         parts.append(f"{paragraph}{_offsets(c)}")
         parts.append("</details>")
-    parts.append("</div></div>")
+    parts.append("</div>")
+    parts.append(copy_tools(copy))
+    parts.append("</div>")
     return "".join(parts)
 
 
@@ -169,13 +225,18 @@ def render_notice(message: str) -> str:
     return f'<div class="rag-answer"><p class="rag-notice">{text_html(message)}</p></div>'
 
 
-def answer_markdown(answer: Answer) -> str:
+def answer_markdown(answer: Answer, scope: str = "") -> str:
     """The answer as Markdown for copying: question, quotes with [n], citations with offsets.
 
     This is plain text for the clipboard (shown in a code box, never rendered),
     so the quotes stay exactly as in the source.
     """
     lines = [f"**Question:** {' '.join(answer.question.split())}", ""]
+    searched = getattr(answer, "searched", "") or ""
+    if searched:
+        lines[1:1] = [f"Searched for: {' '.join(searched.split())}"]
+    if scope:
+        lines[1:1] = [scope]
     body = answer.text or ""
     lines.append(body)
     if not answer.abstained and answer.quotes:

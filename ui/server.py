@@ -1,0 +1,141 @@
+"""Serving the web app: the address, Gradio's launch options, and the middleware in front of it.
+
+- Binds 127.0.0.1 by default and never shares; serves no files of ours;
+  loads no fonts or scripts from elsewhere; shows no tracebacks.
+- Uploads (`ui.uploads`) are on by default only on a loopback address; on
+  any other address only with `upload=True` (`rag serve --allow-upload`).
+- Gradio's own upload route is closed and its size limit set anyway
+  (`max_file_size`); API calls Gradio would answer with `{"error": null}`
+  get a clear message (`ui.guard`).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from rag import InputError
+from rag.limits import limits
+
+from .guard import Guard
+from .page import CSS, HEAD
+from .workspace import Workspace
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+# System fonts only: the default theme would fetch web fonts from Google.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "Consolas", "monospace"])
+
+
+def upload_allowed(host: str, upload: bool | None) -> bool:
+    """Uploads are on for a loopback address unless turned off, elsewhere only when asked for."""
+    return bool(upload) if upload is not None else host in LOOPBACK
+
+
+def arity_of(demo: gr.Blocks) -> Any:
+    """For `ui.guard`: the parameter names of the public API endpoint named (or numbered) so, else None."""
+    def names(key: Any) -> list[str] | None:
+        for number, dep in enumerate(demo.config.get("dependencies", [])):
+            if dep.get("api_name") == "ask" and key in ("ask", number):
+                return ["question", "k", "sources"]
+        return None
+
+    return names
+
+
+def _launch_options(host: str, port: int, workspace: Workspace | None = None, demo: gr.Blocks | None = None
+                    ) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "server_name": host,
+        "server_port": port,
+        "share": False,  # never, whatever GRADIO_SHARE says
+        "allowed_paths": None,  # serve no files of ours
+        "ssr_mode": False,
+        "mcp_server": False,
+        "enable_monitoring": False,
+        "run_history": False,  # history stays in the page and the browser's storage
+        "show_error": False,  # errors are shown as polite messages by the handlers
+        "footer_links": ["api"],
+        "quiet": True,
+        "theme": THEME,
+        "css": CSS,
+        "head": HEAD,
+        "max_file_size": limits().max_file_bytes,  # Gradio's upload route is closed; its limit is set all the same
+    }
+    if workspace is not None and demo is not None:
+        options["app_kwargs"] = {"middleware": [Middleware(Guard, workspace=workspace, arity=arity_of(demo))]}
+    return options
+
+
+def check_port(port: int) -> None:
+    """InputError unless `port` is a TCP port a server can be asked to listen on."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"port must be 1-65535, got {port!r}; pass e.g. --port 7860.")
+
+
+def _check_address(host: str, port: int) -> None:
+    """Raise InputError saying what to do when the server could not bind `host`:`port`."""
+    check_port(port)
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (OSError, UnicodeError):
+        raise InputError(f"Cannot bind to host {host!r}: no such address; use e.g. --host 127.0.0.1.") from None
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is not "in use"
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise InputError(f"Port {port} on {host} is already in use; pass another one, "
+                                 f"e.g. --port {port + 1}.") from None
+            raise InputError(f"Cannot bind to {host}:{port} ({err.strerror}); use e.g. --host 127.0.0.1 "
+                             "and a port above 1024.") from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free on `host` right now (for tests and benchmarks)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
+          feedback_log: str | Path | None = None) -> tuple[gr.Blocks, str]:
+    """Start serving `index` (an Index, or a LiveIndex that rebuilds) in background threads.
+
+    Returns the app (call `.close()` to stop) and its URL. `port=None` picks a
+    free port. Raises InputError (a RagError) when the address cannot be bound.
+    """
+    from .app import build_app
+
+    if port is None:
+        port = free_port(host)
+    else:
+        _check_address(host, port)
+    workspace = Workspace(index, upload=upload_allowed(host, upload), feedback_log=feedback_log)
+    demo = build_app(workspace)
+    _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo))
+    return demo, url
+
+
+def launch(index: Any, *, host: str = "127.0.0.1", port: int = 7860, upload: bool | None = None,
+           feedback_log: str | Path | None = None) -> None:
+    """Serve the chat for `index` until interrupted, printing its URL first."""
+    demo, url = start(index, host=host, port=port, upload=upload, feedback_log=feedback_log)
+    print(f"Web chat running at {url}  (Ctrl+C to stop)", flush=True)
+    if host not in LOOPBACK:
+        print(f"Note: bound to {host}, so anyone who can reach this machine can use the chat (there is no login)"
+              + ("; they can also add and remove documents (--allow-upload)." if upload else "."), flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
+
+
+__all__ = ["THEME", "check_port", "free_port", "launch", "start", "upload_allowed"]

@@ -1,0 +1,204 @@
+"""Documents added and removed from the web page: names, types and sizes checked before anything is kept.
+
+    saved = save_upload(seeds_dir, "Annual report.pdf", data, limits())  # -> Saved("uploads/Annual report.pdf", ...)
+    remove_upload(seeds_dir, "uploads/Annual report.pdf")               # moved to uploads/.removed/
+
+A file is kept only when its content is what its name says (a PDF starts with
+%PDF-, a Word file is a zip holding word/document.xml, a text or Markdown
+file is UTF-8 text without NUL bytes, a web page is text with HTML tags), it
+is within the size limits (`rag.limits`), and its name, cleaned of folders,
+control characters and anything a shell or a file system might read as
+syntax, is free; otherwise a one-line `UploadError` says why and what to do.
+Files are written to a hidden temporary name and renamed into place, so a
+rebuild never sees half a file. Only documents under `uploads/` can be
+removed from the page, and removing one moves it to the hidden
+`uploads/.removed/` folder (never indexed), so nothing is lost.
+
+Does not index anything: the seeds folder's watcher (`rag.live`) sees the new file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import InputError
+from rag.formats import sniff
+from rag.limits import Limits, size_text
+
+UPLOADS = "uploads"
+REMOVED = ".removed"
+KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text",
+         ".markdown": "text"}
+ACCEPTED = ".pdf .docx .html .htm .txt .md"
+MAX_NAME_CHARS = 100  # of the stem; with the suffix, well under every file system's 255 bytes
+_UNSAFE = re.compile(r"[^\w .,()+&'@-]", re.UNICODE)
+_HTML_TAG = re.compile(rb"<(?:!doctype|html|head|body|p|div|h[1-6]|article|section|main|ul|ol|table|title)\b", re.I)
+_EXECUTABLE = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
+
+
+class UploadError(InputError):
+    """A file the page offered that is not kept: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    source: str  # its name in the seeds folder ("uploads/report.pdf"), as citations will give it
+    size: int
+
+
+def clean_name(name: str) -> str:
+    """A safe file name for an uploaded document, keeping what a person would recognise.
+
+    Folders ("../", "C:\\"), control characters (NUL included), characters a
+    shell or Windows reads as syntax, leading dots and dashes are removed;
+    the stem is cut to MAX_NAME_CHARS; the suffix is lower-cased. Raises
+    UploadError when the suffix is not one of the accepted kinds.
+    """
+    if not isinstance(name, str):
+        raise UploadError("The file has no name; pick a file with a name such as report.pdf.")
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").split("/")[-1])
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")  # controls, NUL, surrogates, format
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    suffix = "." + suffix.lower().strip() if suffix.strip() else ""
+    if suffix not in KINDS:
+        shown = suffix or "no extension"
+        raise UploadError(f"{_shown(name)} has {shown}; the documents can be {ACCEPTED} files.")
+    stem = " ".join(_UNSAFE.sub("_", stem).split()).lstrip(".-_ ")[:MAX_NAME_CHARS].rstrip(" .")
+    stem = stem or "document"
+    if (stem + suffix).lower() == "readme.md":  # README.md files describe a folder and are never indexed
+        stem = "readme (uploaded)"
+    return stem + suffix
+
+
+def _shown(name: str, limit: int = 60) -> str:
+    shown = "".join(ch if ch.isprintable() else "?" for ch in name)
+    return repr(shown if len(shown) <= limit else shown[: limit - 1] + "…")
+
+
+def check_content(name: str, data: bytes) -> None:
+    """UploadError unless `data` is the kind of document `name`'s suffix says."""
+    suffix = Path(name).suffix.lower()
+    kind = KINDS[suffix]
+    if not data.strip():
+        raise UploadError(f"{name} is empty; pick the document itself.")
+    found = sniff(data, suffix)
+    if data.startswith(_EXECUTABLE) and found is None:
+        raise UploadError(f"{name} is a program, not a document; only {ACCEPTED} documents can be added.")
+    if kind == "pdf" and found != "pdf":
+        raise UploadError(f"{name} is not a PDF (it does not start with %PDF-); export it as a PDF again.")
+    if kind == "docx" and found != "docx":
+        raise UploadError(f"{name} is not a Word .docx file (no word/document.xml inside); save it as .docx.")
+    if kind in ("text", "html"):
+        if found in ("pdf", "docx"):
+            raise UploadError(f"{name} holds a {found.upper()} file; rename it to end in .{found}.")
+        if b"\x00" in data:
+            raise UploadError(f"{name} holds binary data (NUL bytes), not text; pick a text document.")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise UploadError(f"{name} is not UTF-8 text (byte {err.start:,}); save it as UTF-8, e.g. "
+                              "`iconv -f latin1 -t utf-8`.") from None
+        if kind == "html" and found != "html" and not _HTML_TAG.search(data[:65536]):
+            raise UploadError(f"{name} has no HTML tags; rename it to end in .txt if it is plain text.")
+
+
+def corpus_bytes(seeds_dir: Path) -> int:
+    """The bytes of every document file in the seeds folder (hidden folders, such as removed uploads, excluded)."""
+    total = 0
+    for root, dirs, files in os.walk(seeds_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            if not f.startswith("."):
+                try:
+                    total += (Path(root) / f).stat().st_size
+                except OSError:
+                    continue
+    return total
+
+
+def check_size(name: str, size: int, seeds_dir: Path, lim: Limits) -> None:
+    """UploadError when one more file of `size` bytes breaks the per-file or whole-corpus limit."""
+    if size > lim.max_file_bytes:
+        raise UploadError(f"{name} is {size_text(size)}; the limit is {size_text(lim.max_file_bytes)} a file "
+                          "(RAG_MAX_FILE_MB on the server). Split it, or ask whoever runs the server to raise it.")
+    total = corpus_bytes(seeds_dir)
+    if total + size > lim.max_corpus_bytes:
+        raise UploadError(f"Adding {name} ({size_text(size)}) would take the documents to {size_text(total + size)}, "
+                          f"over the {size_text(lim.max_corpus_bytes)} limit for all of them (RAG_MAX_CORPUS_MB); "
+                          "remove a document first.")
+
+
+def free_name(folder: Path, name: str) -> str:
+    """`name`, or "stem (2).suffix", "stem (3).suffix"… whichever no file in `folder` has yet (any case)."""
+    taken = {p.name.lower() for p in folder.iterdir()} if folder.is_dir() else set()
+    stem, suffix = name[: -len(Path(name).suffix)], Path(name).suffix
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem} ({n}){suffix}"
+    return candidate
+
+
+def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
+    """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
+    seeds = Path(seeds_dir)
+    safe = clean_name(name)
+    check_size(safe, len(data), seeds, lim)
+    check_content(safe, data)
+    folder = seeds / UPLOADS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / free_name(folder, safe)
+        temporary = folder / f".upload-{uuid.uuid4().hex}"
+        with open(temporary, "xb") as out:
+            out.write(data)
+        os.replace(temporary, final)
+    except OSError as err:
+        raise UploadError(f"Cannot save {safe} into {folder} ({err.strerror or err}); the server's seeds folder "
+                          "must be writable.") from None
+    return Saved(final.relative_to(seeds).as_posix(), len(data))
+
+
+def removable(source: str) -> bool:
+    """Whether the page may remove document `source`: only what was added from the page."""
+    parts = Path(source).parts
+    return len(parts) == 2 and parts[0] == UPLOADS and not parts[1].startswith(".")
+
+
+def remove_upload(seeds_dir: str | Path, source: str) -> Path:
+    """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
+    if not isinstance(source, str) or not removable(source):
+        raise UploadError(f"Only documents added from the page (in {UPLOADS}/) can be removed here; "
+                          f"{_shown(str(source))} is not one.")
+    seeds = Path(seeds_dir)
+    path = seeds / source
+    if path.is_symlink() or not path.is_file():
+        raise UploadError(f"{source} is no longer in the documents folder; the list will refresh.")
+    bin_ = seeds / UPLOADS / REMOVED
+    try:
+        bin_.mkdir(exist_ok=True)
+        target = bin_ / free_name(bin_, path.name)
+        os.replace(path, target)
+    except OSError as err:
+        raise UploadError(f"Cannot remove {source} ({err.strerror or err}); check the folder's permissions.") from None
+    return target
+
+
+__all__ = [
+    "ACCEPTED",
+    "UPLOADS",
+    "Saved",
+    "UploadError",
+    "check_content",
+    "clean_name",
+    "removable",
+    "remove_upload",
+    "save_upload",
+]
