@@ -2,6 +2,8 @@
 
 * `real_index`: the repo's seeds/ indexed once per session with the real,
   packaged embedding model (tests using it are marked `model`).
+* `dev_index`: the development corpus (tests/gold/docs) indexed once per
+  session with the real model, shared by the gold-set gates.
 * `make_seeds` / `hash_index`: small seed folders written into tmp_path and
   indexed with the fast, deterministic `HashEmbedder` (no model load).
 """
@@ -103,6 +105,13 @@ def real_index(tmp_path_factory: pytest.TempPathFactory) -> rag.Index:
     """The repo's seeds indexed with the real packaged model, once per session."""
     target = tmp_path_factory.mktemp("real-index")
     return rag.build_index(SEEDS, target, log=quiet)
+
+
+@pytest.fixture(scope="session")
+def dev_index(tmp_path_factory: pytest.TempPathFactory) -> rag.Index:
+    """tests/gold/docs indexed with the real packaged model, once per session."""
+    target = tmp_path_factory.mktemp("dev-index") / "index"
+    return rag.build_index(Path(__file__).parent / "gold" / "docs", target, log=quiet)
 
 
 def report_and(tmp_path_factory: pytest.TempPathFactory, name: str, text: str) -> rag.Index:
