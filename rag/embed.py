@@ -217,11 +217,7 @@ class HashEmbedder:
         for text, parts in zip(texts, spans, strict=True):
             pieces = [text[s:e] for s, e in parts]
             rows = tuple(self._word_rows(re.findall(r"\w+", p.lower())) for p in pieces)
-            counts = np.zeros(self.dimension, dtype=np.float32)  # bags of words add up
-            for word in re.findall(r"\w+", text.lower()):
-                counts[self._bucket(word)] += 1.0
-            out.append(Encoded(self.encode([text])[0], self.encode(pieces).reshape(len(pieces), self.dimension), rows,
-                               counts))
+            out.append(Encoded(self.encode([text])[0], self.encode(pieces).reshape(len(pieces), self.dimension), rows))
             if on_batch:
                 on_batch(1)
         return out

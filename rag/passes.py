@@ -1,9 +1,7 @@
 """One forward pass per text: its vector, and per span of it a vector and the token vectors.
 
 all-MiniLM-L6-v2 pools by mean, so a text's vector is the mean of all its
-token outputs, exactly as the model's own `encode` gives it, and the sum of
-those outputs (`Encoded.total`) lets texts read apart be pooled together
-(`rag.vectors` pools a passage from its sentences). A span's token rows are
+token outputs, exactly as the model's own `encode` gives it. A span's token rows are
 the outputs whose characters (the tokenizer's offset mapping) fall inside
 it, and its vector is their mean. A span the pass cut off (the model reads
 at most `max_tokens` tokens) is read again on its own, so no span loses its
@@ -31,7 +29,6 @@ class Encoded:
     vector: np.ndarray  # (d,)
     spans: np.ndarray  # (n, d): each span's mean-pooled vector
     tokens: tuple[np.ndarray, ...]  # per span, (t, d) float32 rows; (0, d) when the span has no token
-    total: np.ndarray  # (d,) the sum of every token output, special tokens too: texts pool by adding these
 
 
 def unit(matrix: np.ndarray) -> np.ndarray:
@@ -68,8 +65,7 @@ def forward_passes(model: Any, texts: list[str], spans: list[list[Span]], *, max
             done = out[i]
             # A span with no token at all (say, only symbols the tokenizer drops) takes its text's pooled vector.
             done.spans[n] = enc.spans[0] if len(enc.tokens[0]) else enc.vector
-            out[i] = Encoded(done.vector, done.spans, (*done.tokens[:n], enc.tokens[0], *done.tokens[n + 1:]),
-                             done.total)
+            out[i] = Encoded(done.vector, done.spans, (*done.tokens[:n], enc.tokens[0], *done.tokens[n + 1:]))
     return out
 
 
@@ -96,14 +92,13 @@ def _passes(model: Any, texts: list[str], spans: list[list[Span]], max_tokens: i
             for n, (start, end) in enumerate(spans[i]):
                 if len(parts[n]) == 0 or (truncated and end > covered):
                     again.append((i, n, texts[i][start:end]))
-            out[i] = _encoded(pooled[row], parts, hidden[row][mask[row]].sum(axis=0))
+            out[i] = _encoded(pooled[row], parts)
         if on_batch:
             on_batch(len(batch))
     return [out[i] for i in range(len(texts))], again
 
 
-def _encoded(pooled: np.ndarray, parts: list[np.ndarray], total: np.ndarray) -> Encoded:
+def _encoded(pooled: np.ndarray, parts: list[np.ndarray]) -> Encoded:
     width = pooled.shape[-1]
     means = np.array([p.mean(axis=0) if len(p) else np.zeros(width) for p in parts], dtype=np.float32)
-    return Encoded(unit(pooled), unit(means.reshape(len(parts), width)), tuple(unit(p) for p in parts),
-                   total.astype(np.float32))
+    return Encoded(unit(pooled), unit(means.reshape(len(parts), width)), tuple(unit(p) for p in parts))
