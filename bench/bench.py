@@ -163,6 +163,11 @@ def main() -> None:
     print("\n== Index layer scaling (synthetic clustered 384-d vectors, 200 single queries, top-50)")
     scaling(embedder.dimension)
 
+    print("\n== Scale: real-model and model-free builds, disk, load and query (bench/bench_scale.py)")
+    import bench_scale
+
+    bench_scale.main([])
+
 
 def scaling(dim: int) -> None:
     import faiss

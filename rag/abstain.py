@@ -100,7 +100,7 @@ def _token_match(index: Index, query_tokens: np.ndarray, chunk: int) -> dict[str
     start, end = offsets[index.sentence_offsets[chunk]], offsets[index.sentence_offsets[chunk + 1]]
     if len(query_tokens) == 0 or end <= start:
         return {"weakest": 0.0, "weak_share": 1.0}
-    best = (query_tokens @ np.asarray(index.token_vectors[start:end], dtype=np.float32).T).max(axis=1)
+    best = (query_tokens @ index.token_vectors.rows(start, end).T).max(axis=1)
     return {"weakest": float(best.min()), "weak_share": float(np.mean(best < WEAK))}
 
 

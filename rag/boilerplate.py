@@ -134,17 +134,33 @@ def pull_quotes(texts: list[str], units: list[Unit], taken: set[int]) -> dict[in
         for p in range(len(ws) - _SHINGLE + 1):
             index[tuple(ws[p : p + _SHINGLE])].append((j, p))
     found: dict[int, str] = {}
+    # The paragraph a quote repeats is longer than the quote, so never the quote itself: the answer
+    # depends on the words alone, and a line repeated a thousand times is looked up once.
+    source_of: dict[tuple[str, ...], int | None] = {}
     for i, t in enumerate(texts):
         ws = norm[i]
-        if i in taken or units[i].structural or units[i].role == HEADING or not 4 <= len(ws) <= 35:
+        if i in taken or not could_be_pull_quote(t, ws, units[i]):
             continue
-        if len(sentence_spans(t)) != 1 or not t.rstrip().endswith((".", "!", "?", "”")):
-            continue
-        # Look the quote up by its rarest 4-gram, then check the whole quote at that place.
-        offset = min(range(len(ws) - _SHINGLE + 1), key=lambda p: len(index[tuple(ws[p : p + _SHINGLE])]))
-        for j, p in index[tuple(ws[offset : offset + _SHINGLE])]:
-            at = p - offset
-            if j != i and len(norm[j]) > len(ws) and at >= 0 and norm[j][at : at + len(ws)] == ws:
-                found[i] = f"pull quote repeating words of the paragraph on line {units[j].line}"
-                break
+        key = tuple(ws)
+        if key not in source_of:
+            source_of[key] = _source(ws, norm, index)
+        source = source_of[key]
+        if source is not None:
+            found[i] = f"pull quote repeating words of the paragraph on line {units[source].line}"
     return found
+
+
+def could_be_pull_quote(text: str, words: list[str], unit: Unit) -> bool:
+    """A short paragraph of one whole sentence, not a heading or a structural unit."""
+    return (not unit.structural and unit.role != HEADING and 4 <= len(words) <= 35
+            and len(sentence_spans(text)) == 1 and text.rstrip().endswith((".", "!", "?", "”")))
+
+
+def _source(ws: list[str], norm: list[list[str]], index: dict[tuple[str, ...], list[tuple[int, int]]]) -> int | None:
+    """The first paragraph longer than `ws` that holds its words in order, found by their rarest 4-gram."""
+    offset = min(range(len(ws) - _SHINGLE + 1), key=lambda p: len(index[tuple(ws[p : p + _SHINGLE])]))
+    for j, p in index[tuple(ws[offset : offset + _SHINGLE])]:
+        at = p - offset
+        if len(norm[j]) > len(ws) and at >= 0 and norm[j][at : at + len(ws)] == ws:
+            return j
+    return None

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
+from .passes import Encoded, Span, forward_passes
 from .text import QUESTION_WORDS, STOPWORDS
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -47,8 +49,9 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
 
-    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
-        """Per text, its contextual token vectors (normalised, no special tokens)."""
+    def encode_spans(self, texts: list[str], spans: list[list[Span]], *,
+                     on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
+        """Per text, read once: its vector, and per span its vector and token vectors (see `rag.passes`)."""
         ...
 
     def encode_query(self, text: str) -> QueryVectors: ...
@@ -136,21 +139,10 @@ class SentenceTransformerEmbedder:
             )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
-    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
+    def encode_spans(self, texts: list[str], spans: list[list[Span]], *,
+                     on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
         with self._lock:
-            out = self._model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                     output_value="token_embeddings")
-            masks = self._model.tokenizer(texts, truncation=True, max_length=self.max_tokens,
-                                          return_special_tokens_mask=True)["special_tokens_mask"]
-        rows = []
-        for tensor, mask in zip(out, masks, strict=True):
-            vectors = tensor.float().cpu().numpy()
-            # Special tokens ([CLS], [SEP], </s>…) stand for the whole text, not for a word in it.
-            special = np.zeros(len(vectors), dtype=bool)
-            special[: min(len(mask), len(vectors))] = np.asarray(mask[: len(vectors)], dtype=bool)
-            kept = vectors[~special]
-            rows.append(unit_rows(kept if len(kept) else vectors))
-        return rows
+            return forward_passes(self._model, texts, spans, max_tokens=self.max_tokens, on_batch=on_batch)
 
     def encode_query(self, text: str) -> QueryVectors:
         """One forward pass gives both the sentence vector and the token vectors."""
@@ -217,9 +209,18 @@ class HashEmbedder:
             rows[0, 0] = 1.0
         return rows
 
-    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
-        """One one-hot row per word: MaxSim then counts the question's words a text contains."""
-        return [self._word_rows(re.findall(r"\w+", text.lower())) for text in texts]
+    def encode_spans(self, texts: list[str], spans: list[list[Span]], *,
+                     on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
+        """Each span's vector as `encode` gives it, and one one-hot row per word of it (MaxSim then counts
+        the question's words a span contains)."""
+        out = []
+        for text, parts in zip(texts, spans, strict=True):
+            pieces = [text[s:e] for s, e in parts]
+            rows = tuple(self._word_rows(re.findall(r"\w+", p.lower())) for p in pieces)
+            out.append(Encoded(self.encode([text])[0], self.encode(pieces).reshape(len(pieces), self.dimension), rows))
+            if on_batch:
+                on_batch(1)
+        return out
 
     def encode_query(self, text: str) -> QueryVectors:
         words = re.findall(r"\w+", text)

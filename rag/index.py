@@ -20,16 +20,17 @@ import numpy as np
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
-from .context import context_ids, context_text, document_label
+from .context import context_ids, document_label
 from .embed import DEFAULT_MODEL, Embedder, QueryVectors, load_embedder
-from .errors import InputError, ModelError
+from .errors import InputError
 from .folder import build_lock
 from .ingest import describe, ingest
 from .query import Query, check_question
-from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank
+from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank, stored_vectors
 from .sources import SourceTexts
-from .text import dehyphenate, tokens, vocabulary, word_set
+from .text import tokens, vocabulary, word_set
 from .types import Citation, Passage
+from .vectors import embed_chunks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -60,7 +61,7 @@ class Index:
         self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
         # Each chunk's context (document name and section): its token rows follow every sentence's.
         self.context_of = context_ids(stored.chunks)[0] + int(self.sentence_offsets[-1])
-        self.passage_vectors = stored.faiss_index.reconstruct_n(0, stored.faiss_index.ntotal)
+        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own copy
         self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
         self._sources = sorted(set(self._source_of))
         self._blas: Any = None
@@ -222,47 +223,49 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         vocab = vocabulary(doc.text[b.start:b.end] for doc in docs for b in doc.body)
         chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
                                                                           vocabulary=vocab)]
-        texts = {doc.source: doc.text for doc in docs}
-        sentence_texts = [" ".join(dehyphenate(texts[c.passage.citation.source][s:e], vocab).split())
-                          for c in chunks for s, e in c.sentences]
-        # Each passage is embedded with the name of its document: a question
-        # often names what it is about ("ssh", "the licence") in words the
-        # passage itself does not repeat.
         labels = {doc.source: document_label(doc) for doc in docs}
-        step("embedding", 0, len(chunks))
-        vectors = embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in chunks],
-                                  progress=progress)
-        sentence_vectors = embedder.encode(sentence_texts, progress=progress)
-        # After every sentence's token rows, those of each passage context (document name and section).
-        contexts = [context_text(labels[source], section) for source, section in context_ids(chunks)[1]]
-        token_rows = [rows if len(rows) else vector[None, :] for rows, vector in
-                      zip(embedder.encode_tokens(sentence_texts, progress=progress), sentence_vectors, strict=True)]
-        token_rows += [rows if len(rows) else np.zeros((1, embedder.dimension), np.float32)
-                       for rows in embedder.encode_tokens(contexts, progress=progress)]
-        widths = {rows.shape[1] for rows in token_rows}
-        if widths - {embedder.dimension}:
-            raise ModelError(
-                f"Model {embedder.name!r} gives {sorted(widths)}-wide token vectors but {embedder.dimension}-wide "
-                "sentence vectors; late interaction needs them equal. Pass --model with a model whose token "
-                "and sentence vectors share one size (as all-MiniLM-L6-v2's do)."
-            )
-        token_offsets = np.cumsum([0] + [len(rows) for rows in token_rows])
-        token_vectors = np.vstack(token_rows) if token_rows else np.zeros((0, embedder.dimension), np.float32)
+        total = len(chunks) + sum(len(c.sentences) for c in chunks) + len(context_ids(chunks)[1])
+        bar = _progress_bar(total, progress)
+        done = 0
+
+        def read(n: int) -> None:
+            nonlocal done
+            done += n
+            step("embedding", min(done, total), total)
+            if bar:
+                bar.update(n)
+
+        step("embedding", 0, total)
+        embedded = embed_chunks(embedder, chunks, texts={doc.source: doc.text for doc in docs}, labels=labels,
+                                vocabulary=vocab, on_batch=read)
+        if bar:
+            bar.close()
+        vectors = embedded.passages
         faiss_index, kind = faiss_index_for(vectors)
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,
             "chunking": {"max_words": max_words, "unit": "sentences within one body paragraph"},
             "faiss": kind,
-            "contexts": len(contexts),
+            "contexts": embedded.contexts,
             "seeds_dir": str(seeds.resolve()),
             "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
         step("writing", len(chunks), len(chunks))
         extracted = {d.source: {"kind": d.kind, "text": d.text, "pages": list(d.pages)} for d in docs if d.kind != "text"}
-        store.write(target, chunks=chunks, documents=extracted, passage_vectors=vectors, sentence_vectors=sentence_vectors,
-                    token_vectors=token_vectors, token_offsets=token_offsets, faiss_index=faiss_index,
+        store.write(target, chunks=chunks, documents=extracted, passage_vectors=vectors,
+                    sentence_vectors=embedded.sentences, token_vectors=embedded.tokens,
+                    token_offsets=embedded.token_offsets, faiss_index=faiss_index,
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
+
+
+def _progress_bar(total: int, shown: bool) -> Any:
+    """A progress bar over the texts the model reads (contexts, passages and sentences), or None."""
+    if not shown:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")

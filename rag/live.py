@@ -197,12 +197,9 @@ class LiveIndex:
             self._builder.start()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
-        """`build_index`'s stages, and within "embedding" each slice the ReportingEmbedder reports."""
-        if stage in ("passages", "sentences", "words"):
-            stage, what = "embedding", f"embedding {stage} {done:,}/{total:,}"
-        else:
-            what = {"reading": "reading the documents", "embedding": f"embedding {total:,} passages",
-                    "writing": "writing the index"}.get(stage, stage)
+        """`build_index`'s stages; within "embedding", how many texts the model has read."""
+        what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,}/{total:,}",
+                "writing": "writing the index"}.get(stage, stage)
         with self._lock:
             pending = self._status.pending
             self._status = replace(self._status, stage=stage, done=done, total=total,

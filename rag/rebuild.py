@@ -2,10 +2,8 @@
 
 The serving model instance takes one caller at a time (its tokenizer is not
 thread-safe), so a build that used it would stall every answer until the
-build ended: a rebuild gets a second instance. `ReportingEmbedder` encodes in
-slices and reports each one, so `rag.live.Status` can say "embedding
-sentences 640/1,830", and stops between slices (`Cancelled`) when the index
-is closed, so a server can exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
+build ended: a rebuild gets a second instance. `ReportingEmbedder` stops
+between slices (`Cancelled`) when the index is closed, so a server can exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
 threads torch starts from it) yield the cores to answering. Does not decide
 when to rebuild: see `rag.live`.
 """
@@ -20,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .embed import Embedder, QueryVectors, load_embedder
+from .passes import Encoded, Span
 
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
 NICENESS = 5  # Linux niceness is per thread; 5 gives the rebuild about a third of a core's share against answering
@@ -43,40 +42,40 @@ def lower_priority() -> None:
 
 
 class ReportingEmbedder:
-    """Wraps an embedder: the same vectors, computed SLICE texts at a time, each slice reported."""
+    """Wraps an embedder: the same vectors, read SLICE texts at a time, stopping between slices when cancelled.
+
+    `build_index` reports how many texts were read (`on_progress`); this
+    wrapper only makes a closed index's rebuild stop at the next slice.
+    """
 
     def __init__(self, inner: Embedder, report: Report, cancelled: Callable[[], bool] = lambda: False):
         self.inner, self.report, self.cancelled = inner, report, cancelled
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
-        self._calls = 0
 
-    def _slices(self, texts: list[str]) -> range:
+    def _check(self) -> None:
         if self.cancelled():
             raise Cancelled
-        return range(0, len(texts), SLICE)
-
-    def _done(self, what: str, done: int, total: int) -> None:
-        self.report(what, min(done, total), total)
-        if self.cancelled():
-            raise Cancelled
-
-    def _what(self) -> str:
-        self._calls += 1
-        return {1: "passages", 2: "sentences"}.get(self._calls, "words")
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        what, parts = self._what(), []
-        for start in self._slices(texts):
+        parts = []
+        for start in range(0, len(texts), SLICE):
+            self._check()
             parts.append(self.inner.encode(texts[start : start + SLICE], batch_size=batch_size))
-            self._done(what, start + SLICE, len(texts))
         return np.vstack(parts) if parts else self.inner.encode(texts, batch_size=batch_size)
 
-    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> list[np.ndarray]:
-        what, rows = self._what(), []
-        for start in self._slices(texts):
-            rows += self.inner.encode_tokens(texts[start : start + SLICE], batch_size=batch_size)
-            self._done(what, start + SLICE, len(texts))
-        return rows
+    def encode_spans(self, texts: list[str], spans: list[list[Span]], *,
+                     on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
+        """The inner embedder's reads; `build_index` reports them, this stops them when the index closes."""
+
+        def read(n: int) -> None:
+            if on_batch:
+                on_batch(n)
+            if self.cancelled():
+                raise Cancelled
+
+        if self.cancelled():
+            raise Cancelled
+        return self.inner.encode_spans(texts, spans, on_batch=read)
 
     def encode_query(self, text: str) -> QueryVectors:
         return self.inner.encode_query(text)

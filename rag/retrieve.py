@@ -20,6 +20,7 @@ import numpy as np
 from .chunk import Chunk
 from .embed import QueryVectors
 from .errors import InputError
+from .quantize import TokenMatrix
 from .text import jaccard, tokens, word_set
 from .tuning import RANK_FEATURES, Params, shipped
 
@@ -69,6 +70,36 @@ def faiss_index_for(vectors: np.ndarray) -> tuple[Any, str]:
     return index, kind
 
 
+def stored_vectors(faiss_index: Any) -> np.ndarray:
+    """The passage vectors a Flat or HNSW-Flat FAISS index holds, as a read-only view (no copy).
+
+    The view lives as long as `faiss_index`: keep a reference to it.
+    """
+    import faiss
+
+    flat: Any = faiss.downcast_index(faiss_index.storage) if hasattr(faiss_index, "storage") else faiss_index
+    n, d = faiss_index.ntotal, faiss_index.d
+    if n == 0:
+        return np.zeros((0, d), dtype=np.float32)
+    view = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+    view.flags.writeable = False
+    return view
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` highest scores, best first, ties in position order: the first `k` of a stable
+    descending sort, found in time linear in len(scores)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    cutoff = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    above = np.flatnonzero(scores > cutoff)
+    tied = np.flatnonzero(scores == cutoff)[: k - len(above)]
+    chosen = np.concatenate([above, tied])
+    return chosen[np.argsort(-scores[chosen], kind="stable")]
+
+
 def bm25_index(chunks: list[Chunk]) -> Any:
     import bm25s
 
@@ -115,11 +146,11 @@ def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
         # approximate index for every neighbour would be slow and lossy.
         subset = np.flatnonzero(allowed)
         sims = index.passage_vectors[subset] @ vector
-        dense_ids = [int(i) for i in subset[np.argsort(-sims, kind="stable")[:pool]]]
+        dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
     lexical_all = bm25_scores(index.bm25, question, n)
     if allowed is not None:
         lexical_all = np.where(allowed, lexical_all, 0.0)
-    lexical_ids = [int(i) for i in np.argsort(-lexical_all, kind="stable")[:pool] if lexical_all[i] > 0]
+    lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
     cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
     if len(cand) == 0:
         return empty
@@ -187,33 +218,23 @@ def _mean(per_token: np.ndarray, weights: np.ndarray | None = None) -> np.ndarra
     return per_token.mean(axis=1) if weights is None else per_token @ weights / weights.sum()
 
 
-def token_maxima(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarray,
+def token_maxima(query_tokens: np.ndarray, token_vectors: TokenMatrix | np.ndarray, starts: np.ndarray,
                  ends: np.ndarray) -> np.ndarray:
     """For each span of token rows [start, end) and each question token, its best cosine in the span."""
-    out = np.zeros((len(starts), len(query_tokens)), dtype=np.float64)
-    for n, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        if end > start and len(query_tokens):
-            out[n] = (query_tokens @ token_vectors[start:end].T).max(axis=1)
-    return out
+    return TokenMatrix.of(token_vectors).span_maxima(query_tokens, starts, ends)
 
 
-def maxsim(query_tokens: np.ndarray, token_vectors: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def maxsim(query_tokens: np.ndarray, token_vectors: TokenMatrix | np.ndarray, starts: np.ndarray,
+           ends: np.ndarray) -> np.ndarray:
     """Late-interaction score of each span of token rows [start, end) against the question's tokens.
 
     For every question token, its best cosine with any token of the span;
-    then the mean over question tokens. A span that holds every idea of the
-    question, in whatever words the model sees as close, scores high.
+    then the mean over question tokens (0 for an empty span or question). A
+    span that holds every idea of the question, in whatever words the model
+    sees as close, scores high.
     """
-    # One small product per span rather than one big one: a big product makes
-    # OpenBLAS wake its threads, which then fight torch's for the same cores
-    # and slow the next query encoding several-fold.
-    out = np.zeros(len(starts), dtype=np.float64)
-    if len(query_tokens) == 0:
-        return out
-    for n, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        if end > start:
-            out[n] = float((query_tokens @ token_vectors[start:end].T).max(axis=1).mean())
-    return out
+    per_token = token_maxima(query_tokens, token_vectors, starts, ends)
+    return per_token.mean(axis=1) if per_token.shape[1] else np.zeros(len(starts), dtype=np.float64)
 
 
 def best_sentence(query_vector: np.ndarray, cand: np.ndarray, sentence_vectors: np.ndarray,

@@ -6,12 +6,13 @@ Layout of an index folder (every file inspectable; no pickle):
                               source fingerprints, and the data files below
     passages-<gen>.jsonl      one passage per line, with sentence offsets
     vectors-<gen>.faiss       passage vectors (FAISS inner-product index)
-    sentences-<gen>.npy       sentence vectors, for choosing quotes
-    tokens-<gen>.npy          every sentence's contextual token vectors (float16),
-                              stacked, then those of each passage context
-                              (document name and section, see rag.context);
-                              token_offsets-<gen>.npy says where each
-                              sentence's or context's rows start
+    sentences-<gen>.npy       sentence vectors (float32), for choosing quotes
+    tokens-<gen>.npy          every sentence's contextual token vectors (int8,
+                              see rag.quantize), stacked, then those of each
+                              passage context (document name and section, see
+                              rag.context); token_scales-<gen>.npy holds each
+                              row's scale (float32), token_offsets-<gen>.npy
+                              where each sentence's or context's rows start
     bm25-<gen>/               the bm25s index (JSON + .npy arrays)
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
@@ -45,10 +46,11 @@ from . import checksums
 from .chunk import Chunk
 from .errors import IndexStateError
 from .folder import writable_folder
+from .quantize import TokenMatrix
 from .types import Citation, Passage
 
-FORMAT = "rag-index v5"  # v5: data files carry checksums
-IN_MEMORY_TOKENS = 1 << 30  # token vectors up to 1 GiB on disk are loaded; larger ones stay memory-mapped
+FORMAT = "rag-index v6"  # v6: int8 token vectors with per-row scales, memory-mapped
+DATA_FILES = ("passages", "vectors", "sentences", "tokens", "token_scales", "token_offsets", "bm25", "documents")
 MANIFEST = "manifest.json"
 HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
 
@@ -135,7 +137,7 @@ def write(
     documents: dict[str, dict[str, Any]],
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
-    token_vectors: np.ndarray,
+    token_vectors: TokenMatrix,
     token_offsets: np.ndarray,
     faiss_index: Any,
     bm25: Any,
@@ -167,7 +169,7 @@ def write(
 
 
 def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[str, dict[str, Any]],
-           passage_vectors: np.ndarray, sentence_vectors: np.ndarray, token_vectors: np.ndarray,
+           passage_vectors: np.ndarray, sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
            token_offsets: np.ndarray, faiss_index: Any, bm25: Any,
            manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """Write generation `gen`'s data files and a temporary manifest; return its path and the files."""
@@ -178,6 +180,7 @@ def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[st
         "vectors": f"vectors-{gen}.faiss",
         "sentences": f"sentences-{gen}.npy",
         "tokens": f"tokens-{gen}.npy",
+        "token_scales": f"token_scales-{gen}.npy",
         "token_offsets": f"token_offsets-{gen}.npy",
         "bm25": f"bm25-{gen}",
         "documents": f"documents-{gen}.jsonl",
@@ -194,7 +197,8 @@ def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[st
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
     np.save(index_dir / files["sentences"], sentence_vectors.astype(np.float32), allow_pickle=False)
-    np.save(index_dir / files["tokens"], token_vectors.astype(np.float16), allow_pickle=False)
+    np.save(index_dir / files["tokens"], token_vectors.values.astype(np.int8), allow_pickle=False)
+    np.save(index_dir / files["token_scales"], token_vectors.scales.astype(np.float32), allow_pickle=False)
     np.save(index_dir / files["token_offsets"], token_offsets.astype(np.int64), allow_pickle=False)
     bm25.save(str(index_dir / files["bm25"]))
     data = {**manifest, "format": FORMAT, "files": files, "checksums": checksums.seal(index_dir, files.values()),
@@ -214,8 +218,7 @@ def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
     """Delete data files of earlier generations and of builds that died."""
     for path in index_dir.iterdir():
         stem = path.name.split("-", 1)[0]
-        if path.name in keep or stem not in ("passages", "vectors", "sentences", "tokens", "token_offsets", "bm25",
-                                                            "documents"):
+        if path.name in keep or stem not in DATA_FILES:
             if path.name.startswith(".manifest-"):
                 path.unlink(missing_ok=True)
             continue
@@ -232,8 +235,8 @@ class Stored:
     manifest: Manifest
     chunks: list[Chunk]
     faiss_index: Any
-    sentence_vectors: np.ndarray
-    token_vectors: np.ndarray  # float32 in memory, or float16 memory-mapped when large
+    sentence_vectors: np.ndarray  # float32, memory-mapped
+    token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
     token_offsets: np.ndarray
     bm25: Any
     documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
@@ -262,10 +265,9 @@ def read(index_dir: Path) -> Stored:
                 passage = Passage(r["id"], r["text"], Citation(**r["citation"]))
                 chunks.append(Chunk(passage, tuple((s, e) for s, e in r["sentences"]), r["search_text"]))
         faiss_index = faiss.read_index(str(files["vectors"]))
-        sentence_vectors = np.load(files["sentences"], allow_pickle=False)
-        token_vectors = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
-        if token_vectors.nbytes <= IN_MEMORY_TOKENS:
-            token_vectors = np.asarray(token_vectors, dtype=np.float32)  # small: faster as float32 in memory
+        sentence_vectors = np.load(files["sentences"], allow_pickle=False, mmap_mode="r")
+        values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
+        scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
         bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
         documents = {}
@@ -283,13 +285,17 @@ def read(index_dir: Path) -> Stored:
             f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors and {sentence_vectors.shape[0]} "
             f"sentence vectors for {len(chunks)} passages and {n_sentences} sentences); {rebuild}."
         )
-    if (token_vectors.ndim != 2 or token_vectors.shape[1] != manifest.dimension
-            or len(token_offsets) != n_sentences + manifest.contexts + 1 or token_offsets[0] != 0
-            or token_offsets[-1] != token_vectors.shape[0] or bool(np.any(np.diff(token_offsets) < 0))):
+    if (values.ndim != 2 or values.shape[1] != manifest.dimension or values.dtype != np.int8
+            or scales.shape != values.shape[:1] or len(token_offsets) != n_sentences + manifest.contexts + 1
+            or token_offsets[0] != 0 or token_offsets[-1] != values.shape[0]
+            or bool(np.any(np.diff(token_offsets) < 0))):
         raise IndexStateError(
-            f"Index {index_dir} has token vectors of shape {token_vectors.shape} and {len(token_offsets)} offsets, "
-            f"which do not fit its {n_sentences} sentences; {rebuild}."
+            f"Index {index_dir} has token vectors of shape {values.shape} ({values.dtype}), {scales.shape[0]} scales "
+            f"and {len(token_offsets)} offsets, which do not fit its {n_sentences} sentences; {rebuild}."
         )
+    if sentence_vectors.ndim != 2 or sentence_vectors.shape[1] != manifest.dimension:
+        raise IndexStateError(f"Index {index_dir} has sentence vectors of shape {sentence_vectors.shape}; {rebuild}.")
+    token_vectors = TokenMatrix(values, scales)
     if faiss_index.d != manifest.dimension:
         raise IndexStateError(
             f"Index {index_dir} holds {faiss_index.d}-dimensional vectors but its manifest says "

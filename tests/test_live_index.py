@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_CORPUS
+from conftest import SMALL_CORPUS, quiet
 
 import rag.live
 from rag.errors import IndexStateError
@@ -73,7 +73,8 @@ def test_answers_come_from_the_old_index_during_a_rebuild_and_from_the_new_text_
     assert started.state == "indexing" and started.pending == ("bees.txt",)
     assert gate.reached.wait(WAIT)
     during = live.status()
-    assert (during.stage, during.total) == ("embedding", sum(1 for _ in old.passages) + 1)
+    # The texts the model reads: every passage (one more now) and each of its sentences and contexts.
+    assert during.stage == "embedding" and during.total > sum(1 for _ in old.passages) + 1
     assert "embedding" in during.message and "\n" not in during.message
     # Meanwhile several callers at once still get the old index, whole: never blank, never an error.
     seen: list[object] = []
@@ -242,23 +243,32 @@ def test_questions_on_the_default_index_never_walk_the_seeds_folder(make_seeds, 
     assert walks == []
 
 
-def test_rebuild_embedder_gives_the_same_vectors_and_reports_each_slice(monkeypatch):
+def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_cancelled(monkeypatch, tmp_path,
+                                                                                       make_seeds):
     import numpy as np
 
     import rag.rebuild
     from rag.embed import HashEmbedder
 
     monkeypatch.setattr(rag.rebuild, "SLICE", 4)
-    heard: list[tuple[str, int, int]] = []
     inner = HashEmbedder()
-    wrapped = rag.rebuild.ReportingEmbedder(inner, lambda *step: heard.append(step))
+    wrapped = rag.rebuild.ReportingEmbedder(inner, lambda *step: None)
     texts = [f"harbour {n} ships cargo" for n in range(10)]
     assert np.array_equal(wrapped.encode(texts), inner.encode(texts))
-    assert np.array_equal(wrapped.encode(texts[:3]), inner.encode(texts[:3]))
-    assert all(np.array_equal(a, b) for a, b in zip(wrapped.encode_tokens(texts), inner.encode_tokens(texts),
-                                                     strict=True))
-    assert heard == [("passages", 4, 10), ("passages", 8, 10), ("passages", 10, 10), ("sentences", 3, 3),
-                     ("words", 4, 10), ("words", 8, 10), ("words", 10, 10)]
+    spans = [[(0, len(t))] for t in texts]
+    for a, b in zip(wrapped.encode_spans(texts, spans), inner.encode_spans(texts, spans), strict=True):
+        assert np.array_equal(a.vector, b.vector) and np.array_equal(a.tokens[0], b.tokens[0])
+    # A build reports every text the model reads, and a cancelled one stops before writing.
+    heard: list[tuple[str, int, int]] = []
+    seeds = make_seeds({"a.txt": "Harbour Notes\n\nShips carry cargo.\n\nCranes lift boxes.\n"})
+    rag.build_index(seeds, tmp_path / "ok", embedder=wrapped, log=quiet, on_progress=lambda *s: heard.append(s))
+    embedding = [s for s in heard if s[0] == "embedding"]
+    assert embedding[0][1] == 0 and embedding[-1][1] == embedding[-1][2] > 0
+    reads = iter(range(100))
+    stopping = rag.rebuild.ReportingEmbedder(inner, lambda *step: None, cancelled=lambda: next(reads) >= 2)
+    with pytest.raises(rag.rebuild.Cancelled):
+        rag.build_index(seeds, tmp_path / "stopped", embedder=stopping, log=quiet)
+    assert not (tmp_path / "stopped" / "manifest.json").exists()
 
 
 def test_a_rebuilt_index_answers_with_the_serving_model_instance(live):
