@@ -48,9 +48,12 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     A question that leans on earlier turns is answered as asked, and, within the documents the
     answer to the earlier question quoted, both as asked and together with that question's
     words; the answer the abstention model is surest of is kept, and `Answer.searched` says
-    what was searched. A reference that cannot be resolved abstains and says so.
+    what was searched. An answer found through the history must quote one of the follow-up's
+    own subject words when it has any ("Who invented it?" needs "invent"), so the earlier
+    question's words cannot make it quote the earlier topic. A reference that cannot be
+    resolved abstains and says so.
     """
-    from .followup import UNRESOLVED_MESSAGE, check_history, holds_list, resolve
+    from .followup import UNRESOLVED_MESSAGE, check_history, grounded, holds_list, resolve
     from .query import check_question
 
     query = check_question(question, k)
@@ -69,15 +72,17 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     if resolution.unresolved:
         result = Answer(question, [], [], True, UNRESOLVED_MESSAGE)
         return replace(result, text=render(result))
-    alone, signals = explain(index, question, k=k, sources=sources, params=params)
+    encoded = index.encode_query(query)  # once, for the follow-up as asked and within the earlier documents
+    alone, signals = explain(index, question, k=k, sources=sources, params=params, encoded=encoded)
     if not resolution.searched:
         return alone
     best, best_support = alone, params.support_of(signals.values())
     within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
-    for text in (question, resolution.searched):
-        result, trial = explain(index, text, k=k, sources=within, params=params)
+    trials = [(question, encoded)] if within != sources else []
+    for text, vectors in [*trials, (resolution.searched, None)]:
+        result, trial = explain(index, text, k=k, sources=within, params=params, encoded=vectors)
         support = params.support_of(trial.values())
-        if support > best_support:
+        if support > best_support and (result.abstained or grounded(question, [q.text for q in result.quotes])):
             searched = resolution.searched if text != question else ""
             best, best_support = replace(result, question=question, searched=searched), support
     return best
