@@ -52,7 +52,8 @@ _LIST_MARK = re.compile(r"(?m)^\s*(?:\d+[.)]|\([a-z]\)|\([ivx]+\)|[*•-])\s+|(?
                         r"Firstly|Secondly|Thirdly|Lastly|Finally),")
 MAX_CONTEXT_WORDS = 24  # earlier words carried into a search, so a long history cannot crowd out the question
 MAX_TURNS = 8  # earlier questions looked at, so a long conversation costs the same each turn
-STEM_PREFIX = 4  # letters two words must share at the start to match (all of a shorter word, else all but one)
+STEM_PREFIX = 4  # a word of this many letters or more matches any word it starts ("enabl"/"enable")
+SHARED_START = 6  # else two words match when they share this many first letters, and all but one of the shorter
 SHORT = 2  # a question with this many subject words or fewer is taken to lean on the previous one
 
 
@@ -161,8 +162,8 @@ def grounded(question: str, quoted: Sequence[str]) -> bool:
     """True when a quote holds one of `question`'s own subject words, or it has none ("Why?").
 
     The noun of a back-reference ("that figure", "those blocks") names the earlier answer, not
-    what is asked, so it is not required. Words match on their light stems or a long common
-    start ("enable"/"enabled", "cooperation"/"cooperate"), so an answer found through the
+    what is asked, so it is not required. Words match on their light stems, when one starts the
+    other, or on a long common start ("enable"/"enabled", "cooperation"/"cooperate"), so an answer found through the
     earlier turns must still answer what the follow-up itself asks.
     """
     toks = [t.lower() for t in tokens(question)]
@@ -180,7 +181,7 @@ def _matches(word: str, found: set[str]) -> bool:
     for other in found:
         shorter = min(len(word), len(other))
         common = next((n for n, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), shorter)
-        if common >= min(shorter, max(STEM_PREFIX, shorter - 1)):
+        if common == shorter >= STEM_PREFIX or common >= max(SHARED_START, shorter - 1):
             return True
     return False
 

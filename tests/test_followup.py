@@ -112,6 +112,7 @@ def test_only_the_last_turns_are_looked_at():
     ("Who wrote that licence?", ["The licence is version 2.0."], False),
     ("Why is it a hurdle for cooperation?", ["It hamstrung Japan's ability to cooperate."], True),
     ("Who controls it?", ["Anyone may contribute."], False),
+    ("What colour is it?", ["The separators default to a comma and a colon."], False),
     ("What colour is it?", [], False),
 ])
 def test_an_answer_through_the_history_must_hold_the_follow_ups_own_words(question, quoted, expected):
@@ -231,3 +232,18 @@ def _asdict(result):
     from dataclasses import asdict
 
     return asdict(result)
+
+
+def test_a_conversation_encodes_each_search_once_and_answers_the_same(hash_index, monkeypatch):
+    from rag import answering
+
+    conversation = ["How do beekeepers keep hives cool?", "Why do they paint them white?", "Is it hard?"]
+    answering._RECENT.clear()
+    fresh = [hash_index.answer(q, history=conversation[:n]) for n, q in enumerate(conversation)]
+    encoded: list[str] = []
+    encode = hash_index.encode_query
+    monkeypatch.setattr(hash_index, "encode_query", lambda query: (encoded.append(query.text), encode(query))[1])
+    answering._RECENT.clear()
+    again = [hash_index.answer(q, history=conversation[:n]) for n, q in enumerate(conversation)]
+    assert again == fresh
+    assert encoded and len(encoded) == len(set(encoded))  # the earlier question is not encoded again
