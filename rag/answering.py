@@ -10,9 +10,12 @@ Does not generate or paraphrase text: every quote is a slice of a source file.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -26,9 +29,13 @@ from .types import Answer
 
 if TYPE_CHECKING:
     from .index import Index
+    from .query import Query
 
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
+RECENT_SEARCHES = 16  # follow-up searches whose encoding each index remembers: a conversation repeats them
+_RECENT: WeakKeyDictionary[Index, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
+_RECENT_LOCK = threading.Lock()
 CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing can be quoted from them; rebuild the "
                    "index with `rag build`.")
 
@@ -48,9 +55,12 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     A question that leans on earlier turns is answered as asked, and, within the documents the
     answer to the earlier question quoted, both as asked and together with that question's
     words; the answer the abstention model is surest of is kept, and `Answer.searched` says
-    what was searched. A reference that cannot be resolved abstains and says so.
+    what was searched. An answer found through the history must quote one of the follow-up's
+    own subject words when it has any ("Who invented it?" needs "invent"), so the earlier
+    question's words cannot make it quote the earlier topic. A reference that cannot be
+    resolved abstains and says so.
     """
-    from .followup import UNRESOLVED_MESSAGE, check_history, holds_list, resolve
+    from .followup import UNRESOLVED_MESSAGE, check_history, grounded, holds_list, resolve
     from .query import check_question
 
     query = check_question(question, k)
@@ -59,7 +69,8 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
 
     def previous(context: str) -> Answer:  # the answer the earlier question got
         if context not in earlier:
-            earlier[context] = explain(index, context, k=k, sources=sources, params=params)[0]
+            encoded = _encode(index, check_question(context, k))  # asked last turn: encoded then
+            earlier[context] = explain(index, context, k=k, sources=sources, params=params, encoded=encoded)[0]
         return earlier[context]
 
     def has_list(context: str) -> bool:  # "the second one" needs an answer that listed things
@@ -69,18 +80,40 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     if resolution.unresolved:
         result = Answer(question, [], [], True, UNRESOLVED_MESSAGE)
         return replace(result, text=render(result))
-    alone, signals = explain(index, question, k=k, sources=sources, params=params)
+    encoded = _encode(index, query)  # once, for the follow-up as asked and within the earlier documents
+    alone, signals = explain(index, question, k=k, sources=sources, params=params, encoded=encoded)
     if not resolution.searched:
         return alone
     best, best_support = alone, params.support_of(signals.values())
     within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
-    for text in (question, resolution.searched):
-        result, trial = explain(index, text, k=k, sources=within, params=params)
+    trials = [(question, encoded)] if within != sources else []
+    merged = _encode(index, check_question(resolution.searched, k))
+    for text, vectors in [*trials, (resolution.searched, merged)]:
+        result, trial = explain(index, text, k=k, sources=within, params=params, encoded=vectors)
         support = params.support_of(trial.values())
-        if support > best_support:
+        if support > best_support and (result.abstained or grounded(question, [q.text for q in result.quotes])):
             searched = resolution.searched if text != question else ""
             best, best_support = replace(result, question=question, searched=searched), support
     return best
+
+
+def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:
+    """`index.encode_query(query)`, remembered for the index's last few follow-up searches.
+
+    In a conversation the earlier question was encoded on its own turn; encoding is most of
+    the cost of an answer, so it is not done again.
+    """
+    with _RECENT_LOCK:
+        recent = _RECENT.setdefault(index, OrderedDict())
+        if query.text in recent:
+            recent.move_to_end(query.text)
+            return recent[query.text]
+    encoded = index.encode_query(query)
+    with _RECENT_LOCK:
+        recent[query.text] = encoded
+        while len(recent) > RECENT_SEARCHES:
+            recent.popitem(last=False)
+    return encoded
 
 
 def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,

@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from .errors import InputError
-from .text import QUESTION_WORDS, STOPWORDS
+from .text import QUESTION_WORDS, STOPWORDS, word_set
 
 UNRESOLVED_MESSAGE = ("I could not tell what this question refers to; ask it in full, naming what it is about "
                       "(for example the option, section or country).")
@@ -35,6 +36,10 @@ _OPENING = re.compile(r"^\s*(?:and|but|or|so|also|plus|then|what about|how about
 _PRONOUNS = frozenset(["it", "its", "it's", "itself", "they", "them", "their", "theirs", "they're", "those",
                        "these", "that", "this", "that's", "he", "him", "his", "she", "her", "hers", "one",
                        "ones"])
+_DEMONSTRATIVES = frozenset(["that", "this", "these", "those"])
+# Verbs that say nothing of what is asked ("who gave that figure?"): an answer need not hold them.
+_LIGHT = frozenset(["give", "gave", "given", "gives", "get", "gets", "got", "make", "makes", "made", "take",
+                    "takes", "took", "use", "uses", "used", "do", "did", "done", "put", "puts", "come", "came"])
 _ORDINALS = frozenset(["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
                        "tenth", "last", "latter", "former", "next", "previous"])
 _COMPARISON = frozenset(["too", "else", "instead", "either", "other", "others", "another"])
@@ -46,6 +51,9 @@ _GENERIC = frozenset(["say", "says", "mean", "means", "happen", "happens", "work
 _LIST_MARK = re.compile(r"(?m)^\s*(?:\d+[.)]|\([a-z]\)|\([ivx]+\)|[*•-])\s+|(?:^|[.!?:;]\s+)(?:First|Second|Third|"
                         r"Firstly|Secondly|Thirdly|Lastly|Finally),")
 MAX_CONTEXT_WORDS = 24  # earlier words carried into a search, so a long history cannot crowd out the question
+MAX_TURNS = 8  # earlier questions looked at, so a long conversation costs the same each turn
+STEM_PREFIX = 4  # a word of this many letters or more matches any word it starts ("enabl"/"enable")
+SHARED_START = 6  # else two words match when they share this many first letters, and all but one of the shorter
 SHORT = 2  # a question with this many subject words or fewer is taken to lean on the previous one
 
 
@@ -79,7 +87,7 @@ def tokens(text: str) -> list[str]:
     """Words as written ("-A", "json.dumps", "sort_keys"), without surrounding punctuation."""
     out = []
     for token in _TOKEN.findall(text):
-        token = token.strip(".")
+        token = token.replace("\ufffd", "").strip(".")  # U+FFFD stands for undecodable input bytes
         token = re.sub(r"['’]s$", "", token)
         if token:
             out.append(token)
@@ -123,7 +131,7 @@ def resolve(question: str, history: Sequence[str], *,
     list, which an ordinal follow-up ("the second one?") needs; without it, any is assumed.
     """
     context = ""
-    for earlier in history:
+    for earlier in history[-MAX_TURNS:]:
         if not earlier.strip():
             continue
         step = _merge(earlier, context)
@@ -150,10 +158,38 @@ def _merge(question: str, context: str) -> Resolution:
     return Resolution(f"{question} ({' '.join(extra)})", False, reason)
 
 
+def grounded(question: str, quoted: Sequence[str]) -> bool:
+    """True when a quote holds one of `question`'s own subject words, or it has none ("Why?").
+
+    The noun of a back-reference ("that figure", "those blocks") names the earlier answer, not
+    what is asked, so it is not required. Words match on their light stems, when one starts the
+    other, or on a long common start ("enable"/"enabled", "cooperation"/"cooperate"), so an answer found through the
+    earlier turns must still answer what the follow-up itself asks.
+    """
+    toks = [t.lower() for t in tokens(question)]
+    referents = {after for before, after in pairwise(toks) if before in _DEMONSTRATIVES}
+    own = word_set(" ".join(w for w in subject_words(question) if w.lower() not in referents | _LIGHT))
+    if not own:
+        return True
+    found = set().union(*(word_set(text) for text in quoted)) if quoted else set()
+    return any(_matches(word, found) for word in own)
+
+
+def _matches(word: str, found: set[str]) -> bool:
+    if word in found:
+        return True
+    for other in found:
+        shorter = min(len(word), len(other))
+        common = next((n for n, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), shorter)
+        if common == shorter >= STEM_PREFIX or common >= max(SHARED_START, shorter - 1):
+            return True
+    return False
+
+
 def holds_list(text: str) -> bool:
     """True when `text` enumerates: numbered or lettered items, bullets, or "First, … Second, …"."""
     return _LIST_MARK.search(text) is not None
 
 
-__all__ = ["UNRESOLVED_MESSAGE", "Resolution", "check_history", "holds_list", "leans", "resolve",
+__all__ = ["UNRESOLVED_MESSAGE", "Resolution", "check_history", "grounded", "holds_list", "leans", "resolve",
            "subject_words"]

@@ -12,7 +12,16 @@ import pytest
 from rag.answering import explain
 from rag.cli import main
 from rag.errors import InputError
-from rag.followup import UNRESOLVED_MESSAGE, check_history, holds_list, leans, resolve, subject_words
+from rag.followup import (
+    MAX_TURNS,
+    UNRESOLVED_MESSAGE,
+    check_history,
+    grounded,
+    holds_list,
+    leans,
+    resolve,
+    subject_words,
+)
 
 # --- spotting a follow-up ----------------------------------------------------------------
 
@@ -73,6 +82,41 @@ def test_a_long_earlier_question_lends_a_bounded_number_of_words():
     earlier = "What about " + " ".join(f"topic{n}" for n in range(500)) + "?"
     searched = resolve("Why is it so?", [earlier]).searched
     assert searched.startswith("Why is it so? (topic0 topic1 ") and len(searched.split()) < 40
+
+
+def test_undecodable_bytes_are_not_carried_into_the_search():
+    resolution = resolve("Why?", ["What does the \ufffd\ufffd budget treaty say about defence?"])
+    assert resolution.searched == "Why? (budget treaty defence)"
+    assert subject_words("\ufffd \ufffdssh\ufffd -A") == ["ssh", "-A"]
+
+
+def test_only_the_last_turns_are_looked_at():
+    old = ["What does the ssh -A option do?"] + ["Thanks, that helps."] * MAX_TURNS
+    assert resolve("Is it safe?", old).searched == ""  # the ssh question is too far back: searched as asked
+    assert resolve("Is it safe?", old[1:] + old[:1]).searched == "Is it safe? (ssh -A option)"
+    long = ["What does the ssh -A option do?"] * 20_000
+    assert resolve("Is it safe?", long) == resolve("Is it safe?", long[-MAX_TURNS:])
+
+
+@pytest.mark.parametrize(("question", "quoted", "expected"), [
+    ("Who invented it?", ["Valgrind reports a leak when a block of memory can no longer be reached."], False),
+    ("Who invented it?", ["Julian Seward is the inventor of Valgrind."], True),
+    ("What colour is it?", ["If sort_keys is true, the output of dictionaries will be sorted by key."], False),
+    ("Is it safe to enable?", ["Agent forwarding should be enabled with caution."], True),
+    ("Is it sorted?", ["If sort_keys is true, the output will be sorted by key."], True),
+    ("Who won it in 1998?", ["It was first released in 2002."], False),
+    ("Why?", ["Anything at all."], True),  # no words of its own: the earlier subject is all it has
+    ("Why does that help?", [], True),
+    ("Who gave that figure?", ["Costs rose 4%, according to Marco Forgione."], True),  # "that figure" points back
+    ("Who gave that figure?", ["Costs rose 4%."], True),  # a light verb and a back-reference: nothing of its own
+    ("Who wrote that licence?", ["The licence is version 2.0."], False),
+    ("Why is it a hurdle for cooperation?", ["It hamstrung Japan's ability to cooperate."], True),
+    ("Who controls it?", ["Anyone may contribute."], False),
+    ("What colour is it?", ["The separators default to a comma and a colon."], False),
+    ("What colour is it?", [], False),
+])
+def test_an_answer_through_the_history_must_hold_the_follow_ups_own_words(question, quoted, expected):
+    assert grounded(question, quoted) is expected
 
 
 @pytest.mark.parametrize(("question", "history"), [
@@ -188,3 +232,18 @@ def _asdict(result):
     from dataclasses import asdict
 
     return asdict(result)
+
+
+def test_a_conversation_encodes_each_search_once_and_answers_the_same(hash_index, monkeypatch):
+    from rag import answering
+
+    conversation = ["How do beekeepers keep hives cool?", "Why do they paint them white?", "Is it hard?"]
+    answering._RECENT.clear()
+    fresh = [hash_index.answer(q, history=conversation[:n]) for n, q in enumerate(conversation)]
+    encoded: list[str] = []
+    encode = hash_index.encode_query
+    monkeypatch.setattr(hash_index, "encode_query", lambda query: (encoded.append(query.text), encode(query))[1])
+    answering._RECENT.clear()
+    again = [hash_index.answer(q, history=conversation[:n]) for n, q in enumerate(conversation)]
+    assert again == fresh
+    assert encoded and len(encoded) == len(set(encoded))  # the earlier question is not encoded again
