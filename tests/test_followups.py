@@ -34,11 +34,6 @@ FALSE_ABSTENTION = 0.098
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def dev_index(tmp_path_factory: pytest.TempPathFactory) -> rag.Index:
-    return rag.build_index(GOLD / "docs", tmp_path_factory.mktemp("dev") / "index", log=quiet)
-
-
 def test_follow_ups_meet_the_bar_and_beat_the_history_blind_baseline(dev_index):
     report = score(dev_index, CONVERSATIONS)
     printed = format_report(report)
