@@ -2,7 +2,7 @@
 
 The serving model instance takes one caller at a time (its tokenizer is not
 thread-safe), so a build that used it would stall every answer until the
-build ended: a rebuild gets a second instance. `ReportingEmbedder` encodes in
+build ended: a rebuild gets a second instance, for that rebuild only. `ReportingEmbedder` encodes in
 slices and reports each one, so `rag.live.Status` can say "embedding
 sentences 640/1,830", and stops between slices (`Cancelled`) when the index
 is closed, so a server can exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .embed import Embedder, QueryVectors, load_embedder
+from .embed import Embedder, QueryVectors, new_embedder
 
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
 NICENESS = 5  # Linux niceness is per thread; 5 gives the rebuild about a third of a core's share against answering
@@ -32,8 +32,12 @@ class Cancelled(Exception):
 
 
 def own_embedder(name: str) -> Embedder:
-    """A model instance of `name` of its own, not the process-wide one answers use."""
-    return load_embedder.__wrapped__(name)  # type: ignore[attr-defined, no-any-return]
+    """A model instance of `name` of its own, not the process-wide one answers use.
+
+    `rag.live` loads one per rebuild and drops it when the rebuild ends (the
+    packaged model holds ~190 MB), so an idle index holds only the serving one.
+    """
+    return new_embedder(name)
 
 
 def lower_priority() -> None:

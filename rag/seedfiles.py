@@ -30,7 +30,8 @@ def find_sources(seeds_dir: Path) -> list[Path]:
     """Every file (or link) under `seeds_dir`, recursively, in a stable order.
 
     README.md files describe a folder rather than belong to it, and hidden
-    files and folders are not documents, so both are left out. Files of a
+    files and folders are not documents, nor are the "~$name.docx" files Word
+    keeps while a document is open, so all three are left out. Files of a
     kind no reader handles, and links, are listed too: `ingest` names them
     as skipped when they cannot be read (see `check_source`).
     """
@@ -47,6 +48,7 @@ def find_sources(seeds_dir: Path) -> list[Path]:
         for p in seeds_dir.rglob("*")
         if (p.is_file() or p.is_symlink())
         and p.name.lower() != "readme.md"
+        and not p.name.startswith("~$")
         and not any(part.startswith(".") for part in p.relative_to(seeds_dir).parts)
     )
     if not paths:
