@@ -40,7 +40,7 @@ from .index import Index, build_index
 from .livestatus import CHANGED_MESSAGE, Status, changed_advice, indexing_message, one_line, skipped_notice, version_of
 from .livestatus import no_seeds_notice as _no_seeds
 from .loading import load_index, open_index
-from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder
+from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder, release_memory
 from .types import Answer
 from .watch import HashSweep, Signature, changed_names, seeds_signature
 
@@ -225,6 +225,24 @@ class LiveIndex:
 
     def _rebuild(self, signature: Signature, old: Index) -> None:
         lower_priority()
+        index, signature, why = self._attempts(signature, old)
+        release_memory()  # the rebuild's model instance, dropped by now
+        with self._lock:
+            self._builder = None
+            if index is not None:
+                self._serve(index, signature, skipped_notice(index))
+            elif why is None:  # closed: nothing was written
+                self._status = replace(self._status, state="ready", stage="", done=0, total=0, pending=(),
+                                       message="Stopped indexing: the index was closed.")
+            else:
+                self._failed = signature
+                self._status = Status("failed", 0, 0, "", one_line(f"Could not update the index, so answers "
+                                      f"still come from the previous one: {why}"), self._status.version, ())
+            self._idle.notify_all()
+
+    def _attempts(self, signature: Signature, old: Index) -> tuple[Index | None, Signature, str | None]:
+        """(the new index, the seeds it read, None), or (None, ..., why it failed), or (None, ..., None) when
+        closed. A build that found a file changed while it was read is started over, ATTEMPTS times at most."""
         try:
             index = self._build(old)  # the serving model instance would stall answers: one of its own
             for _ in range(ATTEMPTS - 1):
@@ -236,26 +254,13 @@ class LiveIndex:
                 raise RagError("the documents kept changing while they were being indexed; it is tried again at "
                                "the next change")
             index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
-        except Cancelled:  # closed: nothing was written
-            with self._lock:
-                self._builder = None
-                self._status = replace(self._status, state="ready", stage="", done=0, total=0, pending=(),
-                                       message="Stopped indexing: the index was closed.")
-                self._idle.notify_all()
-            return
+            return index, signature, None
+        except Cancelled:
+            return None, signature, None
         except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
             why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
             print(f"rag: could not update the index: {why}", file=sys.stderr)
-            with self._lock:
-                self._failed, self._builder = signature, None
-                self._status = Status("failed", 0, 0, "", one_line(f"Could not update the index, so answers "
-                                      f"still come from the previous one: {why}"), self._status.version, ())
-                self._idle.notify_all()
-            return
-        with self._lock:
-            self._builder = None
-            self._serve(index, signature, skipped_notice(index))
-            self._idle.notify_all()
+            return None, signature, why
 
     def _build(self, old: Index) -> Index | None:
         """One build with a model instance of its own; None when a file changed while it was being read."""

@@ -13,6 +13,8 @@ when to rebuild: see `rag.live`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -38,6 +40,14 @@ def own_embedder(name: str) -> Embedder:
     packaged model holds ~190 MB), so an idle index holds only the serving one.
     """
     return new_embedder(name)
+
+
+def release_memory() -> None:
+    """Free a dropped model instance now (its modules hold reference cycles) and hand the memory back to
+    the system where the C library can (glibc's malloc_trim); elsewhere only the first."""
+    gc.collect()
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def lower_priority() -> None:
@@ -86,4 +96,4 @@ class ReportingEmbedder:
         return self.inner.encode_query(text)
 
 
-__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder"]
+__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder", "release_memory"]
