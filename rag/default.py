@@ -3,8 +3,9 @@
 `rag.retrieve` and `rag.answer` use it. It is a `rag.live.LiveIndex`: a
 watcher thread notices added, removed or edited documents and rebuilds in the
 background while the previous index keeps answering, so asking a question
-never looks at the seeds folder and never waits for a rebuild (only the very
-first use loads or builds the index).
+never scans the seeds folder (an answer re-reads only the files it quotes, to
+verify them) and never waits for a rebuild (only the very first use loads or
+builds the index).
 """
 
 from __future__ import annotations
@@ -62,4 +63,4 @@ def answer(question: str, k: int = 5, *, history: Sequence[str] | None = None) -
     """A cited answer to `question` from the default index (seeds/ → index/); `history`: the earlier
     questions of a conversation, oldest first (see `Index.answer`)."""
     check_question(question, k)
-    return default_index().answer(question, k, history=history)
+    return default_live().answer(question, k, history=history)

@@ -233,6 +233,11 @@ class HashEmbedder:
 @functools.cache
 def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
     """The embedder for `name`, loaded once per process."""
+    return new_embedder(name)
+
+
+def new_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    """A model instance of `name` of its own (each call loads one; `load_embedder` shares one)."""
     if name == HASH_MODEL or name.startswith(HASH_MODEL + ":"):
         dim = int(name.split(":", 1)[1]) if ":" in name else 64
         return HashEmbedder(dim, name)

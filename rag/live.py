@@ -1,75 +1,51 @@
 """An index that stays current while it serves: watched seeds, background rebuilds, one swap.
 
-    live = LiveIndex("seeds", "index")
-    live.current().answer("Why does Taiwan matter to Japan?")   # never waits for a rebuild
-    live.status()                                               # Status(state="indexing", ...)
+    with LiveIndex("seeds", "index") as live:
+        live.answer("Why does Taiwan matter to Japan?")   # never waits for a rebuild
+        live.status()                                     # Status(state="indexing", ...)
 
 A watcher thread looks at the seeds every `poll_seconds` (`rag.watch`: a stat
-signature, plus a bounded sha256 sweep that catches an edit keeping size and
-modification time). When they changed, a background thread rebuilds the
-index into the same folder (`build_index` writes a new generation, then
-replaces the manifest) while `current()` keeps returning the old Index; the
-new one is then swapped in by replacing one reference, so a caller holds
-either the old index or the new one, never a mix. A failed rebuild leaves
-the old index serving, with state "failed" and one line saying why; the
-next change to the seeds tries again. Seeds that vanish (the only document
-removed, the folder deleted) do not stop answering: the index it has keeps
-serving, with a notice in `Status.message`, and its answers still quote only
-what the files hold (quotes from removed documents fail verification).
+signature of what a build would read, plus a bounded sha256 sweep). When it
+changed, a background thread rebuilds the index into the same folder while
+`current()` keeps returning the old Index; the new one is swapped in by
+replacing one reference, so a caller holds the old index or the new one,
+never a mix. A file changed while a rebuild reads it makes the rebuild start
+over, not fail. A failed rebuild leaves the old index serving, with state
+"failed" and one line saying why, until the seeds change again, are put back
+as the serving index has them, or someone runs `rag build` (a new manifest
+in the index folder is loaded). Seeds that vanish do not stop answering: the
+index keeps serving, with a notice in `Status.message`, and quotes from
+removed documents fail verification.
 
-Attributes of `Index` (`answer`, `retrieve`, `sources`, ...) are forwarded to
-`current()`, so a LiveIndex can be passed wherever an Index is read. A caller
-that needs several attributes of one index (an answer and its documents'
-texts) should hold `current()` once. Does not build or load itself: see
+Attributes of `Index` are forwarded to `current()`, so a LiveIndex can be
+passed wherever an Index is read; its `answer` adds advice that fits an index
+that updates itself. A caller that needs several attributes of one index
+should hold `current()` once. The watcher holds the LiveIndex weakly, so one
+dropped without `close()` stops watching. Does not build or load itself: see
 `rag.index` and `rag.loading`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import threading
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import store
-from .embed import Embedder
 from .errors import IngestError, RagError
 from .index import Index, build_index
+from .livestatus import CHANGED_MESSAGE, Status, changed_advice, indexing_message, one_line, skipped_notice, version_of
+from .livestatus import no_seeds_notice as _no_seeds
 from .loading import load_index, open_index
-from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder
+from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder, release_memory
+from .types import Answer
 from .watch import HashSweep, Signature, changed_names, seeds_signature
 
 CLOSE_SECONDS = 30.0  # close() waits this long at most for a rebuild to stop at its next step
-
-
-@dataclass(frozen=True)
-class Status:
-    state: str  # "ready" | "indexing" | "failed"
-    done: int  # units done in the running rebuild (0 when none)
-    total: int  # units in all (0 when unknown/none)
-    stage: str  # "", "reading", "embedding", "writing"
-    message: str  # one line for people; "" when ready with nothing to say
-    version: str  # id of the index now serving; changes at every swap
-    pending: tuple[str, ...]  # documents added/changed that are being indexed (not yet answerable)
-
-
-def version_of(index: Index) -> str:
-    """A short id of the index's data files: a new build always gets a new one."""
-    files = json.dumps(index.manifest.files, sort_keys=True).encode("utf-8")
-    return hashlib.sha256(files).hexdigest()[:12]
-
-
-def skipped_notice(index: Index) -> str:
-    """The files the index's build skipped, one line ("" when none): people should see them."""
-    return one_line("; ".join(f"skipped {s['source']}: {s['reason']}" for s in index.manifest.skipped))
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+ATTEMPTS = 3  # builds in a row while files keep changing under them, before a rebuild is reported failed
 
 
 class LiveIndex:
@@ -83,7 +59,8 @@ class LiveIndex:
         self._signature: Signature = ()  # of the seeds the serving (or building) index was made from
         self._failed: Signature | None = None  # seeds a rebuild failed on: retried only once they change
         self._sweep: HashSweep | None = None
-        self._embedder: Embedder | None = None  # the rebuilds' own model instance, loaded at the first one
+        self._manifest: tuple[int, int] | None = None  # (size, mtime) of the manifest the serving index was read from
+        self._look_error = ""  # the message of the last look at the seeds that failed, until one succeeds
         self._status = Status("indexing", 0, 0, "", "Loading the index…", "", ())
         self._lock = threading.Lock()  # guards the fields above
         self._load_lock = threading.Lock()  # one first load
@@ -91,8 +68,16 @@ class LiveIndex:
         self._idle = threading.Condition(self._lock)
         self._builder: threading.Thread | None = None
         self._stop = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name=f"rag-watch {self.seeds}", daemon=True)
+        self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self), self._stop, poll_seconds),
+                                         name=f"rag-watch {self.seeds}", daemon=True)
+        weakref.finalize(self, self._stop.set)  # a LiveIndex dropped unclosed stops its watcher
         self._watcher.start()
+
+    def __enter__(self) -> LiveIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- serving -------------------------------------------------------
 
@@ -113,7 +98,7 @@ class LiveIndex:
             return self._index
 
     def _first_load(self) -> None:
-        signature = seeds_signature(self.seeds)
+        signature = self._signature_now()
         try:
             index = open_index(self.seeds, self.index_dir, model=self.model)
             message = skipped_notice(index)
@@ -121,11 +106,27 @@ class LiveIndex:
             if signature or not (self.index_dir / store.MANIFEST).exists():
                 raise
             index = load_index(self.index_dir, model=self.model, check_sources=False)  # else the IngestError
-            message = self._no_seeds_notice(index)
+            message = _no_seeds(self.seeds, index)
         with self._lock:
-            self._index, self._signature = index, signature
-            self._sweep = HashSweep(self.seeds, index.manifest.sources)
-            self._status = Status("ready", 0, 0, "", message, version_of(index), ())
+            self._serve(index, signature, message)
+
+    def _serve(self, index: Index, signature: Signature, message: str) -> None:
+        """Swap `index` in, built from seeds of `signature` (holding the lock)."""
+        self._index, self._signature, self._failed = index, signature, None
+        self._sweep = HashSweep(self.seeds, index.manifest.sources)
+        self._manifest = _stat(self.index_dir / store.MANIFEST)
+        self._status = Status("ready", 0, 0, "", message, version_of(index), ())
+
+    def _signature_now(self) -> Signature:
+        return seeds_signature(self.seeds, leave_out=self.index_dir)
+
+    def answer(self, question: str, k: int = 5, **kwargs: Any) -> Answer:
+        """The serving index's answer; when its quotes fail verification, advice that fits a live index."""
+        result: Answer = self.current().answer(question, k, **kwargs)
+        if result.message.startswith(CHANGED_MESSAGE):
+            advice = changed_advice(self.seeds, self.status(), bool(self._signature_now()))
+            result = replace(result, message=result.message.replace(CHANGED_MESSAGE, advice))
+        return result
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -142,29 +143,34 @@ class LiveIndex:
 
     # --- watching ------------------------------------------------------
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception as err:  # noqa: BLE001 - the watcher must outlive any one bad look
-                with self._lock:
-                    self._status = replace(self._status, message=one_line(f"Could not check {self.seeds} for "
-                                                                          f"changes ({type(err).__name__}: {err})."))
+    def _look(self) -> None:
+        """The watcher's periodic look: a failure is shown in the status until a later look succeeds."""
+        try:
+            self.refresh()
+        except Exception as err:  # noqa: BLE001 - the watcher must outlive any one bad look
+            with self._lock:
+                self._look_error = one_line(f"Could not check {self.seeds} for changes ({type(err).__name__}: "
+                                            f"{err}); answering from the index as it is.")
+                self._status = replace(self._status, message=self._look_error)
 
     def refresh(self) -> Status:
         """Look at the seeds now; start a background rebuild if they changed. Returns at once."""
         if self._index is None or self._stop.is_set():
             return self.status()
         with self._refresh_lock:
-            signature = seeds_signature(self.seeds)
+            self._load_new_manifest()
+            signature = self._signature_now()
             with self._lock:
                 building, index = self._builder is not None, self._index
                 known, failed, sweep = self._signature, self._failed, self._sweep
+                if self._look_error and self._status.message == self._look_error:
+                    self._status = replace(self._status, message=skipped_notice(index))
+                self._look_error = ""
             if building or signature == failed:
                 return self.status()
             if not signature:
                 with self._lock:
-                    self._status = replace(self._status, state="ready", message=self._no_seeds_notice(index))
+                    self._status = replace(self._status, state="ready", message=_no_seeds(self.seeds, index))
                 return self.status()
             pending = changed_names(known, signature) if signature != known else ()
             if signature == known and sweep is not None:
@@ -172,26 +178,36 @@ class LiveIndex:
             if signature != known or pending:
                 self._start_rebuild(signature, pending, index)
             else:
-                with self._lock:  # the documents are back as they were: drop the notice
-                    if self._status.message == self._no_seeds_notice(index):
-                        self._status = replace(self._status, message="")
+                with self._lock:  # the documents are as the serving index has them: nothing to report
+                    if self._status.state == "failed" or self._status.message == _no_seeds(self.seeds, index):
+                        self._failed = None
+                        self._status = replace(self._status, state="ready", message=skipped_notice(index))
             return self.status()
 
-    def _no_seeds_notice(self, index: Index) -> str:
-        return one_line(f"No documents in {self.seeds} now; still answering from the index of "
-                        f"{len(index.sources)} document(s) built {index.manifest.built_at}, but quotes from "
-                        "documents no longer there are withheld. Put documents back to rebuild it.")
+    def _load_new_manifest(self) -> None:
+        """Serve the index in the folder when its manifest changed (`rag build` was run) and no rebuild runs."""
+        now = _stat(self.index_dir / store.MANIFEST)
+        with self._lock:
+            if now is None or now == self._manifest or self._builder is not None:
+                return
+            self._manifest = now  # tried once per new manifest
+        try:
+            index = load_index(self.index_dir, model=self.model, check_sources=False)  # the sweep checks it
+        except RagError as err:
+            with self._lock:
+                self._status = replace(self._status, message=one_line(f"Found a new index in {self.index_dir} but "
+                                       f"could not load it ({err}); answering from the previous one."))
+            return
+        with self._lock:
+            if self._builder is None and version_of(index) != self._status.version:
+                self._serve(index, self._signature_now(), skipped_notice(index))
 
     # --- rebuilding ----------------------------------------------------
 
     def _start_rebuild(self, signature: Signature, pending: tuple[str, ...], old: Index) -> None:
-        names = ", ".join(pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
         with self._lock:
             self._status = replace(self._status, state="indexing", done=0, total=0, stage="reading", pending=pending,
-                                   message=one_line(f"Indexing {len(pending) or 'the'} changed document"
-                                                    f"{'' if len(pending) == 1 else 's'}"
-                                                    f"{': ' + names if names else ''}; answering from the "
-                                                    "previous index meanwhile."))
+                                   message=indexing_message(pending))
             self._builder = threading.Thread(target=self._rebuild, args=(signature, old), daemon=True,
                                              name=f"rag-rebuild {self.index_dir}")
             self._builder.start()
@@ -201,43 +217,61 @@ class LiveIndex:
         what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,}/{total:,}",
                 "writing": "writing the index"}.get(stage, stage)
         with self._lock:
-            pending = self._status.pending
             self._status = replace(self._status, stage=stage, done=done, total=total,
-                                   message=one_line(f"Indexing {len(pending) or 'the'} changed document"
-                                                    f"{'' if len(pending) == 1 else 's'}: {what}; answering "
-                                                    "from the previous index meanwhile."))
+                                   message=indexing_message(self._status.pending, what))
 
     def _rebuild(self, signature: Signature, old: Index) -> None:
         lower_priority()
-        notes: list[str] = []
-        try:
-            if self._embedder is None or self._embedder.name != old.manifest.model:
-                self._embedder = own_embedder(old.manifest.model)  # the serving one would stall answers
-            embedder = ReportingEmbedder(self._embedder, self._progress, self._stop.is_set)
-            index = build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=embedder,
-                                log=notes.append, on_progress=self._progress)
-            index.embedder = old.embedder  # questions use the serving instance; the build's stays free
-        except Cancelled:  # closed: nothing was written
-            with self._lock:
-                self._builder = None
+        index, signature, why = self._attempts(signature, old)
+        release_memory()  # the rebuild's model instance, dropped by now
+        with self._lock:
+            self._builder = None
+            if index is not None:
+                self._serve(index, signature, skipped_notice(index))
+            elif why is None:  # closed: nothing was written
                 self._status = replace(self._status, state="ready", stage="", done=0, total=0, pending=(),
                                        message="Stopped indexing: the index was closed.")
-                self._idle.notify_all()
-            return
+            else:
+                self._failed = signature
+                self._status = Status("failed", 0, 0, "", one_line(f"Could not update the index, so answers "
+                                      f"still come from the previous one: {why}"), self._status.version, ())
+            self._idle.notify_all()
+
+    def _attempts(self, signature: Signature, old: Index) -> tuple[Index | None, Signature, str | None]:
+        """(the new index, the seeds it read, None), or (None, ..., why it failed), or (None, ..., None) when
+        closed. A build that found a file changed while it was read is started over, ATTEMPTS times at most."""
+        try:
+            index = self._build(old)  # the serving model instance would stall answers: one of its own
+            for _ in range(ATTEMPTS - 1):
+                if index is not None:
+                    break
+                signature = self._signature_now()  # files changed while being read: read them again
+                index = self._build(old)
+            if index is None:
+                raise RagError("the documents kept changing while they were being indexed; it is tried again at "
+                               "the next change")
+            index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
+            return index, signature, None
+        except Cancelled:
+            return None, signature, None
         except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
             why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
             print(f"rag: could not update the index: {why}", file=sys.stderr)
-            with self._lock:
-                self._failed, self._builder = signature, None
-                self._status = Status("failed", 0, 0, "", one_line(f"Could not update the index, so answers "
-                                      f"still come from the previous one: {why}"), self._status.version, ())
-                self._idle.notify_all()
-            return
-        with self._lock:
-            self._index, self._signature, self._failed, self._builder = index, signature, None, None
-            self._sweep = HashSweep(self.seeds, index.manifest.sources)
-            self._status = Status("ready", 0, 0, "", skipped_notice(index), version_of(index), ())
-            self._idle.notify_all()
+            return None, signature, why
+
+    def _build(self, old: Index) -> Index | None:
+        """One build with a model instance of its own; None when a file changed while it was being read."""
+        before = self._signature_now()
+        embedder = ReportingEmbedder(own_embedder(old.manifest.model), self._progress, self._stop.is_set)
+        try:
+            return build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=embedder,
+                               log=lambda line: None, on_progress=self._progress)
+        except (Cancelled, IngestError):
+            raise
+        except Exception:
+            if self._signature_now() != before:
+                return None
+            raise
 
     def wait(self, timeout: float | None = None) -> Status:
         """Block until no rebuild runs (or `timeout` seconds pass); the status then."""
@@ -251,6 +285,24 @@ class LiveIndex:
         for thread in (self._watcher, self._builder):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=CLOSE_SECONDS)
+
+
+def _watch(ref: weakref.ref[LiveIndex], stop: threading.Event, seconds: float) -> None:
+    """The watcher thread: looks every `seconds` until stopped or the LiveIndex is gone (held weakly)."""
+    while not stop.wait(seconds):
+        live = ref()
+        if live is None:
+            return
+        live._look()
+        del live
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 __all__ = ["LiveIndex", "Status", "version_of"]

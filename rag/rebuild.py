@@ -2,8 +2,9 @@
 
 The serving model instance takes one caller at a time (its tokenizer is not
 thread-safe), so a build that used it would stall every answer until the
-build ended: a rebuild gets a second instance. `ReportingEmbedder` stops
-between slices (`Cancelled`) when the index is closed, so a server can exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
+build ended: a rebuild gets a second instance, for that rebuild only. `ReportingEmbedder`
+stops between reads (`Cancelled`) when the index is closed, so a server can
+exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
 threads torch starts from it) yield the cores to answering. Does not decide
 when to rebuild: see `rag.live`.
 """
@@ -11,13 +12,15 @@ when to rebuild: see `rag.live`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import os
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
-from .embed import Embedder, QueryVectors, load_embedder
+from .embed import Embedder, QueryVectors, new_embedder
 from .passes import Encoded, Span
 
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
@@ -31,8 +34,20 @@ class Cancelled(Exception):
 
 
 def own_embedder(name: str) -> Embedder:
-    """A model instance of `name` of its own, not the process-wide one answers use."""
-    return load_embedder.__wrapped__(name)  # type: ignore[attr-defined, no-any-return]
+    """A model instance of `name` of its own, not the process-wide one answers use.
+
+    `rag.live` loads one per rebuild and drops it when the rebuild ends (the
+    packaged model holds ~190 MB), so an idle index holds only the serving one.
+    """
+    return new_embedder(name)
+
+
+def release_memory() -> None:
+    """Free a dropped model instance now (its modules hold reference cycles) and hand the memory back to
+    the system where the C library can (glibc's malloc_trim); elsewhere only the first."""
+    gc.collect()
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def lower_priority() -> None:
@@ -81,4 +96,4 @@ class ReportingEmbedder:
         return self.inner.encode_query(text)
 
 
-__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder"]
+__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder", "release_memory"]

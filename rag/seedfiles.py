@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -24,13 +25,16 @@ from .limits import limits
 KNOWN = " ".join(s for s in SUFFIXES if s != ".markdown")
 OUTSIDE = "a link to a file outside the seeds folder"
 NOT_UTF8 = "its name is not valid UTF-8; rename it"
+INDEX_FORMAT = "rag-index"  # how every `rag.store.FORMAT` begins
 
 
 def find_sources(seeds_dir: Path) -> list[Path]:
     """Every file (or link) under `seeds_dir`, recursively, in a stable order.
 
     README.md files describe a folder rather than belong to it, and hidden
-    files and folders are not documents, so both are left out. Files of a
+    files and folders are not documents, nor are the "~$name.docx" files Word
+    keeps while a document is open, nor is an index kept inside the folder
+    (a folder whose manifest.json is a rag index's), so all are left out. Files of a
     kind no reader handles, and links, are listed too: `ingest` names them
     as skipped when they cannot be read (see `check_source`).
     """
@@ -47,13 +51,27 @@ def find_sources(seeds_dir: Path) -> list[Path]:
         for p in seeds_dir.rglob("*")
         if (p.is_file() or p.is_symlink())
         and p.name.lower() != "readme.md"
+        and not p.name.startswith("~$")
         and not any(part.startswith(".") for part in p.relative_to(seeds_dir).parts)
     )
+    indexes = [p.parent for p in paths if p.name == "manifest.json" and _is_index_manifest(p)]
+    paths = [p for p in paths if not any(p.is_relative_to(folder) for folder in indexes)]
     if not paths:
         raise IngestError(
             f"Seeds folder {seeds_dir} has no documents; add at least one ({KNOWN}) and run `rag build` again."
         )
     return paths
+
+
+def _is_index_manifest(path: Path) -> bool:
+    """Whether `path` is the manifest of an index `rag.store` wrote (its "format" is "rag-index ...")."""
+    if path.is_symlink():
+        return False
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("format", "")).startswith(INDEX_FORMAT)
 
 
 def printable(name: str) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
+import shutil
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,8 @@ from conftest import SMALL_CORPUS, quiet
 
 import rag.live
 from rag.errors import IndexStateError
-from rag.live import LiveIndex, Status
+from rag.live import LiveIndex, Status, version_of
+from rag.loading import load_index, open_index
 
 OLD, NEW = "clover and lavender", "thyme and marigolds"
 QUESTION = "Which flowers do honey bees visit in early summer?"
@@ -271,13 +275,23 @@ def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_ca
     assert not (tmp_path / "stopped" / "manifest.json").exists()
 
 
-def test_a_rebuilt_index_answers_with_the_serving_model_instance(live):
-    serving = live.current().embedder
+def test_a_rebuild_answers_with_the_serving_model_instance_and_then_drops_its_own(live, monkeypatch):
+    serving, made = live.current().embedder, []
+    real = rag.live.own_embedder
+
+    def own(name: str):
+        embedder = real(name)
+        made.append(weakref.ref(embedder))
+        return embedder
+
+    monkeypatch.setattr(rag.live, "own_embedder", own)
     (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
     live.refresh()
     assert live.wait(WAIT).state == "ready"
-    assert live.current().embedder is serving  # the rebuilds' own instance stays free for the next one
-    assert live._embedder is not serving
+    assert live.current().embedder is serving  # questions keep the serving instance
+    assert len(made) == 1 and made[0]() is not serving
+    gc.collect()
+    assert made[0]() is None  # the rebuild's own instance is not kept once it is done
 
 
 @pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated")
@@ -335,3 +349,151 @@ def test_skipped_files_are_named_in_the_status(make_seeds, tmp_path):
         assert "skipped empty.txt" in message and "skipped photo.png" in message and "\n" not in message
     finally:
         index.close()
+
+
+ZEBRAS = "Zebras graze on the savanna grasslands of Kenya in large herds.\n"
+
+
+def test_status_recovers_when_the_seeds_return_to_the_indexed_ones(live, monkeypatch):
+    total = sum(p.stat().st_size for p in live.seeds.iterdir())
+    monkeypatch.setenv("RAG_MAX_CORPUS_MB", str((total + 100) / 1e6))  # these files fit; one more does not
+    extra = live.seeds / "extra.txt"
+    extra.write_text("Herons fish in shallow lakes at dawn. " * 30, "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "failed"
+    extra.unlink()  # the seeds are again exactly what the serving index was built from
+    live.refresh()
+    status = live.wait(WAIT)
+    assert status.state == "ready", status.message
+    assert "Could not update" not in status.message
+
+
+def test_an_index_built_with_rag_build_after_a_failure_is_served(live, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = rag.live.build_index
+    monkeypatch.setattr(rag.live, "build_index", broken)
+    (live.seeds / "zebras.txt").write_text(ZEBRAS, "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "failed"
+    real(live.seeds, live.index_dir, model="hash-embedder", log=lambda line: None)  # what `rag build` does
+    status = live.refresh()
+    assert status.state == "ready", status.message
+    assert status.version == version_of(load_index(live.index_dir, model="hash-embedder"))
+    assert "zebras.txt" in live.current().sources
+
+
+def test_an_unclosed_live_index_does_not_keep_its_watcher(make_seeds, tmp_path: Path):
+    seeds = make_seeds(SMALL_CORPUS)
+    before = {t for t in threading.enumerate() if t.name.startswith("rag-watch")}
+    for _ in range(3):
+        index = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=0.05)
+        index.current()
+        del index
+    gc.collect()
+    left = {t for t in threading.enumerate() if t.name.startswith("rag-watch")} - before
+    for thread in left:
+        thread.join(timeout=WAIT)
+    assert not [t for t in left if t.is_alive()]
+
+
+def test_a_live_index_used_in_a_with_block_stops_its_watcher_at_the_end(make_seeds, tmp_path: Path):
+    with LiveIndex(make_seeds(SMALL_CORPUS), tmp_path / "index", model="hash-embedder", poll_seconds=3600) as live:
+        assert "bees.txt" in live.current().sources
+        watcher = live._watcher
+        assert watcher.is_alive()
+    assert not watcher.is_alive()
+
+
+def test_a_skipped_file_that_grows_does_not_rebuild_the_index(live, monkeypatch):
+    monkeypatch.setenv("RAG_MAX_FILE_MB", "0.01")
+    log = live.seeds / "app.log"
+    log.write_text("started\n" * 2000, "utf-8")  # 16 KB: over the 10 KB limit, skipped
+    live.refresh()
+    status = live.wait(WAIT)
+    assert "skipped app.log" in status.message
+    builds = set()
+    for _ in range(3):
+        with log.open("a", encoding="utf-8") as f:
+            f.write("one more line\n")  # still over the limit: nothing the index holds changed
+        live.refresh()
+        builds.add(live.wait(WAIT).version)
+    assert builds == {status.version}
+
+
+@pytest.mark.parametrize("name", ["server.log", "bees.txt~", "4913"])
+def test_a_file_of_no_known_type_that_changes_does_not_rebuild_the_index(live, name):
+    other = live.seeds / name
+    other.write_text("plain notes\n", "utf-8")
+    live.refresh()
+    first = live.wait(WAIT)
+    assert first.state == "ready" and f"skipped {name}" in first.message
+    for n in range(3):
+        other.write_text("plain notes, longer now\n" * (n + 2), "utf-8")  # size, time and bytes all change
+        assert live.refresh().state == "ready"
+        assert live.wait(WAIT).version == first.version
+
+
+def test_a_file_of_no_known_type_that_holds_a_web_page_is_indexed(live):
+    (live.seeds / "zebras.page").write_text(f"<html><body><p>{ZEBRAS}</p></body></html>", "utf-8")
+    live.refresh()
+    assert live.wait(WAIT).state == "ready"
+    assert "zebras.page" in live.current().sources
+
+
+def test_an_index_folder_inside_the_seeds_does_not_rebuild_forever(make_seeds):
+    seeds = make_seeds(SMALL_CORPUS)
+    index = LiveIndex(seeds, seeds / "index", model="hash-embedder", poll_seconds=3600)
+    try:
+        index.current()
+        first = index.status().version
+        for _ in range(2):  # no document changes: nothing to rebuild
+            index.refresh()
+            assert index.wait(WAIT).version == first
+        (seeds / "zebras.txt").write_text(ZEBRAS, "utf-8")  # a real change still rebuilds
+        index.refresh()
+        status = index.wait(WAIT)
+        assert status.version != first and "zebras.txt" in index.current().sources
+        assert "index/" not in status.message  # its own files are not documents it skipped
+        # Opened again (a restart), the index is current: the files it wrote do not make it stale.
+        assert version_of(open_index(seeds, seeds / "index", model="hash-embedder")) == status.version
+    finally:
+        index.close()
+        index.wait(WAIT)
+
+
+def test_a_file_saved_during_a_rebuild_leads_to_another_build_not_a_failure(live, monkeypatch):
+    gate = Gate(monkeypatch)
+    bees = live.seeds / "bees.txt"
+    bees.write_text(SMALL_CORPUS["bees.txt"].replace(OLD, NEW), "utf-8")
+    live.refresh()
+    assert gate.reached.wait(WAIT)
+    bees.write_text(SMALL_CORPUS["bees.txt"].replace(OLD, "sage and  borage"), "utf-8")  # saved again mid-build
+    gate.release.set()
+    status = live.wait(WAIT)
+    assert status.state == "ready", status.message
+    assert "sage and  borage" in _quoted(live)
+
+
+def test_answers_over_a_seeds_folder_replaced_by_a_file_do_not_advise_rag_build(live):
+    shutil.rmtree(live.seeds)
+    live.seeds.write_text("not a folder", "utf-8")
+    live.refresh()
+    result = live.answer(QUESTION, 3)
+    assert result.abstained and not result.quotes
+    assert "rag build" not in result.message and "Put them back" in result.message
+
+
+def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkeypatch):
+    real = rag.live.seeds_signature
+
+    def broken(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(rag.live, "seeds_signature", broken)
+    live._look()  # what the watcher thread does every poll
+    assert "Could not check" in live.status().message
+    monkeypatch.setattr(rag.live, "seeds_signature", real)
+    live._look()
+    assert live.status().message == "" and live.status().state == "ready"
