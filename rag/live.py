@@ -122,10 +122,14 @@ class LiveIndex:
 
     def answer(self, question: str, k: int = 5, **kwargs: Any) -> Answer:
         """The serving index's answer; when its quotes fail verification, advice that fits a live index."""
-        result: Answer = self.current().answer(question, k, **kwargs)
+        return self.advise(self.current().answer(question, k, **kwargs))
+
+    def advise(self, result: Answer) -> Answer:
+        """`result` (an answer of `current()`), its advice on documents changed under it fit for a live index."""
         if result.message.startswith(CHANGED_MESSAGE):
             advice = changed_advice(self.seeds, self.status(), bool(self._signature_now()))
-            result = replace(result, message=result.message.replace(CHANGED_MESSAGE, advice))
+            result = replace(result, message=result.message.replace(CHANGED_MESSAGE, advice),
+                             text=result.text.replace(CHANGED_MESSAGE, advice))
         return result
 
     def __getattr__(self, name: str) -> Any:

@@ -483,6 +483,16 @@ def test_answers_over_a_seeds_folder_replaced_by_a_file_do_not_advise_rag_build(
     result = live.answer(QUESTION, 3)
     assert result.abstained and not result.quotes
     assert "rag build" not in result.message and "Put them back" in result.message
+    assert "rag build" not in result.text and "Put them back" in result.text
+    # The web chat answers from the serving index it holds for the turn, with the same advice.
+    from ui.chat import answer_turn, reply
+    from ui.workspace import Workspace
+
+    ws = Workspace(live)
+    turn = answer_turn(ws.index(), QUESTION, 3, None, advise=ws.advise)
+    assert turn["answer"]["message"] == result.message
+    _html, markdown = reply(live, QUESTION, 3)
+    assert "Put them back" in markdown and "rag build" not in markdown
 
 
 def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkeypatch):

@@ -116,7 +116,7 @@ def build_app(target: Any) -> gr.Blocks:
         old = valid_turns(turns)
         turn = answer_turn(index, question, saved["k"], sources,
                            history=earlier_questions(old), scope=docs_view.scope_note(found, sources),
-                           version=ws.status().version or version_of(index))
+                           version=ws.status().version or version_of(index), advise=ws.advise)
         shown = [*(shown if isinstance(shown, list) else messages(index, old)),
                  {"role": "user", "content": render_question(question)},
                  {"role": "assistant", "content": show_turn(index, turn)}]

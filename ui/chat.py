@@ -105,8 +105,9 @@ def show_answer(index: Any, answer: Answer, scope: str = "") -> str:
 
 def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | None = None) -> tuple[str, str]:
     """One chat answer: (HTML for the chat, Markdown for copying; "" when there is no answer). Never raises."""
+    live = index
     index = index.current() if hasattr(index, "current") else index  # one index for the answer and its sources
-    turn = answer_turn(index, question, k, sources)
+    turn = answer_turn(index, question, k, sources, advise=getattr(live, "advise", lambda answer: answer))
     return show_turn(index, turn), turn_markdown(turn)
 
 
@@ -114,13 +115,14 @@ def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | 
 
 
 def answer_turn(index: Any, question: Any, k: Any = DEFAULT_K, sources: Any = None, *,
-                history: Sequence[str] = (), scope: str = "", version: str = "") -> dict[str, Any]:
+                history: Sequence[str] = (), scope: str = "", version: str = "",
+                advise: Callable[[Answer], Answer] = lambda answer: answer) -> dict[str, Any]:
     """One turn of the conversation: the question and its answer (or the notice shown instead)."""
     turn: dict[str, Any] = {"question": question if isinstance(question, str) else str(question), "answer": None,
                             "notice": "", "scope": scope, "version": version,
                             "sources": list(sources) if isinstance(sources, (list, tuple)) else None}
     try:
-        turn["answer"] = dataclasses.asdict(answer_of(index, question, k, sources, history))
+        turn["answer"] = dataclasses.asdict(advise(answer_of(index, question, k, sources, history)))
     except RagError as err:
         turn["notice"] = str(err)
     except Exception:

@@ -64,6 +64,10 @@ class Workspace:
         """The index answering now; hold it for one whole answer (its sources and texts belong together)."""
         return self.target.current() if self.live else self.target
 
+    def advise(self, answer: Any) -> Any:
+        """An answer of `index()`, with advice fit for a live index when its documents changed under it."""
+        return self.target.advise(answer) if self.live else answer
+
     def status(self) -> Any:
         if self.live:
             return self.target.status()
