@@ -161,7 +161,10 @@ def test_document_list_search_select_and_filter(tab, live):
     page.locator("#rag-select-all").click()
     expect(page.locator("#rag-docs input:checked")).to_have_count(3)
 
+    stored = page.evaluate("localStorage.getItem('rag-settings')")
     doc_label(tab, REPORT_NAME).locator("input").uncheck()
+    # The page stores the new settings in one round trip; a question sent before it ends would use the old ones.
+    page.wait_for_function("before => localStorage.getItem('rag-settings') !== before", arg=stored, timeout=60_000)
     answer = tab.ask("How did shipping traffic through the northern canal change?")
     titles = {info.source: info.title for info in catalog(live.current())}
     expect(answer.locator(".rag-scope")).to_have_text(
@@ -212,11 +215,11 @@ def test_feedback_buttons_write_the_log(tab, live, feedback_log):
     chat = page.locator("#rag-chat")
     before = len(feedback_log.read_text("utf-8").splitlines()) if feedback_log.exists() else 0
     chat.get_by_role("button", name="Like", exact=True).last.click()
-    expect(page.get_by_text("recorded as “helpful”").first).to_be_visible()
+    expect(page.get_by_text("recorded as “helpful”").first).to_be_visible(timeout=60_000)  # a bound for a loaded machine
     chat.get_by_role("button", name="Feedback", exact=True).last.click()  # the flag opens its option
     shot(tab, "feedback")
     chat.get_by_role("button", name="Should have abstained", exact=True).last.click()
-    expect(page.get_by_text("recorded as “should have abstained”").first).to_be_visible()
+    expect(page.get_by_text("recorded as “should have abstained”").first).to_be_visible(timeout=60_000)
     records = [json.loads(line) for line in feedback_log.read_text("utf-8").splitlines()][before:]
     assert [r["verdict"] for r in records] == ["helpful", "should_abstain"]
     last = records[-1]
