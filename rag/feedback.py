@@ -68,6 +68,9 @@ def entry(*, verdict: str, question: str, history: Sequence[str], answer: Any, i
     }
 
 
+_last: dict[str, str] = {}  # per log file, the last record written (without its time)
+
+
 def record(log_path: str | Path, *, verdict: str, question: str, history: Sequence[str], answer: Any,
            index_version: str, sources: Sequence[str] | None = None) -> dict[str, Any]:
     """Append one feedback line to `log_path` (created with its folder if missing); returns the record."""
@@ -75,10 +78,16 @@ def record(log_path: str | Path, *, verdict: str, question: str, history: Sequen
                  sources=sources)
     path = Path(log_path)
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+    # The same verdict on the same answer twice in a row (a double click, a button firing twice) is one record.
+    same = json.dumps({k: v for k, v in line.items() if k != "time"}, sort_keys=True, ensure_ascii=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _lock, open(path, "ab") as out:
-            out.write(data)
+        with _lock:
+            if _last.get(str(path.resolve())) == same:
+                return line
+            with open(path, "ab") as out:
+                out.write(data)
+            _last[str(path.resolve())] = same
     except OSError as err:
         raise InputError(f"Cannot write feedback to {path} ({err.strerror or err}); pass a writable file.") from None
     return line

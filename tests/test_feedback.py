@@ -130,3 +130,12 @@ def test_cli_export_of_a_bad_log_is_one_line(tmp_path, capsys, content, expected
 
 def test_small_corpus_is_what_the_fixture_indexes(hash_index):
     assert set(hash_index.sources) == set(SMALL_CORPUS)
+
+
+def test_the_same_verdict_on_the_same_answer_twice_in_a_row_is_one_record(tmp_path, answered):
+    _index, answer = answered
+    log = tmp_path / "feedback.jsonl"
+    for verdict in ("should_abstain", "should_abstain", "helpful", "should_abstain"):
+        record(log, verdict=verdict, question=answer.question, history=[], answer=answer, index_version="v1")
+    verdicts = [json.loads(line)["verdict"] for line in log.read_text("utf-8").splitlines()]
+    assert verdicts == ["should_abstain", "helpful", "should_abstain"]
