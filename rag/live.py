@@ -40,7 +40,7 @@ from .index import Index, build_index
 from .livestatus import CHANGED_MESSAGE, Status, changed_advice, indexing_message, one_line, skipped_notice, version_of
 from .livestatus import no_seeds_notice as _no_seeds
 from .loading import load_index, open_index
-from .rebuild import Cancelled, ReportingEmbedder, lower_priority, own_embedder, release_memory
+from .rebuild import Cancelled, StoppableEmbedder, lower_priority, own_embedder, release_memory
 from .types import Answer
 from .watch import HashSweep, Signature, changed_names, seeds_signature
 
@@ -266,7 +266,7 @@ class LiveIndex:
     def _build(self, old: Index) -> Index | None:
         """One build with a model instance of its own; None when a file changed while it was being read."""
         before = self._signature_now()
-        embedder = ReportingEmbedder(own_embedder(old.manifest.model), self._progress, self._stop.is_set)
+        embedder = StoppableEmbedder(own_embedder(old.manifest.model), self._stop.is_set)
         try:
             return build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=embedder,
                                log=lambda line: None, on_progress=self._progress)

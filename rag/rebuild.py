@@ -2,7 +2,7 @@
 
 The serving model instance takes one caller at a time (its tokenizer is not
 thread-safe), so a build that used it would stall every answer until the
-build ended: a rebuild gets a second instance, for that rebuild only. `ReportingEmbedder`
+build ended: a rebuild gets a second instance, for that rebuild only. `StoppableEmbedder`
 stops between reads (`Cancelled`) when the index is closed, so a server can
 exit without waiting for a whole build. `lower_priority` makes the calling thread (and the
 threads torch starts from it) yield the cores to answering. Does not decide
@@ -26,7 +26,6 @@ from .passes import Encoded, Span
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
 NICENESS = 5  # Linux niceness is per thread; 5 gives the rebuild about a third of a core's share against answering
 
-Report = Callable[[str, int, int], None]  # (what, done, total)
 
 
 class Cancelled(Exception):
@@ -56,15 +55,15 @@ def lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
 
 
-class ReportingEmbedder:
+class StoppableEmbedder:
     """Wraps an embedder: the same vectors, read SLICE texts at a time, stopping between slices when cancelled.
 
     `build_index` reports how many texts were read (`on_progress`); this
     wrapper only makes a closed index's rebuild stop at the next slice.
     """
 
-    def __init__(self, inner: Embedder, report: Report, cancelled: Callable[[], bool] = lambda: False):
-        self.inner, self.report, self.cancelled = inner, report, cancelled
+    def __init__(self, inner: Embedder, cancelled: Callable[[], bool] = lambda: False):
+        self.inner, self.cancelled = inner, cancelled
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
 
     def _check(self) -> None:
@@ -96,4 +95,4 @@ class ReportingEmbedder:
         return self.inner.encode_query(text)
 
 
-__all__ = ["Cancelled", "ReportingEmbedder", "lower_priority", "own_embedder", "release_memory"]
+__all__ = ["Cancelled", "StoppableEmbedder", "lower_priority", "own_embedder", "release_memory"]

@@ -256,7 +256,7 @@ def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_ca
 
     monkeypatch.setattr(rag.rebuild, "SLICE", 4)
     inner = HashEmbedder()
-    wrapped = rag.rebuild.ReportingEmbedder(inner, lambda *step: None)
+    wrapped = rag.rebuild.StoppableEmbedder(inner)
     texts = [f"harbour {n} ships cargo" for n in range(10)]
     assert np.array_equal(wrapped.encode(texts), inner.encode(texts))
     spans = [[(0, len(t))] for t in texts]
@@ -269,7 +269,7 @@ def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_ca
     embedding = [s for s in heard if s[0] == "embedding"]
     assert embedding[0][1] == 0 and embedding[-1][1] == embedding[-1][2] > 0
     reads = iter(range(100))
-    stopping = rag.rebuild.ReportingEmbedder(inner, lambda *step: None, cancelled=lambda: next(reads) >= 2)
+    stopping = rag.rebuild.StoppableEmbedder(inner, cancelled=lambda: next(reads) >= 2)
     with pytest.raises(rag.rebuild.Cancelled):
         rag.build_index(seeds, tmp_path / "stopped", embedder=stopping, log=quiet)
     assert not (tmp_path / "stopped" / "manifest.json").exists()
