@@ -29,9 +29,13 @@ eval: $(STAMP)  ## held-out report over the development gold sets, with ablation
 	$(BIN)/rag eval tests/gold --seeds tests/gold/docs --index .rag-cache/dev --ablations \
 		--chart docs/abstention-tradeoff.png --compare docs/eval.json
 
-followups: $(STAMP)  ## follow-up questions answered with their conversation and alone (tests/gold/followups)
+followups: $(STAMP)  ## follow-up questions answered with their conversation and alone: development and two held-out sets
 	$(BIN)/python -m rag.conversations tests/gold/followups/conversations.jsonl --seeds tests/gold/docs \
 		--index .rag-cache/dev
+	$(BIN)/python -m rag.conversations tests/gold/followups-heldout/conversations.jsonl \
+		--seeds tests/gold/followups-heldout/docs --index .rag-cache/followups-heldout
+	$(BIN)/python -m rag.conversations tests/gold/followups-heldout2/conversations.jsonl \
+		--seeds tests/gold/followups-heldout2/docs --index .rag-cache/followups-heldout2
 
 heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences, kept out of every fit, scored with the shipped parameters
 	mkdir -p .rag-cache/heldout-docs

@@ -23,7 +23,7 @@ from .abstain import Signals, expected_type, measure
 from .embed import QueryVectors
 from .quotes import Sentence, choose, cite, is_dependent, paragraph_of
 from .retrieve import Hit, maxsim, rank
-from .text import content_words
+from .text import content_words, word_set
 from .tuning import Params, shipped
 from .types import Answer
 
@@ -55,12 +55,12 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     A question that leans on earlier turns is answered as asked, and, within the documents the
     answer to the earlier question quoted, both as asked and together with that question's
     words; the answer the abstention model is surest of is kept, and `Answer.searched` says
-    what was searched. An answer found through the history must quote one of the follow-up's
-    own subject words when it has any ("Who invented it?" needs "invent"), so the earlier
-    question's words cannot make it quote the earlier topic. A reference that cannot be
-    resolved abstains and says so.
+    what was searched. The history is used only when the documents searched mention one of the
+    follow-up's own subject words, if it has any ("Who invented it?" needs "invent"), so the
+    earlier question's words cannot make it quote the earlier topic for something the documents
+    never speak of. A reference that cannot be resolved abstains and says so.
     """
-    from .followup import UNRESOLVED_MESSAGE, check_history, grounded, holds_list, resolve
+    from .followup import UNRESOLVED_MESSAGE, check_history, holds_list, known, resolve
     from .query import check_question
 
     query = check_question(question, k)
@@ -86,15 +86,22 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
         return alone
     best, best_support = alone, params.support_of(signals.values())
     within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
+    if not known(question, _words(index, within or index.sources)):
+        return alone  # the documents searched never mention what the follow-up asks about
     trials = [(question, encoded)] if within != sources else []
     merged = _encode(index, check_question(resolution.searched, k))
     for text, vectors in [*trials, (resolution.searched, merged)]:
         result, trial = explain(index, text, k=k, sources=within, params=params, encoded=vectors)
         support = params.support_of(trial.values())
-        if support > best_support and (result.abstained or grounded(question, [q.text for q in result.quotes])):
+        if support > best_support:
             searched = resolution.searched if text != question else ""
             best, best_support = replace(result, question=question, searched=searched), support
     return best
+
+
+def _words(index: Index, sources: Sequence[str]) -> frozenset[str]:
+    """Every search token of `sources`' texts (`word_set` remembers each document's)."""
+    return frozenset().union(*(word_set(index.text_of(source)) for source in sources))
 
 
 def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:

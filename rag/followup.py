@@ -36,6 +36,8 @@ _OPENING = re.compile(r"^\s*(?:and|but|or|so|also|plus|then|what about|how about
 _PRONOUNS = frozenset(["it", "its", "it's", "itself", "they", "them", "their", "theirs", "they're", "those",
                        "these", "that", "this", "that's", "he", "him", "his", "she", "her", "hers", "one",
                        "ones"])
+_PERSONAL = frozenset(["it", "its", "itself", "they", "them", "their", "theirs", "he", "him", "his", "she", "her",
+                      "hers"])
 _DEMONSTRATIVES = frozenset(["that", "this", "these", "those"])
 # Verbs that say nothing of what is asked ("who gave that figure?"): an answer need not hold them.
 _LIGHT = frozenset(["give", "gave", "given", "gives", "get", "gets", "got", "make", "makes", "made", "take",
@@ -149,8 +151,11 @@ def _merge(question: str, context: str) -> Resolution:
         return Resolution("")
     own = subject_words(question)
     if not context:
-        # Nothing earlier to lean on: a question with words of its own is searched as asked.
-        return Resolution("", not own, reason)
+        # Nothing earlier to lean on: a question with words of its own is searched as asked, unless
+        # all it says is what is done to "it" or "them" ("Why was it removed?", "Who wrote it?").
+        vague = bool(_PERSONAL.intersection(t.lower() for t in tokens(question))) and len(own) <= 1 and all(
+            w.isalpha() and w.islower() for w in own)
+        return Resolution("", not own or vague, reason)
     mine = {w.lower() for w in own}
     extra = [w for w in subject_words(context) if w.lower() not in mine][:MAX_CONTEXT_WORDS]
     if not extra:
@@ -163,22 +168,39 @@ def grounded(question: str, quoted: Sequence[str]) -> bool:
 
     The noun of a back-reference ("that figure", "those blocks") names the earlier answer, not
     what is asked, so it is not required. Words match on their light stems, when one starts the
-    other, or on a long common start ("enable"/"enabled", "cooperation"/"cooperate"), so an answer found through the
-    earlier turns must still answer what the follow-up itself asks.
+    other, or on a long common start ("enable"/"enabled", "cooperation"/"cooperate").
     """
+    return known(question, set().union(*(word_set(text) for text in quoted)) if quoted else set())
+
+
+def known(question: str, words: set[str] | frozenset[str]) -> bool:
+    """True when one of `question`'s own subject words is among `words` (matched as `grounded` does),
+    or it has none.
+
+    With the words of the documents an answer was searched in, this says whether they mention
+    what the follow-up itself asks about ("Does that work on ext4?" in a manual that never
+    names ext4 cannot be answered from it, whatever the earlier question's words find).
+    """
+    own = own_words(question)
+    return not own or any(_matches(word, words) for word in own)
+
+
+def own_words(question: str) -> frozenset[str]:
+    """The search tokens of `question`'s subject words, without back-references' nouns and light verbs."""
     toks = [t.lower() for t in tokens(question)]
     referents = {after for before, after in pairwise(toks) if before in _DEMONSTRATIVES}
-    own = word_set(" ".join(w for w in subject_words(question) if w.lower() not in referents | _LIGHT))
-    if not own:
-        return True
-    found = set().union(*(word_set(text) for text in quoted)) if quoted else set()
-    return any(_matches(word, found) for word in own)
+    return word_set(" ".join(w for w in subject_words(question) if w.lower() not in referents | _LIGHT))
 
 
-def _matches(word: str, found: set[str]) -> bool:
+def _matches(word: str, found: set[str] | frozenset[str]) -> bool:
     if word in found:
         return True
+    if len(word) < STEM_PREFIX:  # a shorter word matches only itself
+        return False
+    head = word[:STEM_PREFIX]  # every other match shares this start (both rules need it)
     for other in found:
+        if not other.startswith(head):
+            continue
         shorter = min(len(word), len(other))
         common = next((n for n, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), shorter)
         if common == shorter >= STEM_PREFIX or common >= max(SHARED_START, shorter - 1):
@@ -191,5 +213,5 @@ def holds_list(text: str) -> bool:
     return _LIST_MARK.search(text) is not None
 
 
-__all__ = ["UNRESOLVED_MESSAGE", "Resolution", "check_history", "grounded", "holds_list", "leans", "resolve",
-           "subject_words"]
+__all__ = ["UNRESOLVED_MESSAGE", "Resolution", "check_history", "grounded", "holds_list", "known", "leans",
+           "own_words", "resolve", "subject_words"]

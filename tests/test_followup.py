@@ -18,6 +18,7 @@ from rag.followup import (
     check_history,
     grounded,
     holds_list,
+    known,
     leans,
     resolve,
     subject_words,
@@ -124,14 +125,23 @@ def test_an_answer_through_the_history_must_hold_the_follow_ups_own_words(questi
     ("And the second one?", []),
     ("What does it say about that?", ["Thanks, that helps."]),
     ("Why?", ["", "   "]),
+    ("Why was it deprecated?", []),  # all it says is what was done to "it"
+    ("Who wrote it?", ["OK, thanks."]),
+    ("How do I install them?", []),
 ])
 def test_a_reference_with_nothing_to_lean_on_is_unresolved(question, history):
     resolution = resolve(question, history)
     assert resolution.unresolved and resolution.searched == ""
 
 
-def test_a_follow_up_with_words_of_its_own_and_no_history_is_searched_as_asked():
-    resolution = resolve("What does this licence say about patents?", [])
+@pytest.mark.parametrize("question", [
+    "What does this licence say about patents?",
+    "What does it say about Taiwan?",  # "it" is the document; the question names its subject
+    "Is it possible to sort the keys?",
+    "How do I enable -execdir with it?",
+])
+def test_a_follow_up_with_words_of_its_own_and_no_history_is_searched_as_asked(question):
+    resolution = resolve(question, [])
     assert not resolution.unresolved and resolution.searched == ""
 
 
@@ -247,3 +257,14 @@ def test_a_conversation_encodes_each_search_once_and_answers_the_same(hash_index
     again = [hash_index.answer(q, history=conversation[:n]) for n, q in enumerate(conversation)]
     assert again == fresh
     assert encoded and len(encoded) == len(set(encoded))  # the earlier question is not encoded again
+
+
+@pytest.mark.parametrize(("question", "words", "expected"), [
+    ("Does that work on ext4?", {"file", "system", "birth", "time"}, False),  # never named: the documents do not say
+    ("Does that work on ext4?", {"file", "ext4"}, True),
+    ("Is there a downside?", {"downsides", "cost"}, True),  # a long common start
+    ("Why?", set(), True),  # no words of its own: the earlier subject is all it has
+    ("Who gave that figure?", set(), True),  # a light verb and a back-reference
+])
+def test_the_history_is_used_only_when_the_documents_mention_what_the_follow_up_asks(question, words, expected):
+    assert known(question, words) is expected
