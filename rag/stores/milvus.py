@@ -1,0 +1,331 @@
+"""The Milvus store: an index kept in Milvus (a server, or a milvus-lite file), answered from with no index folder.
+
+    milvus://HOST:PORT/COLLECTION     a Milvus server
+    milvus-lite:PATH.db/COLLECTION    a milvus-lite file (started in-process)
+
+Collection COLLECTION holds one row per passage: its dense vector (FLAT,
+inner product), Milvus's own BM25 over its search tokens (each written as a
+code word, so Milvus's analyser sees exactly the tokens `rag.text.tokens`
+makes), its source and context, the passage record (text, citation, sentence
+offsets, its paragraph's passages) and a payload: its sentence vectors and
+the int8 token rows of its sentences, of the sentence before it and of its
+context. COLLECTION_docs holds the manifest, the document frequencies and
+every document's text, pages and sha256. BM25 proposes candidates; their
+BM25 scores are then computed with the bm25s formula from the stored
+frequencies, so they rank as the index folder ranks them.
+
+Does not build anything: `rag.stores.milvus_build` uploads an index.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..chunk import Chunk
+from ..embed import QueryVectors
+from ..errors import IndexStateError, InputError
+from ..ingest import page_at
+from ..quantize import TokenMatrix
+from ..retrieve import CANDIDATES, features
+from ..store import Manifest
+from ..text import tokens
+from ..tuning import RANK_FEATURES
+from ..types import Citation, Passage
+from .base import Candidates, empty_candidates
+
+PIECE = 15_000  # characters per VARCHAR array element: at most 60,000 bytes of UTF-8
+K1, B = 1.5, 0.75  # bm25s's defaults, which the index folder uses
+EMPTY = "\u2205"  # bm25s's stand-in token for a passage without any
+FIELDS = ["id", "vector", "record", "payload", "context"]
+
+
+def parse(uri: str) -> tuple[str, str]:
+    """`uri` as (what MilvusClient connects to, collection name), or InputError saying the two forms."""
+    forms = "use milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION"
+    if uri.startswith("milvus://"):
+        rest = uri[len("milvus://"):]
+        host, _, name = rest.partition("/")
+        if host and name and "/" not in name:
+            return f"http://{host}", name
+    elif uri.startswith("milvus-lite:"):
+        path, _, name = uri[len("milvus-lite:"):].rpartition("/")
+        if path.endswith(".db") and name:
+            return str(Path(path).resolve()), name
+    raise InputError(f"store {uri!r} is not a Milvus address; {forms}.")
+
+
+def connect(uri: str) -> tuple[Any, str]:
+    """A MilvusClient for `uri` and the collection name, or IndexStateError in one line."""
+    target, name = parse(uri)
+    try:
+        from pymilvus import MilvusClient
+        # pymilvus logs each failed call with its traceback; the error raised here says what to do instead.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    except ImportError:
+        raise IndexStateError("Milvus stores need pymilvus: pip install 'rag[milvus]'.") from None
+    if not target.startswith("http") and not Path(target).parent.is_dir():
+        raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist.")
+    try:
+        return MilvusClient(uri=target, timeout=10), name
+    except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds; the user needs one line
+        raise IndexStateError(f"cannot reach Milvus at {uri} ({_first_line(err)}); "
+                              "check that the server is running and the address is right.") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(getattr(err, "message", "") or err).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def pieces(text: str) -> list[str]:
+    return [text[i : i + PIECE] for i in range(0, len(text), PIECE)] or [""]
+
+
+def packed(arrays: list[np.ndarray]) -> list[str]:
+    """Arrays as base64 pieces (their shapes and types are in the passage record)."""
+    return pieces(base64.b64encode(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).decode("ascii"))
+
+
+def code_words(words: list[str], codes: dict[str, int]) -> str:
+    """Search tokens as code words Milvus's standard analyser keeps whole ("t12 t7")."""
+    return " ".join(f"t{codes[w]}" for w in words if w in codes)
+
+
+class MilvusStore:
+    """A Milvus collection as a `rag.stores.Store`."""
+
+    def __init__(self, uri: str):
+        self.location = uri
+        self.index_dir = None
+        self.client, self.name = connect(uri)
+        try:
+            if not self.client.has_collection(self.name) or not self.client.has_collection(self.name + "_docs"):
+                raise IndexStateError(f"no index in {uri}: collection {self.name!r} does not exist there; "
+                                      f"run `rag build --store {uri}` first.")
+            for name in (self.name, self.name + "_docs"):
+                self.client.load_collection(name)
+            meta = self._blob("manifest")
+            self.manifest = Manifest(**meta["manifest"])
+            self.frequencies: dict[str, int] = self._blob("frequencies")
+        except IndexStateError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise IndexStateError(f"cannot read the index in {uri} ({type(err).__name__}: {_first_line(err)}); "
+                                  f"rebuild it with `rag build --store {uri}`.") from None
+        self.codes = {w: n for n, w in enumerate(sorted(self.frequencies))}
+        self.passage_count = int(meta["passages"])
+        self.average_length = float(meta["average_length"])
+        self._sources = sorted(meta["sources"])
+        self.documents = _Documents(self)
+        self._chunks: list[Chunk] | None = None
+
+    def _blob(self, key: str) -> Any:
+        rows = self.client.query(self.name + "_docs", ids=[key], output_fields=["blob"])
+        if not rows:
+            raise IndexStateError(f"the index in {self.location} lacks its {key}; rebuild it with "
+                                  f"`rag build --store {self.location}`.")
+        return json.loads("".join(rows[0]["blob"]))
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self._sources)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every passage, read once on first use (listings and `rag eval`; not a question's path)."""
+        if self._chunks is None:
+            found: dict[int, Chunk] = {}
+            iterator = self.client.query_iterator(self.name, batch_size=1000, output_fields=["id", "record"])
+            while batch := iterator.next():
+                found.update((int(r["id"]), _chunk(r)) for r in batch)
+            iterator.close()
+            self._chunks = [found[i] for i in range(len(found))]
+        return self._chunks
+
+    def text_of(self, source: str) -> str:
+        return self.documents.text(source)
+
+    def page_at(self, source: str, offset: int) -> int | None:
+        record = self.documents.extracted.get(source)
+        return page_at(record["pages"], offset) if record else None
+
+    def current(self, source: str) -> str | None:
+        """The text Milvus holds now, if it is still the text indexed; checked against the file too when
+        the seeds folder is reachable (a text file must hold it, another file must hash the same)."""
+        try:
+            now = self._blob("doc:" + source)
+        except Exception:  # noqa: BLE001 - unreachable or removed: nothing can be quoted
+            return None
+        if now["sha256"] != self.manifest.sources.get(source):
+            return None
+        seeds = Path(self.manifest.seeds_dir)
+        if seeds.is_dir():
+            from ..seedfiles import read_seed
+
+            try:
+                data = read_seed(seeds, source)
+            except OSError:
+                return None
+            if hashlib.sha256(data).hexdigest() != now["sha256"]:
+                return None
+        return str(now["text"])
+
+    def _search(self, data: list[Any], field: str, metric: str, limit: int, sources: list[str] | None) -> list[int]:
+        condition = "" if sources is None else "source in " + json.dumps(sorted(sources))
+        found = self.client.search(self.name, data=data, anns_field=field, limit=limit, filter=condition,
+                                   search_params={"metric_type": metric}, output_fields=["id"])
+        return [int(hit["id"]) for hit in found[0]]
+
+    def candidates(self, encoded: QueryVectors, question: str, *, k: int,
+                   sources: list[str] | None = None) -> Candidates:
+        """Dense (FLAT inner product) and BM25 proposals, then everything later stages read for them."""
+        width, n = self.manifest.dimension, self.passage_count
+        if n == 0 or sources == []:
+            return empty_candidates(RANK_FEATURES, width)
+        pool = min(n, max(CANDIDATES, 4 * k))
+        vector = encoded.vector
+        query = [t for t in tokens(question) if t in self.frequencies]
+        dense_ids = self._search([np.asarray(vector, np.float32).tolist()], "vector", "IP", pool, sources)
+        lexical_ids = self._search([code_words(query, self.codes)], "sparse", "BM25", pool, sources) if query else []
+        cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
+        if len(cand) == 0:
+            return empty_candidates(RANK_FEATURES, width)
+        rows = {int(r["id"]): r for r in self.client.query(self.name, ids=cand.tolist(), output_fields=FIELDS)}
+        chunks = {i: _chunk(rows[i]) for i in rows}
+        records = {i: json.loads("".join(rows[i]["record"])) for i in rows}
+        near = sorted({j for i in rows for j in range(records[i]["para"][0], records[i]["para"][1] + 2)
+                       if j < n and j not in rows})
+        if near:
+            chunks.update((int(r["id"]), _chunk(r)) for r in self.client.query(self.name, ids=near,
+                                                                               output_fields=["id", "record"]))
+        layout = _Layout(width)
+        for i in cand.tolist():
+            layout.add(i, records[i], rows[i])
+        first = np.array([layout.first[i] for i in cand.tolist()], dtype=np.int64)
+        counts = np.array([len(chunks[i].sentences) for i in cand.tolist()], dtype=np.int64)
+        sentence_vectors, token_matrix, offsets, contexts = layout.finish(cand.tolist())
+        lexical = self._bm25(query, [chunks[i] for i in cand.tolist()])
+        passage_vectors = np.array([rows[i]["vector"] for i in cand.tolist()], dtype=np.float32)
+        found = features(encoded, first=first, counts=counts, passage=passage_vectors @ vector, lexical=lexical,
+                         sentence_vectors=sentence_vectors, tokens=token_matrix, token_offsets=offsets,
+                         contexts=contexts, frequencies=self.frequencies, passages=n)
+        return Candidates(cand, found, lexical, chunks, layout.first, sentence_vectors, token_matrix, offsets,
+                          self.frequencies, self.frequencies, n)
+
+    def _bm25(self, query: list[str], chunks: list[Chunk]) -> np.ndarray:
+        """Each passage's BM25 score for the query tokens, by bm25s's formula (Lucene's IDF)."""
+        n, scores = self.passage_count, np.zeros(len(chunks), dtype=np.float32)
+        if not query:
+            return scores
+        idf = {t: np.float32(math.log(1 + (n - self.frequencies[t] + 0.5) / (self.frequencies[t] + 0.5)))
+               for t in set(query)}
+        for j, chunk in enumerate(chunks):
+            words = tokens(chunk.search_text) or [EMPTY]
+            tf, length = Counter(words), np.float32(len(words))
+            norm = np.float32(K1) * (np.float32(1 - B) + np.float32(B) * length / np.float32(self.average_length))
+            scores[j] = sum((idf[t] * (np.float32(tf[t]) / (norm + np.float32(tf[t]))) for t in query if tf[t]),
+                            np.float32(0.0))
+        return scores
+
+    def __repr__(self) -> str:
+        return f"MilvusStore({self.location!r})"
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    r = json.loads("".join(row["record"]))
+    return Chunk(Passage(r["id"], r["text"], Citation(**r["citation"])), tuple((s, e) for s, e in r["sentences"]),
+                 r["search_text"])
+
+
+class _Layout:
+    """The candidates' sentence vectors and token rows laid out in one local numbering.
+
+    Per passage: a slot for the sentence before it (its token rows, when in the
+    same paragraph; no rows otherwise), then its own sentences; the contexts'
+    rows follow every passage's, each context once.
+    """
+
+    def __init__(self, width: int):
+        self.width = width
+        self.first: dict[int, int] = {}
+        self.vectors: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.scales: list[np.ndarray] = []
+        self.lengths: list[int] = []  # token rows per sentence slot
+        self.context: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.context_of: dict[int, int] = {}
+
+    def add(self, i: int, record: dict[str, Any], row: dict[str, Any]) -> None:
+        data = base64.b64decode("".join(row["payload"]))
+        n, d, prev, ctx = len(record["sentences"]), self.width, record["prev"], record["ctx"]
+        lengths = np.diff(np.asarray(record["tokens"], dtype=np.int64))
+        total = prev + int(lengths.sum())
+        at = 0
+
+        def take(count: int, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+            nonlocal at
+            size = count * np.dtype(dtype).itemsize
+            out = np.frombuffer(data, dtype=dtype, count=count, offset=at).reshape(shape)
+            at += size
+            return out
+
+        self.vectors.append(np.zeros((1, d), np.float32))
+        self.vectors.append(take(n * d, np.float32, (n, d)))
+        self.first[i] = len(self.lengths) + 1
+        self.values.append(take(total * d, np.int8, (total, d)))
+        self.scales.append(take(total, np.float32, (total,)))
+        self.lengths += [prev, *lengths.tolist()]
+        context = int(row["context"])
+        self.context_of[i] = context
+        if context not in self.context:
+            self.context[context] = (take(ctx * d, np.int8, (ctx, d)), take(ctx, np.float32, (ctx,)))
+
+    def finish(self, order: list[int]) -> tuple[np.ndarray, TokenMatrix, np.ndarray, np.ndarray]:
+        """Sentence vectors, the token matrix, token offsets and each candidate's context slot."""
+        slots = {c: len(self.lengths) + n for n, c in enumerate(self.context)}
+        lengths = self.lengths + [len(v) for v, _ in self.context.values()]
+        values = self.values + [v for v, _ in self.context.values()]
+        scales = self.scales + [s for _, s in self.context.values()]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        matrix = TokenMatrix(np.concatenate(values), np.concatenate(scales))
+        contexts = np.array([slots[self.context_of[i]] for i in order], dtype=np.int64)
+        return np.concatenate(self.vectors), matrix, offsets, contexts
+
+
+class _Documents:
+    """The documents' texts and pages as the store holds them (read once, on first use)."""
+
+    def __init__(self, store: MilvusStore):
+        self._store = store
+        self._texts: dict[str, str] = {}
+        self._extracted: dict[str, dict[str, Any]] | None = None
+
+    def _load(self) -> None:
+        extracted = {}
+        for source in self._store.sources:
+            record = self._store._blob("doc:" + source)
+            self._texts[source] = record["text"]
+            if record["kind"] != "text":
+                extracted[source] = {"kind": record["kind"], "text": record["text"], "pages": record["pages"]}
+        self._extracted = extracted
+
+    @property
+    def extracted(self) -> dict[str, dict[str, Any]]:
+        if self._extracted is None:
+            self._load()
+        assert self._extracted is not None
+        return self._extracted
+
+    def text(self, source: str) -> str:
+        if self._extracted is None:
+            self._load()
+        return self._texts[source]
