@@ -120,3 +120,17 @@ def test_the_command_line_answers_from_a_store(stores, capsys) -> None:
     assert main(["ask", "Why paint hives white?", "--store", uri.rsplit("/", 1)[0] + "/absent"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("rag: error: no index in") and err.count("\n") == 1
+
+
+def test_rag_build_store_uploads_an_index_that_answers_without_its_folder(make_seeds, tmp_path: Path, capsys) -> None:
+    seeds = make_seeds(SMALL_CORPUS)
+    uri = f"milvus-lite:{tmp_path}/built.db/small"
+    assert main(["build", "--seeds", str(seeds), "--store", uri, "--model", "hash-embedder"]) == 0
+    assert f"into {uri}" in capsys.readouterr().out
+    assert not any(tmp_path.glob("**/passages-*.jsonl"))  # the folder index it was built in is gone
+    index = rag.open_store(uri)
+    assert index.sources == sorted(SMALL_CORPUS) and index.index_dir is None
+    answer = index.answer("Which city connected its container terminals to shore power?")
+    assert answer.quotes and answer.quotes[0].text in SMALL_CORPUS["ports.txt"]
+    assert main(["build", "--seeds", str(seeds), "--store", "milvus://127.0.0.1:1/x"]) == 1
+    assert capsys.readouterr().err.startswith("rag: error: cannot reach Milvus at milvus://127.0.0.1:1/x")

@@ -73,7 +73,8 @@ def connect(uri: str) -> tuple[Any, str]:
     except ImportError:
         raise IndexStateError("Milvus stores need pymilvus: pip install 'rag[milvus]'.") from None
     if not target.startswith("http") and not Path(target).parent.is_dir():
-        raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist.")
+        raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist; create it or "
+                              "name a milvus-lite file in a folder that does.")
     try:
         return MilvusClient(uri=target, timeout=10), name
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds; the user needs one line
@@ -144,11 +145,11 @@ class MilvusStore:
         """Every passage, read once on first use (listings and `rag eval`; not a question's path)."""
         if self._chunks is None:
             found: dict[int, Chunk] = {}
-            iterator = self.client.query_iterator(self.name, batch_size=1000, output_fields=["id", "record"])
-            while batch := iterator.next():
-                found.update((int(r["id"]), _chunk(r)) for r in batch)
-            iterator.close()
-            self._chunks = [found[i] for i in range(len(found))]
+            for start in range(0, self.passage_count, 1000):
+                rows = self.client.query(self.name, filter=f"id >= {start} and id < {start + 1000}",
+                                         output_fields=["id", "record"])
+                found.update((int(r["id"]), _chunk(r)) for r in rows)
+            self._chunks = [found[i] for i in range(self.passage_count)]
         return self._chunks
 
     def text_of(self, source: str) -> str:
@@ -213,7 +214,7 @@ class MilvusStore:
         first = np.array([layout.first[i] for i in cand.tolist()], dtype=np.int64)
         counts = np.array([len(chunks[i].sentences) for i in cand.tolist()], dtype=np.int64)
         sentence_vectors, token_matrix, offsets, contexts = layout.finish(cand.tolist())
-        lexical = self._bm25(query, [chunks[i] for i in cand.tolist()])
+        lexical = self._bm25(query, [records[i]["terms"] for i in cand.tolist()])
         passage_vectors = np.array([rows[i]["vector"] for i in cand.tolist()], dtype=np.float32)
         found = features(encoded, first=first, counts=counts, passage=passage_vectors @ vector, lexical=lexical,
                          sentence_vectors=sentence_vectors, tokens=token_matrix, token_offsets=offsets,
@@ -221,15 +222,14 @@ class MilvusStore:
         return Candidates(cand, found, lexical, chunks, layout.first, sentence_vectors, token_matrix, offsets,
                           self.frequencies, self.frequencies, n)
 
-    def _bm25(self, query: list[str], chunks: list[Chunk]) -> np.ndarray:
-        """Each passage's BM25 score for the query tokens, by bm25s's formula (Lucene's IDF)."""
-        n, scores = self.passage_count, np.zeros(len(chunks), dtype=np.float32)
+    def _bm25(self, query: list[str], passages: list[list[str]]) -> np.ndarray:
+        """Each passage's BM25 score (given its search tokens) for the query tokens, by bm25s's formula."""
+        n, scores = self.passage_count, np.zeros(len(passages), dtype=np.float32)
         if not query:
             return scores
         idf = {t: np.float32(math.log(1 + (n - self.frequencies[t] + 0.5) / (self.frequencies[t] + 0.5)))
                for t in set(query)}
-        for j, chunk in enumerate(chunks):
-            words = tokens(chunk.search_text) or [EMPTY]
+        for j, words in enumerate(passages):
             tf, length = Counter(words), np.float32(len(words))
             norm = np.float32(K1) * (np.float32(1 - B) + np.float32(B) * length / np.float32(self.average_length))
             scores[j] = sum((idf[t] * (np.float32(tf[t]) / (norm + np.float32(tf[t]))) for t in query if tf[t]),

@@ -65,6 +65,7 @@ def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = No
         c0, c1 = int(offsets[context]), int(offsets[context + 1])
         record = {"id": chunk.passage.id, "text": chunk.passage.text, "citation": asdict(chunk.passage.citation),
                   "sentences": [list(p) for p in chunk.sentences], "search_text": chunk.search_text,
+                  "terms": tokens(chunk.search_text) or [EMPTY],
                   "para": [lo, hi], "prev": int(offsets[s]) - start,
                   "tokens": (offsets[s : s + n + 1] - offsets[s]).tolist(), "ctx": c1 - c0}
         values, scales = store.token_vectors.values, store.token_vectors.scales
