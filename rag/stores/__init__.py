@@ -2,7 +2,8 @@
 
 One protocol (`Store`, in `base`) and one module per backend: `files` (an
 index folder: FAISS, bm25s, memory-mapped arrays) and `milvus` (a Milvus
-collection, or a milvus-lite file). Backends are imported only when used.
+collection, or a milvus-lite file; `milvus_build` uploads an index into it).
+Backends are imported only when used: `rag.open_store(uri)` picks one.
 """
 
 from __future__ import annotations
