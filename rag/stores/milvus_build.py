@@ -23,7 +23,7 @@ import numpy as np
 
 from ..text import tokens
 from .files import FileStore
-from .milvus import EMPTY, K1, PIECE, B, code_words, connect, packed, pieces
+from .milvus_layout import EMPTY, K1, PIECE, B, code_words, connect, packed, pieces
 
 BATCH = 128  # passages per insert
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
