@@ -11,7 +11,7 @@ Importing this package is cheap: torch and the model load on first use.
 from .default import answer, retrieve
 from .errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
 from .index import Index, build_index
-from .loading import load_index
+from .loading import load_index, open_store
 from .types import Answer, Citation, Passage, Quote
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "answer",
     "build_index",
     "load_index",
+    "open_store",
     "retrieve",
 ]

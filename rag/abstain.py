@@ -23,7 +23,7 @@ from .retrieve import Hit
 from .text import word_set
 
 if TYPE_CHECKING:
-    from .index import Index
+    from .stores import Candidates, Store
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Signals:
         return {name: float(value) for name, value in asdict(self).items()}
 
 
-def measure(index: Index, question: str, query_tokens: np.ndarray, hits: list[Hit], pool: np.ndarray,
+def measure(found: Candidates, store: Store, question: str, query_tokens: np.ndarray, hits: list[Hit], pool: np.ndarray,
             candidates: list[Sentence], chosen: list[Sentence], wanted: set[str]) -> Signals:
     """The signals for one question: `pool` holds the ranking score of every candidate passage."""
     if not candidates:
@@ -59,9 +59,9 @@ def measure(index: Index, question: str, query_tokens: np.ndarray, hits: list[Hi
     runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
     covered: set[str] = set()
     for cand in chosen:
-        text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
+        text = store.text_of(found.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         covered |= word_set(text)
-    vocab = index.bm25.vocab_dict
+    vocab = found.vocabulary
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
     lexical_top = {h.index for h in hits if 0 < h.lexical_rank <= 3}
@@ -81,37 +81,37 @@ def measure(index: Index, question: str, query_tokens: np.ndarray, hits: list[Hi
         # kind of fact asked for.
         type_missing=expected_type(question) is not None and not best.typed,
         lift=float(hits[0].score - pool.mean()) if hits and len(pool) else 0.0,
-        missing_rare=_missing_rare(index, wanted, index.chunks[best.chunk].search_text),
-        **_token_match(index, query_tokens, best.chunk),
+        missing_rare=_missing_rare(found, wanted, found.chunks[best.chunk].search_text),
+        **_token_match(found, query_tokens, best.chunk),
     )
 
 
 WEAK = 0.6  # a question token whose best match in a passage is below this cosine is not matched there
 
 
-def _token_match(index: Index, query_tokens: np.ndarray, chunk: int) -> dict[str, float]:
+def _token_match(found: Candidates, query_tokens: np.ndarray, chunk: int) -> dict[str, float]:
     """How well the passage matches the question's worst-matched tokens.
 
     Late interaction averages over the question's tokens, so a passage on the
     right topic that lacks the one thing asked for still scores well; the
     minimum does not average that away.
     """
-    offsets = index.token_offsets
-    start, end = offsets[index.sentence_offsets[chunk]], offsets[index.sentence_offsets[chunk + 1]]
+    first, last = found.sentence_rows(chunk)
+    start, end = int(found.token_offsets[first]), int(found.token_offsets[last])
     if len(query_tokens) == 0 or end <= start:
         return {"weakest": 0.0, "weak_share": 1.0}
-    best = (query_tokens @ index.token_vectors.rows(start, end).T).max(axis=1)
+    best = (query_tokens @ found.tokens.rows(start, end).T).max(axis=1)
     return {"weakest": float(best.min()), "weak_share": float(np.mean(best < WEAK))}
 
 
-def _missing_rare(index: Index, wanted: set[str], passage: str) -> float:
+def _missing_rare(found: Candidates, wanted: set[str], passage: str) -> float:
     """How much of the question's rarer vocabulary the passage lacks, weighted by IDF.
 
     Words the documents never use are left to `unknown`; a near-topic question
     the documents cannot answer often names one specific thing (an option, a
     place, a version) that the best passage does not mention.
     """
-    df, n = index.document_frequency, len(index.chunks)
+    df, n = found.frequencies, found.passages
     known = [w for w in wanted if df.get(w)]
     if not known:
         return 0.0

@@ -1,7 +1,10 @@
 """Cited answers: score the sentences of the retrieved passages, quote the best or abstain.
 
-The question flows one way: validate, encode, candidates from the index,
-rank, score sentences, quote (`rag.quotes`) or abstain (`rag.abstain`). A
+The question flows one way: validate (`rag.query`), encode (the embedder),
+candidates from the store (`rag.stores`: one object with everything later
+stages read), rank (`rag.retrieve.rank`), score sentences, quote
+(`rag.quotes`) or abstain (`rag.abstain`); each stage reads only what the
+one before returned, and the store only for the documents' texts. A
 sentence's score adds its cosine with the question, its own late-interaction
 score and its passage's, with weights from `rag.tuning.Params`.
 
@@ -30,6 +33,7 @@ from .types import Answer
 if TYPE_CHECKING:
     from .index import Index
     from .query import Query
+    from .stores import Candidates, Store
 
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
@@ -137,18 +141,19 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     query = check_question(question, k)
     vectors, truncated = encoded or index.encode_query(query)
     found = index.candidates(query, k, sources=sources, encoded=vectors)
-    hits = rank(found, chunks=index.chunks, k=k, weights=params.rank)
-    passages = [replace(index.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
+    hits = rank(found, k=k, weights=params.rank)
+    passages = [replace(found.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
     wanted = set(content_words(query.text))
+    store = index.store
 
     with index.one_blas_thread():
-        candidates = _candidates(index, query.text, vectors, hits, params)
+        candidates = _candidates(found, store, query.text, vectors, hits, params)
     candidates.sort(key=lambda c: -c.score)
-    chosen = choose(index, candidates)
-    signals = measure(index, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
+    chosen = choose(found, store, candidates)
+    signals = measure(found, store, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
                       chosen, wanted)
     abstained = not chosen or params.support_of(signals.values()) < params.threshold
-    quotes = [] if abstained else cite(index, chosen, params.quote_words)
+    quotes = [] if abstained else cite(found, store, chosen, params.quote_words)
     message = ABSTAIN_MESSAGE if abstained else ""
     if not abstained and not quotes:
         # Every chosen quote failed verification: its file changed since it was indexed.
@@ -161,24 +166,25 @@ def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | Non
     return replace(result, text=render(result)), signals
 
 
-def _candidates(index: Index, question: str, encoded: QueryVectors, hits: list[Hit],
+def _candidates(found: Candidates, store: Store, question: str, encoded: QueryVectors, hits: list[Hit],
                 params: Params) -> list[Sentence]:
     """Every sentence of the retrieved passages, with the scores that rank it."""
     candidates: list[Sentence] = []
     expected = expected_type(question)
+    offsets = found.token_offsets
     for hit in hits:
-        chunk = index.chunks[hit.index]
-        first = int(index.sentence_offsets[hit.index])
-        cosines = index.sentence_vectors[first : first + len(chunk.sentences)] @ encoded.vector
-        rows = np.arange(first, first + len(chunk.sentences))
-        starts = index.token_offsets[rows].copy()
-        source_text = index.text_of(chunk.passage.citation.source)
+        chunk = found.chunks[hit.index]
+        first, end_row = found.sentence_rows(hit.index)
+        cosines = found.sentence_vectors[first:end_row] @ encoded.vector
+        rows = np.arange(first, end_row)
+        starts = offsets[rows].copy()
+        source_text = store.text_of(chunk.passage.citation.source)
         # A dependent sentence ("Both contribute to…") is matched together with
         # the sentence it points back to, which says what it is about.
         for n, (start, end) in enumerate(chunk.sentences):
-            if is_dependent(source_text[start:end]) and (n > 0 or paragraph_of(index, hit.index)[0] < hit.index):
-                starts[n] = index.token_offsets[rows[n] - 1]
-        lates = maxsim(encoded.tokens, index.token_vectors, starts, index.token_offsets[rows + 1])
+            if is_dependent(source_text[start:end]) and (n > 0 or paragraph_of(found, hit.index)[0] < hit.index):
+                starts[n] = offsets[rows[n] - 1]
+        lates = maxsim(encoded.tokens, found.tokens, starts, offsets[rows + 1])
         for n, (start, end) in enumerate(chunk.sentences):
             text = source_text[start:end]
             typed = expected is not None and expected.search(text) is not None

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder "
                    "(default: all-MiniLM-L6-v2, packaged)")
     p.add_argument("--verbose", "-v", action="store_true", help="show titles, sections and dropped lines")
+    p.add_argument("--store", default=None, metavar="URI", help="build into Milvus instead of --index: "
+                   "milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("search", help="print the passages that best match a question")
@@ -131,6 +133,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
     p.add_argument("--index", type=Path, default=None,
                    help=f"index folder (default: {default}, rebuilt from the seeds when they change)")
+    p.add_argument("--store", default=None, metavar="URI", help="answer from a Milvus store instead: "
+                   "milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION (never rebuilt)")
 
 
 def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
@@ -140,8 +144,10 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
     which rebuilds in the background when the seeds change.
     """
     from .default import default_live
-    from .loading import load_index
+    from .loading import load_index, open_store
 
+    if getattr(args, "store", None):
+        return open_store(args.store)
     if args.index is not None:
         return load_index(args.index)
     watched = default_live()
@@ -156,6 +162,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .index import build_index
 
     started = time.perf_counter()
+    if args.store:
+        from .stores.milvus_build import build
+
+        build(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True)
+        print(f"Indexed {args.seeds} into {args.store} in {time.perf_counter() - started:.1f}s.")
+        return 0
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
                         verbose=args.verbose)
     m = index.manifest
@@ -230,7 +242,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .loading import open_index
     from .report import run_cli
 
-    if args.seeds is not None:
+    if args.seeds is not None and not args.store:
         target = args.index or Path(".rag-cache") / args.seeds.resolve().name
         return run_cli(args, open_index(args.seeds, target))
     return run_cli(args, _open(args))

@@ -1,7 +1,8 @@
 """Build and query an index: the library's entry points.
 
 `build_index` ingests a seeds folder, embeds passages and sentences, and
-writes an index folder; `Index.retrieve` / `Index.answer` query it.
+writes an index folder; `Index.retrieve` / `Index.answer` query it, over any
+store (`rag.stores`: an index folder, or Milvus).
 Loading one back (`load_index`, `open_index`) is `rag.loading`; the default
 index lives in `rag.default`.
 """
@@ -9,14 +10,10 @@ index lives in `rag.default`.
 from __future__ import annotations
 
 import functools
-import math
 import sys
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
@@ -26,9 +23,10 @@ from .errors import InputError
 from .folder import build_lock
 from .ingest import describe, ingest
 from .query import Query, check_question
-from .retrieve import FUSIONS, Candidates, Hit, bm25_index, candidates, faiss_index_for, rank, stored_vectors
-from .sources import SourceTexts
-from .text import tokens, vocabulary, word_set
+from .quotes import verified
+from .retrieve import FUSIONS, Hit, bm25_index, faiss_index_for, rank
+from .stores import Candidates, Store
+from .text import vocabulary
 from .types import Citation, Passage
 from .vectors import embed_chunks
 
@@ -41,83 +39,72 @@ DEFAULT_FUSION = "fused"
 
 
 class Index:
-    """A loaded index: passages, vectors, BM25 and the model that embeds questions."""
+    """A loaded index: a store (`rag.stores`) and the model that embeds questions.
 
-    def __init__(self, stored: store.Stored, embedder: Embedder, index_dir: Path, *, fusion: str = DEFAULT_FUSION):
+    A thin facade: the question's stages are `rag.query`, the embedder, `Store.candidates`,
+    `rag.retrieve.rank` and `rag.answering`; this class strings them together.
+    """
+
+    def __init__(self, stored: store.Stored | Store, embedder: Embedder, index_dir: Path | None = None, *,
+                 fusion: str = DEFAULT_FUSION):
         if fusion not in FUSIONS:
             raise InputError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}.")
+        if isinstance(stored, store.Stored):
+            from .stores.files import FileStore
+
+            stored = FileStore(stored, Path(index_dir or "."))
+        self.store: Store = stored
         self.manifest = stored.manifest
-        self.chunks = stored.chunks
-        self.faiss_index = stored.faiss_index
-        self.bm25 = stored.bm25
-        self.sentence_vectors = stored.sentence_vectors
-        self.token_vectors = stored.token_vectors
-        self.token_offsets = stored.token_offsets
         self.embedder = embedder
-        self.index_dir = index_dir
+        self.index_dir = index_dir if index_dir is not None else getattr(stored, "index_dir", None)
         self.fusion = fusion
-        self.passages = [c.passage for c in stored.chunks]
-        # Row of each chunk's first sentence in `sentence_vectors`.
-        self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
-        # Each chunk's context (document name and section): its token rows follow every sentence's.
-        self.context_of = context_ids(stored.chunks)[0] + int(self.sentence_offsets[-1])
-        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own copy
-        self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
-        self._sources = sorted(set(self._source_of))
         self._blas: Any = None
-        self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, stored.chunks, stored.documents,
-                                     self.manifest.sources)
-        self._texts = self.documents.texts
+
+    @property
+    def chunks(self) -> Sequence[Chunk]:
+        """Every passage with its sentences and search text, in store order."""
+        return self.store.chunks
 
     @functools.cached_property
-    def document_frequency(self) -> dict[str, int]:
-        """In how many passages each search token occurs (for IDF weights)."""
-        counts: Counter[str] = Counter()
-        for chunk in self.chunks:
-            counts.update(word_set(chunk.search_text))
-        return dict(counts)
+    def passages(self) -> list[Passage]:
+        return [c.passage for c in self.store.chunks]
 
-    def rarity(self, words: tuple[str, ...]) -> np.ndarray:
-        """An IDF weight per question word: words in every passage count little, rare ones much."""
-        df, n = self.document_frequency, max(1, len(self.chunks))
-        out = []
-        for word in words:
-            counts = [df.get(t, 0) for t in tokens(word)]
-            out.append(math.log(1 + n / (min(counts) + 0.5)) if counts else 0.0)
-        return np.array(out, dtype=np.float64)
+    @property
+    def documents(self) -> Any:
+        """The documents' texts: `.extracted` maps a PDF, HTML or Word source to its extracted text and pages."""
+        return self.store.documents
 
     def text_of(self, source: str) -> str:
         """The full text of an indexed source, exactly as the offsets count it."""
-        return self._texts[source]
+        return self.store.text_of(source)
 
     def verify(self, citation: Citation, text: str) -> bool:
-        """True when `text` is exactly the cited slice of the document as its file holds it now.
+        """True when `text` is exactly the cited slice of the document as it is now (see `Store.current`).
 
         A text file is re-read, and any other file re-hashed, at every call
         (size and modification time can survive an edit), so a document
         edited after indexing fails here instead of being misquoted.
         """
-        current = self.documents.current(citation.source)
-        return current is not None and current[citation.start : citation.end] == text
+        return verified(self.store, citation, text)
 
     def page_at(self, source: str, offset: int) -> int | None:
         """The 1-based page of `source` holding character `offset`; None for formats without pages."""
-        return self.documents.page_at(source, offset)
+        return self.store.page_at(source, offset)
 
     @property
     def sources(self) -> list[str]:
         """The documents in the index, by path relative to the seeds folder."""
-        return list(self._sources)
+        return self.store.sources
 
     def __repr__(self) -> str:
-        return (f"Index({str(self.index_dir)!r}, {len(self.chunks)} passages from {len(self.sources)} "
+        return (f"Index({self.store.location!r}, {self.manifest.passages} passages from {len(self.sources)} "
                 f"documents, model={self.manifest.model!r})")
 
     def source_text(self, source: str) -> str:
         """The text of a source file as indexed; citations' offsets point into it."""
-        if source not in self._texts:
+        if source not in set(self.sources):
             raise InputError(f"unknown document {_short(repr(source))}; the index holds {_first(self.sources)}.")
-        return self._texts[source]
+        return self.store.text_of(source)
 
     def check_sources(self, sources: Any) -> list[str]:
         """`sources` as a list of indexed document names, or InputError naming the first few that are not."""
@@ -125,7 +112,7 @@ class Index:
                 isinstance(s, str) for s in sources):
             raise InputError(f"sources must be a list of document names (e.g. {self.sources[:2]!r}), "
                              f"got {_short(repr(sources))}.")
-        unknown = sorted(set(sources) - set(self._sources))
+        unknown = sorted(set(sources) - set(self.sources))
         if unknown:
             raise InputError(f"unknown document(s) {_first(unknown)}; the index holds {_first(self.sources)}.")
         return list(sources)
@@ -150,25 +137,26 @@ class Index:
 
     def candidates(self, query: Query, k: int, *, sources: list[str] | None = None,
                    encoded: QueryVectors | None = None) -> Candidates:
-        """The passages proposed for `query` (FAISS and BM25), with the features that rank them."""
-        allowed = None if sources is None else np.isin(self._source_of, self.check_sources(sources))
+        """The passages the store proposes for `query` (dense and BM25), with everything that ranks and quotes them."""
+        allowed = None if sources is None else self.check_sources(sources)
         if encoded is None:
             encoded, _ = self.encode_query(query)
         with self.one_blas_thread():
-            return candidates(encoded, query.text, index=self, k=k, allowed=allowed)
+            return self.store.candidates(encoded, query.text, k=k, sources=allowed)
 
     def search(self, query: Query, k: int, *, sources: list[str] | None = None, fusion: str | None = None,
                encoded: QueryVectors | None = None, weights: dict[str, float] | None = None) -> list[Hit]:
         """The best `k` passages for `query`, best first (see `rag.retrieve.rank`)."""
         found = self.candidates(query, k, sources=sources, encoded=encoded)
-        return rank(found, chunks=self.chunks, k=k, fusion=fusion or self.fusion, weights=weights)
+        return rank(found, k=k, fusion=fusion or self.fusion, weights=weights)
 
     def retrieve(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                  fusion: str | None = None) -> list[Passage]:
         """The `k` passages that best match `question`, best first, each with a score."""
         query = check_question(question, k)
-        hits = self.search(query, k, sources=sources, fusion=fusion)
-        return [replace(self.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
+        found = self.candidates(query, k, sources=sources)
+        hits = rank(found, k=k, fusion=fusion or self.fusion)
+        return [replace(found.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
 
     def answer(self, question: str, k: int = 5, *, sources: list[str] | None = None,
                history: Sequence[str] | None = None) -> Answer:

@@ -41,6 +41,31 @@ def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Emb
     return Index(store.read(target), embedder, target, fusion=fusion)
 
 
+def is_remote(location: str | Path) -> bool:
+    """Whether `location` names a Milvus store (milvus://…, milvus-lite:…) rather than an index folder."""
+    return isinstance(location, str) and location.split(":", 1)[0] in ("milvus", "milvus-lite") and ":" in location
+
+
+def open_store(location: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
+               fusion: str = DEFAULT_FUSION) -> Index:
+    """An `Index` answering from `location`: an index folder (as `load_index`), or a Milvus store
+    (`milvus://HOST:PORT/COLLECTION`, `milvus-lite:PATH.db/COLLECTION`; see `rag.stores.milvus`)."""
+    if not is_remote(location):
+        return load_index(location, model=model, embedder=embedder, fusion=fusion)
+    from .stores.milvus import MilvusStore
+
+    found = MilvusStore(str(location))
+    manifest = found.manifest
+    if model is not None and model != manifest.model:
+        raise ModelError(f"The index in {location} was built with model {manifest.model!r}, not {model!r}; run "
+                         f"`rag build --store {location} --model {model}` to rebuild it with that model.")
+    embedder = embedder or load_embedder(manifest.model)
+    if embedder.dimension != manifest.dimension:
+        raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but the index in "
+                         f"{location} holds {manifest.dimension}; rebuild it with `rag build --store {location}`.")
+    return Index(found, embedder, fusion=fusion)
+
+
 def stale_sources(manifest: store.Manifest) -> str:
     """A short description of what changed in the seeds, or "" if nothing did (or they are gone)."""
     seeds = Path(manifest.seeds_dir)
@@ -93,4 +118,4 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
         return build_index(seeds, target, model=model or manifest.model, progress=progress)
 
 
-__all__ = ["load_index", "open_index", "stale_sources"]
+__all__ = ["is_remote", "load_index", "open_index", "open_store", "stale_sources"]

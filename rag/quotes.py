@@ -4,7 +4,8 @@ The best sentence is chosen, with up to two more that score nearly as well.
 A quoted sentence brings the sentences it depends on: the one it points back
 to ("This would…") and the one that continues it ("First, …"), so a quote
 reads on its own. Contiguous sentences are merged, and each quote is checked
-against the file on disk before it is returned.
+against the document as the store gives it now (the file on disk, for an
+index folder) before it is returned.
 
 Does not score sentences (`rag.answering`) or decide to abstain (`rag.abstain`).
 """
@@ -19,7 +20,7 @@ from .text import jaccard, word_set
 from .types import Citation, Quote
 
 if TYPE_CHECKING:
-    from .index import Index
+    from .stores import Candidates, Store
 
 MAX_QUOTES = 3
 QUOTE_MARGIN = 0.4  # a further sentence is quoted only if this close to the best
@@ -40,14 +41,14 @@ class Sentence:
 
 
 
-def choose(index: Index, candidates: list[Sentence]) -> list[Sentence]:
+def choose(found: Candidates, store: Store, candidates: list[Sentence]) -> list[Sentence]:
     """The best sentence, plus up to two more that score nearly as well; no near-duplicates."""
     chosen: list[Sentence] = []
     seen: list[frozenset[str]] = []
     for cand in candidates:
         if len(chosen) == MAX_QUOTES or (chosen and cand.score < chosen[0].score - QUOTE_MARGIN):
             break
-        text = index.text_of(index.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
+        text = store.text_of(found.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         words = word_set(text)
         # A pull quote and its body sentence, or a sentence repeated in two documents, appear once.
         if _near_duplicate(words, seen):
@@ -86,31 +87,35 @@ def is_dependent(sentence: str) -> bool:
     return _DEPENDENT.match(sentence) is not None
 
 
-def paragraph_of(index: Index, chunk: int) -> tuple[int, int]:
+def paragraph_of(found: Candidates, chunk: int) -> tuple[int, int]:
     """The first and last chunk of the body paragraph that `chunk` belongs to."""
+    chunks = found.chunks
+
     def same(i: int) -> bool:
-        a, b = index.chunks[i].passage.citation, index.chunks[chunk].passage.citation
+        if i not in chunks:
+            return False
+        a, b = chunks[i].passage.citation, chunks[chunk].passage.citation
         return a.source == b.source and a.paragraph == b.paragraph
 
     lo, hi = chunk, chunk
-    while lo > 0 and same(lo - 1):
+    while same(lo - 1):
         lo -= 1
-    while hi + 1 < len(index.chunks) and same(hi + 1):
+    while same(hi + 1):
         hi += 1
     return lo, hi
 
 
-def _in_context(index: Index, cand: Sentence, extend_to: int = 0) -> list[Citation]:
+def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int = 0) -> list[Citation]:
     """The sentence's span widened to the sentences it depends on and those that depend on it,
     then to the following sentences of its paragraph while the quote stays within `extend_to` words.
 
     Usually one span; two when the sentence ends its paragraph and the next
     paragraph opens by continuing it ("…have numerous effects." / "First, …").
     """
-    lo, hi = paragraph_of(index, cand.chunk)
-    spans = [span for c in index.chunks[lo : hi + 1] for span in c.sentences]
-    cite = index.chunks[cand.chunk].passage.citation
-    text = index.text_of(cite.source)
+    lo, hi = paragraph_of(found, cand.chunk)
+    spans = [span for c in range(lo, hi + 1) for span in found.chunks[c].sentences]
+    cite = found.chunks[cand.chunk].passage.citation
+    text = store.text_of(cite.source)
     pos = next(n for n, (s, _) in enumerate(spans) if s == cand.start)
     first = last = pos
     while first > 0 and pos - first < BACK_STEPS and is_dependent(text[spans[first][0] : spans[first][1]]):
@@ -123,18 +128,18 @@ def _in_context(index: Index, cand: Sentence, extend_to: int = 0) -> list[Citati
     while last + 1 < len(spans) and len(text[spans[first][0] : spans[last + 1][1]].split()) <= extend_to:
         last += 1
     out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1],
-                    index.page_at(cite.source, spans[first][0]))]
-    if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 < len(index.chunks):
-        following = index.chunks[hi + 1]
+                    store.page_at(cite.source, spans[first][0]))]
+    if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 in found.chunks:
+        following = found.chunks[hi + 1]
         nxt = following.passage.citation
         start, end = following.sentences[0]
         if (nxt.source == cite.source and nxt.paragraph == cite.paragraph + 1 and nxt.section == cite.section
                 and is_dependent(text[start:end])):
-            out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end, index.page_at(nxt.source, start)))
+            out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end, store.page_at(nxt.source, start)))
     return out
 
 
-def cite(index: Index, chosen: list[Sentence], extend_to: int = 0) -> list[Quote]:
+def cite(found: Candidates, store: Store, chosen: list[Sentence], extend_to: int = 0) -> list[Quote]:
     """Quote each chosen sentence with the sentences it depends on; merge what touches or overlaps.
 
     Quotes are ordered by score; within one paragraph, merged sentences keep
@@ -143,26 +148,26 @@ def cite(index: Index, chosen: list[Sentence], extend_to: int = 0) -> list[Quote
     """
     merged: list[tuple[Citation, float]] = []
     for cand in chosen:
-        for span, score in ((span, cand.score) for span in _in_context(index, cand, extend_to)):
+        for span, score in ((span, cand.score) for span in _in_context(found, store, cand, extend_to)):
             # Absorb every quote the span touches, until none is left: a span
             # can bridge two quotes that did not touch each other.
-            touching = [item for item in merged if _touch(index, span, item[0])]
+            touching = [item for item in merged if _touch(store, span, item[0])]
             while touching:
                 merged = [item for item in merged if item not in touching]
                 start = min([span.start] + [c.start for c, _ in touching])
                 end = max([span.end] + [c.end for c, _ in touching])
                 span = Citation(span.source, span.section, span.paragraph, start, end,
-                                index.page_at(span.source, start))
+                                store.page_at(span.source, start))
                 score = max([score] + [s for _, s in touching])
-                touching = [item for item in merged if _touch(index, span, item[0])]
+                touching = [item for item in merged if _touch(store, span, item[0])]
             merged.append((span, score))
     merged.sort(key=lambda item: (-item[1], item[0].source, item[0].start))
     quotes: list[Quote] = []
     seen: list[frozenset[str]] = []
     for citation, score in merged:
-        text = index.text_of(citation.source)[citation.start : citation.end]
+        text = store.text_of(citation.source)[citation.start : citation.end]
         words = word_set(text)
-        if _near_duplicate(words, seen) or not index.verify(citation, text):
+        if _near_duplicate(words, seen) or not verified(store, citation, text):
             continue
         seen.append(words)
         quotes.append(Quote(text, round(score, 6), citation))
@@ -176,11 +181,17 @@ def _near_duplicate(words: frozenset[str], seen: list[frozenset[str]]) -> bool:
     return any(jaccard(words, other) >= 0.7 for other in seen)
 
 
-def _touch(index: Index, a: Citation, b: Citation) -> bool:
+def verified(store: Store, citation: Citation, text: str) -> bool:
+    """True when `text` is exactly the cited slice of the document as the store gives it now (`Store.current`)."""
+    current = store.current(citation.source)
+    return current is not None and current[citation.start : citation.end] == text
+
+
+def _touch(store: Store, a: Citation, b: Citation) -> bool:
     """Two spans of one paragraph overlap or have only whitespace between them."""
     if a.source != b.source or a.paragraph != b.paragraph:
         return False
     lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
-    return hi <= lo or not index.text_of(a.source)[lo:hi].strip()
+    return hi <= lo or not store.text_of(a.source)[lo:hi].strip()
 
 

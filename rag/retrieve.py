@@ -1,17 +1,21 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, then ranking.
+"""Hybrid retrieval: the ranking features of a store's candidates, then ranking.
 
-Candidates come from both sides. The default ranking ("late") is late
+Candidates come from both sides, dense and lexical (see `rag.stores`). The default ranking ("late") is late
 interaction over contextual token vectors of the same model: each content
 token of the question finds its best match in the passage. `rag eval
 --ablations` measures it against a weighted blend of dense and BM25 scores
 ("blend"), reciprocal rank fusion ("rrf") and each side alone. Near-duplicate
 results (the same sentences reached twice) are suppressed, best first.
 
-Does not load models or files: it works on the arrays an `Index` holds.
+Does not load models or files or search a store: it works on the arrays a
+store gathered (`rag.stores.Candidates`), plus the FAISS and BM25 helpers the
+local-files store and the build use.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +25,9 @@ from .chunk import Chunk
 from .embed import QueryVectors
 from .errors import InputError
 from .quantize import TokenMatrix
-from .text import jaccard, tokens, word_set
-from .tuning import RANK_FEATURES, Params, shipped
+from .stores.base import Candidates
+from .text import content_words, jaccard, tokens, word_set
+from .tuning import Params, shipped
 
 RRF_K = 60
 # Tuned on the gold set with `rag eval` (see README, "Retrieval choices").
@@ -116,72 +121,57 @@ def bm25_scores(bm25: Any, question: str, n: int) -> np.ndarray:
     return np.asarray(bm25.get_scores(query), dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class Candidates:
-    """The passages proposed for one question, with every signal that can rank them."""
+def features(encoded: QueryVectors, *, first: np.ndarray, counts: np.ndarray, passage: np.ndarray,
+             lexical: np.ndarray, sentence_vectors: np.ndarray, tokens: TokenMatrix, token_offsets: np.ndarray,
+             contexts: np.ndarray, frequencies: Mapping[str, int], passages: int) -> dict[str, np.ndarray]:
+    """Every ranking feature of the candidates, from what a store gathered for them.
 
-    ids: np.ndarray  # positions in the index's chunk list
-    features: dict[str, np.ndarray]  # per candidate: late, dense, sentence, lexical (see RANK_FEATURES)
-    bm25: np.ndarray  # raw BM25 score per candidate
-
-
-def candidates(encoded: QueryVectors, question: str, *, index: Any, k: int,
-               allowed: np.ndarray | None = None) -> Candidates:
-    """Dense (FAISS) and lexical (BM25) proposals, scored by every ranking feature.
-
-    `index` holds the arrays (see `rag.index.Index`); `allowed` is an optional
-    boolean mask over passages.
+    Per candidate: `first`, the number of its first sentence (rows of
+    `sentence_vectors`; sentence s has token rows `token_offsets[s]:token_offsets[s + 1]`),
+    `counts` its sentences, `passage` its passage cosine, `lexical` its BM25 score and
+    `contexts` the number of its context's token span (document name and section).
     """
-    n = len(index.chunks)
-    empty = Candidates(np.zeros(0, np.int64), {f: np.zeros(0) for f in RANK_FEATURES}, np.zeros(0))
-    if n == 0:
-        return empty
-    pool = min(n, max(CANDIDATES, 4 * k))
     vector = encoded.vector
-    if allowed is None:
-        _, ids = index.faiss_index.search(vector.reshape(1, -1).astype(np.float32), pool)
-        dense_ids = [int(i) for i in ids[0] if i >= 0]
-    else:
-        # A filtered search scores the allowed passages exactly: asking an
-        # approximate index for every neighbour would be slow and lossy.
-        subset = np.flatnonzero(allowed)
-        sims = index.passage_vectors[subset] @ vector
-        dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
-    lexical_all = bm25_scores(index.bm25, question, n)
-    if allowed is not None:
-        lexical_all = np.where(allowed, lexical_all, 0.0)
-    lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
-    cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
-    if len(cand) == 0:
-        return empty
-    passage = index.passage_vectors[cand] @ vector
-    sentence = best_sentence(vector, cand, index.sentence_vectors, index.sentence_offsets)
-    lexical = lexical_all[cand]
-    offsets = index.token_offsets
-    starts, ends = offsets[index.sentence_offsets[cand]], offsets[index.sentence_offsets[cand + 1]]
-    per_token = token_maxima(encoded.tokens, index.token_vectors, starts, ends)
+    sentence = best_sentence(vector, first, first + counts, sentence_vectors)
+    starts, ends = token_offsets[first], token_offsets[first + counts]
+    per_token = token_maxima(encoded.tokens, tokens, starts, ends)
     # Each question word's best match in the passage or in its context (document name, section heading).
     # Many candidates share a context (a section): score each distinct one once.
-    contexts, which = np.unique(index.context_of[cand], return_inverse=True)
-    per_context = token_maxima(encoded.tokens, index.token_vectors, offsets[contexts], offsets[contexts + 1])
+    distinct, which = np.unique(contexts, return_inverse=True)
+    per_context = token_maxima(encoded.tokens, tokens, token_offsets[distinct], token_offsets[distinct + 1])
     in_context = np.maximum(per_token, per_context[which])
-    rarity = index.rarity(encoded.words)
+    weights = rarity(encoded.words, frequencies, passages)
     top = float(lexical.max())
-    features = {"late": _mean(per_token), "late_rare": _mean(per_token, rarity),
-                "late_context": _mean(in_context), "late_rare_context": _mean(in_context, rarity),
-                "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
-                "lexical": lexical / top if top > 0 else np.zeros(len(cand))}
-    return Candidates(cand, features, lexical)
+    return {"late": _mean(per_token), "late_rare": _mean(per_token, weights),
+            "late_context": _mean(in_context), "late_rare_context": _mean(in_context, weights),
+            "dense": passage.astype(np.float64), "sentence": sentence.astype(np.float64),
+            "lexical": lexical / top if top > 0 else np.zeros(len(first))}
 
 
-def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused",
-         weights: dict[str, float] | None = None) -> list[Hit]:
+def rarity(words: tuple[str, ...], frequencies: Mapping[str, int], passages: int) -> np.ndarray:
+    """An IDF weight per question word: words in every passage count little, rare ones much."""
+    n = max(1, passages)
+    out = []
+    for word in words:
+        counts = [frequencies.get(t, 0) for t in tokens(word)]
+        out.append(math.log(1 + n / (min(counts) + 0.5)) if counts else 0.0)
+    return np.array(out, dtype=np.float64)
+
+
+def question_tokens(encoded: QueryVectors, question: str) -> set[str]:
+    """The search tokens whose document frequencies the later stages read for a question."""
+    return {t for word in encoded.words for t in tokens(word)} | set(content_words(question))
+
+
+def rank(found: Candidates, *, k: int, fusion: str = "fused", weights: dict[str, float] | None = None,
+         chunks: Any = None) -> list[Hit]:
     """The best `k` candidates, best first, near-duplicates removed.
 
     "fused" (the default) is a weighted sum of the ranking features, with
     weights fitted on the development gold sets (`rag.tuning`); "late" is late
     interaction alone; "blend" and "rrf" fuse dense and BM25 scores; "dense"
-    and "bm25" use one side alone (for ablations).
+    and "bm25" use one side alone (for ablations). A pure function of `found`
+    (`chunks` is accepted for older callers and not read).
     """
     if len(found.ids) == 0:
         return []
@@ -200,7 +190,7 @@ def rank(found: Candidates, *, chunks: list[Chunk], k: int, fusion: str = "fused
         if scores[j] == -np.inf:
             break
         i = int(found.ids[j])
-        words = word_set(chunks[i].passage.text)
+        words = word_set(found.chunks[i].passage.text)
         if any(jaccard(words, other) >= 0.8 for other in seen):
             continue
         seen.append(words)
@@ -237,10 +227,9 @@ def maxsim(query_tokens: np.ndarray, token_vectors: TokenMatrix | np.ndarray, st
     return per_token.mean(axis=1) if per_token.shape[1] else np.zeros(len(starts), dtype=np.float64)
 
 
-def best_sentence(query_vector: np.ndarray, cand: np.ndarray, sentence_vectors: np.ndarray,
-                  sentence_offsets: np.ndarray) -> np.ndarray:
-    """The best sentence cosine within each candidate passage."""
-    starts, ends = sentence_offsets[cand], sentence_offsets[cand + 1]
+def best_sentence(query_vector: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  sentence_vectors: np.ndarray) -> np.ndarray:
+    """The best sentence cosine within each candidate passage (its sentence rows [start, end))."""
     rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
     sims = sentence_vectors[rows] @ query_vector
     return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(ends - starts)[:-1]]))

@@ -1,0 +1,143 @@
+"""The local-files store: an index folder (FAISS, bm25s, memory-mapped .npy) read by `rag.store.read`.
+
+Dense candidates come from FAISS (or, under a source filter, an exact product
+over the allowed passages), lexical ones from bm25s; the `Candidates` it
+returns are views of the memory-mapped arrays, so nothing is copied per
+question. Quotes are verified against the files in the seeds folder
+(`rag.sources`).
+
+Does not build or write indexes (`rag.build`, `rag.store.write`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..chunk import Chunk
+from ..context import context_ids
+from ..embed import QueryVectors
+from ..retrieve import CANDIDATES, bm25_scores, features, stored_vectors, top_k
+from ..sources import SourceTexts
+from ..store import Stored
+from ..text import word_set
+from ..tuning import RANK_FEATURES
+from .base import Candidates, empty_candidates
+
+
+class Positions(Mapping[int, Chunk]):
+    """A list of chunks seen as a mapping from position to chunk (no copy)."""
+
+    def __init__(self, chunks: list[Chunk]):
+        self._chunks = chunks
+
+    def __getitem__(self, key: int) -> Chunk:
+        if not 0 <= key < len(self._chunks):
+            raise KeyError(key)
+        return self._chunks[key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int | np.integer) and 0 <= int(key) < len(self._chunks)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._chunks)))
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+
+class FileStore:
+    """An index folder as a `rag.stores.Store`."""
+
+    def __init__(self, stored: Stored, index_dir: Path):
+        self.index_dir = index_dir
+        self.location = str(index_dir)
+        self.manifest = stored.manifest
+        self.chunks = stored.chunks
+        self.faiss_index = stored.faiss_index
+        self.bm25 = stored.bm25
+        self.sentence_vectors = stored.sentence_vectors
+        self.token_vectors = stored.token_vectors
+        self.token_offsets = stored.token_offsets
+        # Row of each chunk's first sentence in `sentence_vectors`.
+        self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
+        # Each chunk's context (document name and section): its token rows follow every sentence's.
+        self.context_of = context_ids(stored.chunks)[0] + int(self.sentence_offsets[-1])
+        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own copy
+        self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
+        self._sources = sorted(set(self._source_of))
+        self._positions = Positions(stored.chunks)
+        self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, stored.chunks, stored.documents,
+                                     self.manifest.sources)
+        self._texts = self.documents.texts
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self._sources)
+
+    @functools.cached_property
+    def document_frequency(self) -> dict[str, int]:
+        """In how many passages each search token occurs (for IDF weights)."""
+        counts: Counter[str] = Counter()
+        for chunk in self.chunks:
+            counts.update(word_set(chunk.search_text))
+        return dict(counts)
+
+    def text_of(self, source: str) -> str:
+        return self._texts[source]
+
+    def page_at(self, source: str, offset: int) -> int | None:
+        return self.documents.page_at(source, offset)
+
+    def current(self, source: str) -> str | None:
+        return self.documents.current(source)
+
+    def candidates(self, encoded: QueryVectors, question: str, *, k: int,
+                   sources: list[str] | None = None) -> Candidates:
+        """Dense (FAISS) and lexical (BM25) proposals, scored by every ranking feature."""
+        n = len(self.chunks)
+        if n == 0:
+            return empty_candidates(RANK_FEATURES, self.manifest.dimension)
+        allowed = None if sources is None else np.isin(self._source_of, sources)
+        pool = min(n, max(CANDIDATES, 4 * k))
+        vector = encoded.vector
+        if allowed is None:
+            _, ids = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), pool)
+            dense_ids = [int(i) for i in ids[0] if i >= 0]
+        else:
+            # A filtered search scores the allowed passages exactly: asking an
+            # approximate index for every neighbour would be slow and lossy.
+            subset = np.flatnonzero(allowed)
+            sims = self.passage_vectors[subset] @ vector
+            dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
+        lexical_all = bm25_scores(self.bm25, question, n)
+        if allowed is not None:
+            lexical_all = np.where(allowed, lexical_all, 0.0)
+        lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
+        cand = np.array(sorted(set(dense_ids) | set(lexical_ids)), dtype=np.int64)
+        if len(cand) == 0:
+            return empty_candidates(RANK_FEATURES, self.manifest.dimension)
+        lexical = lexical_all[cand]
+        first = self.sentence_offsets[cand]
+        found = features(encoded, first=first, counts=self.sentence_offsets[cand + 1] - first,
+                         passage=self.passage_vectors[cand] @ vector, lexical=lexical,
+                         sentence_vectors=self.sentence_vectors, tokens=self.token_vectors,
+                         token_offsets=self.token_offsets, contexts=self.context_of[cand],
+                         frequencies=self.document_frequency, passages=n)
+        return Candidates(cand, found, lexical, self._positions, self.sentence_offsets, self.sentence_vectors,
+                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab_dict, n)
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.location!r})"
+
+
+def open_folder(index_dir: Path) -> FileStore:
+    """The index folder `index_dir` as a store (checked as `rag.store.read` checks it)."""
+    from ..store import read
+
+    return FileStore(read(index_dir), index_dir)
+

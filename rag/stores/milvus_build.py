@@ -1,0 +1,149 @@
+"""Upload an index into Milvus: `rag build --store milvus://…` builds a folder index, then writes it here.
+
+The passages go into collection NAME (dense vector, BM25 over code words of
+their search tokens, record and payload; see `rag.stores.milvus`), the
+manifest, document frequencies and every document's text, pages and sha256
+into NAME_docs. An existing collection of that name is replaced: answers
+from it fail while the upload runs.
+
+Does not ingest or embed: `build_index` does, into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..text import tokens
+from .files import FileStore
+from .milvus_layout import EMPTY, K1, PIECE, B, code_words, connect, packed, pieces
+
+BATCH = 128  # passages per insert
+CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
+
+
+def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False,
+          log: Callable[[str], None] | None = None) -> None:
+    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`."""
+    from .. import build_index
+
+    connect(uri)  # an unreachable server fails before the model is loaded
+    with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
+        index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
+        assert isinstance(index.store, FileStore)
+        upload(index.store, uri, log=log)
+
+
+def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = None) -> None:
+    """Write the index folder `store` holds into the Milvus store `uri` (replacing what it held)."""
+    say = log or (lambda line: print(line, file=sys.stderr))
+    client, name = connect(uri)
+    width, chunks = store.manifest.dimension, store.chunks
+    frequencies = store.document_frequency
+    codes = {w: n for n, w in enumerate(sorted(frequencies))}
+    lengths = [len(tokens(c.search_text) or [EMPTY]) for c in chunks]
+    for suffix in ("", "_docs"):
+        if client.has_collection(name + suffix):
+            client.drop_collection(name + suffix)
+    _create(client, name, width)
+    paragraphs = _paragraphs(chunks)
+    offsets, first = store.token_offsets, store.sentence_offsets
+    rows: list[dict[str, Any]] = []
+    for i, chunk in enumerate(chunks):
+        lo, hi = paragraphs[i]
+        s, n = int(first[i]), len(chunk.sentences)
+        start = int(offsets[s - 1]) if lo < i else int(offsets[s])  # the sentence before, in the same paragraph
+        end = int(offsets[s + n])
+        context = int(store.context_of[i])
+        c0, c1 = int(offsets[context]), int(offsets[context + 1])
+        record = {"id": chunk.passage.id, "text": chunk.passage.text, "citation": asdict(chunk.passage.citation),
+                  "sentences": [list(p) for p in chunk.sentences], "search_text": chunk.search_text,
+                  "terms": tokens(chunk.search_text) or [EMPTY],
+                  "para": [lo, hi], "prev": int(offsets[s]) - start,
+                  "tokens": (offsets[s : s + n + 1] - offsets[s]).tolist(), "ctx": c1 - c0}
+        values, scales = store.token_vectors.values, store.token_vectors.scales
+        payload = [np.asarray(store.sentence_vectors[s : s + n], np.float32), values[start:end],
+                   np.asarray(scales[start:end], np.float32), values[c0:c1], np.asarray(scales[c0:c1], np.float32)]
+        rows.append({"id": i, "source": chunk.passage.citation.source, "context": context,
+                     "search": _clip(code_words(tokens(chunk.search_text), codes)),
+                     "vector": np.asarray(store.passage_vectors[i], np.float32).tolist(),
+                     "record": pieces(json.dumps(record)), "payload": packed(payload)})
+        if len(rows) == BATCH or i == len(chunks) - 1:
+            client.insert(name, rows)
+            rows = []
+            say(f"uploaded {i + 1:,} of {len(chunks):,} passages to {uri}")
+    meta = {"manifest": asdict(store.manifest), "passages": len(chunks),
+            "average_length": float(np.mean(lengths)) if lengths else 1.0, "sources": store.sources}
+    docs: list[dict[str, Any]] = [{"key": "manifest", "blob": pieces(json.dumps(meta))},
+            {"key": "frequencies", "blob": pieces(json.dumps(frequencies))}]
+    for source in store.sources:
+        extracted = store.documents.extracted.get(source)
+        record = {"kind": extracted["kind"] if extracted else "text", "text": store.text_of(source),
+                  "pages": list(extracted["pages"]) if extracted else [], "sha256": store.manifest.sources[source]}
+        docs.append({"key": "doc:" + source, "blob": pieces(json.dumps(record))})
+    for doc in docs:
+        if len(doc["blob"]) > CAPACITY:
+            raise ValueError(f"{doc['key']} is too large for one Milvus row ({len(doc['blob'])} pieces)")
+        doc["vector"] = [0.0, 0.0]
+        client.insert(name + "_docs", [doc])
+    client.flush(name)
+    client.flush(name + "_docs")
+    say(f"stored {len(chunks):,} passages from {len(store.sources)} documents in {uri}")
+
+
+def _create(client: Any, name: str, width: int) -> None:
+    from pymilvus import DataType, Function, FunctionType
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("source", DataType.VARCHAR, max_length=4096)
+    schema.add_field("context", DataType.INT64)
+    schema.add_field("search", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                     analyzer_params={"tokenizer": "standard"})
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=width)
+    for field in ("record", "payload"):
+        schema.add_field(field, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=CAPACITY,
+                         max_length=4 * PIECE)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["search"],
+                                 output_field_names=["sparse"]))
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="FLAT", metric_type="IP")
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                    params={"bm25_k1": K1, "bm25_b": B})
+    client.create_collection(name, schema=schema, index_params=index)
+    docs = client.create_schema(auto_id=False)
+    docs.add_field("key", DataType.VARCHAR, is_primary=True, max_length=4200)
+    docs.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+    docs.add_field("blob", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=CAPACITY,
+                   max_length=4 * PIECE)
+    doc_index = client.prepare_index_params()
+    doc_index.add_index("vector", index_type="FLAT", metric_type="L2")
+    client.create_collection(name + "_docs", schema=docs, index_params=doc_index)
+
+
+def _paragraphs(chunks: list[Any]) -> list[tuple[int, int]]:
+    """The first and last position of each passage's paragraph (consecutive passages of one paragraph)."""
+    out: list[tuple[int, int]] = []
+    lo = 0
+    for i in range(len(chunks) + 1):
+        if i == len(chunks) or (i > 0 and _key(chunks[i]) != _key(chunks[i - 1])):
+            out += [(lo, i - 1)] * (i - lo)
+            lo = i
+    return out
+
+
+def _key(chunk: Any) -> tuple[str, int]:
+    return chunk.passage.citation.source, chunk.passage.citation.paragraph
+
+
+def _clip(text: str, limit: int = 65_000) -> str:
+    """At most `limit` bytes, cut at a space (the search field's size)."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]

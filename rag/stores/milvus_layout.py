@@ -1,0 +1,142 @@
+"""How an index is laid out in Milvus: store addresses, text in pieces, and each passage's payload.
+
+A VARCHAR element holds at most 65,535 bytes, so texts are kept as arrays of
+pieces, and binary rows (sentence vectors, int8 token rows and their scales)
+as base64 pieces. A passage's payload is read back into `Layout`, the local
+numbering of sentences and token rows a `rag.stores.Candidates` carries.
+
+Does not search or upload: `rag.stores.milvus` and `rag.stores.milvus_build` do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..chunk import Chunk
+from ..errors import IndexStateError, InputError
+from ..quantize import TokenMatrix
+from ..types import Citation, Passage
+
+PIECE = 15_000  # characters per VARCHAR array element: at most 60,000 bytes of UTF-8
+K1, B = 1.5, 0.75  # bm25s's defaults, which the index folder uses
+EMPTY = "\u2205"  # bm25s's stand-in token for a passage without any
+
+
+def parse(uri: str) -> tuple[str, str]:
+    """`uri` as (what MilvusClient connects to, collection name), or InputError saying the two forms."""
+    forms = "use milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION"
+    if uri.startswith("milvus://"):
+        rest = uri[len("milvus://"):]
+        host, _, name = rest.partition("/")
+        if host and name and "/" not in name:
+            return f"http://{host}", name
+    elif uri.startswith("milvus-lite:"):
+        path, _, name = uri[len("milvus-lite:"):].rpartition("/")
+        if path.endswith(".db") and name:
+            return str(Path(path).resolve()), name
+    raise InputError(f"store {uri!r} is not a Milvus address; {forms}.")
+
+
+def connect(uri: str) -> tuple[Any, str]:
+    """A MilvusClient for `uri` and the collection name, or IndexStateError in one line."""
+    target, name = parse(uri)
+    try:
+        from pymilvus import MilvusClient
+        # pymilvus logs each failed call with its traceback; the error raised here says what to do instead.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    except ImportError:
+        raise IndexStateError("Milvus stores need pymilvus: pip install 'rag[milvus]'.") from None
+    if not target.startswith("http") and not Path(target).parent.is_dir():
+        raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist; create it or "
+                              "name a milvus-lite file in a folder that does.")
+    try:
+        return MilvusClient(uri=target, timeout=10), name
+    except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds; the user needs one line
+        raise IndexStateError(f"cannot reach Milvus at {uri} ({first_line(err)}); "
+                              "check that the server is running and the address is right.") from None
+
+
+def first_line(err: Exception) -> str:
+    text = str(getattr(err, "message", "") or err).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def pieces(text: str) -> list[str]:
+    return [text[i : i + PIECE] for i in range(0, len(text), PIECE)] or [""]
+
+
+def packed(arrays: list[np.ndarray]) -> list[str]:
+    """Arrays as base64 pieces (their shapes and types are in the passage record)."""
+    return pieces(base64.b64encode(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).decode("ascii"))
+
+
+def code_words(words: list[str], codes: dict[str, int]) -> str:
+    """Search tokens as code words Milvus's standard analyser keeps whole ("t12 t7")."""
+    return " ".join(f"t{codes[w]}" for w in words if w in codes)
+
+
+def chunk_of(row: dict[str, Any]) -> Chunk:
+    r = json.loads("".join(row["record"]))
+    return Chunk(Passage(r["id"], r["text"], Citation(**r["citation"])), tuple((s, e) for s, e in r["sentences"]),
+                 r["search_text"])
+
+
+class Layout:
+    """The candidates' sentence vectors and token rows laid out in one local numbering.
+
+    Per passage: a slot for the sentence before it (its token rows, when in the
+    same paragraph; no rows otherwise), then its own sentences; the contexts'
+    rows follow every passage's, each context once.
+    """
+
+    def __init__(self, width: int):
+        self.width = width
+        self.first: dict[int, int] = {}
+        self.vectors: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.scales: list[np.ndarray] = []
+        self.lengths: list[int] = []  # token rows per sentence slot
+        self.context: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.context_of: dict[int, int] = {}
+
+    def add(self, i: int, record: dict[str, Any], row: dict[str, Any]) -> None:
+        data = base64.b64decode("".join(row["payload"]))
+        n, d, prev, ctx = len(record["sentences"]), self.width, record["prev"], record["ctx"]
+        lengths = np.diff(np.asarray(record["tokens"], dtype=np.int64))
+        total = prev + int(lengths.sum())
+        at = 0
+
+        def take(count: int, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+            nonlocal at
+            size = count * np.dtype(dtype).itemsize
+            out = np.frombuffer(data, dtype=dtype, count=count, offset=at).reshape(shape)
+            at += size
+            return out
+
+        self.vectors.append(np.zeros((1, d), np.float32))
+        self.vectors.append(take(n * d, np.float32, (n, d)))
+        self.first[i] = len(self.lengths) + 1
+        self.values.append(take(total * d, np.int8, (total, d)))
+        self.scales.append(take(total, np.float32, (total,)))
+        self.lengths += [prev, *lengths.tolist()]
+        context = int(row["context"])
+        self.context_of[i] = context
+        if context not in self.context:
+            self.context[context] = (take(ctx * d, np.int8, (ctx, d)), take(ctx, np.float32, (ctx,)))
+
+    def finish(self, order: list[int]) -> tuple[np.ndarray, TokenMatrix, np.ndarray, np.ndarray]:
+        """Sentence vectors, the token matrix, token offsets and each candidate's context slot."""
+        slots = {c: len(self.lengths) + n for n, c in enumerate(self.context)}
+        lengths = self.lengths + [len(v) for v, _ in self.context.values()]
+        values = self.values + [v for v, _ in self.context.values()]
+        scales = self.scales + [s for _, s in self.context.values()]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        matrix = TokenMatrix(np.concatenate(values), np.concatenate(scales))
+        contexts = np.array([slots[self.context_of[i]] for i in order], dtype=np.int64)
+        return np.concatenate(self.vectors), matrix, offsets, contexts
