@@ -152,8 +152,8 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     import time
 
+    from .build import build_index
     from .embed import DEFAULT_MODEL
-    from .index import build_index
 
     started = time.perf_counter()
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
