@@ -1,7 +1,11 @@
 """Build an index folder from a seeds folder: ingest, chunk, embed, write.
 
-`build_index` is the library's entry point for writing; it does not query
-(that is `rag.index.Index`) and does not load an index back (`rag.loading`).
+`build_index` is the library's entry point for writing. An index already in
+the folder, built with the same model and chunking, is the cache: unchanged
+documents keep their rows (`rag.reuse`) and only new or changed ones are read
+by the model; BM25 and FAISS are remade from all rows. Each document is
+de-hyphenated by its own words, so its rows never depend on the others.
+Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 """
 
 from __future__ import annotations
@@ -11,34 +15,45 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .chunk import MAX_WORDS, Chunk, chunk_document
+from .chunk import MAX_WORDS, chunk_document
 from .context import context_ids, document_label
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
-from .ingest import describe, ingest
+from .ingest import Document, Unchanged, describe, ingest_changed
 from .retrieve import bm25_index, faiss_index_for
+from .reuse import LAYOUT, Arrays, Previous, Rows, assemble, document_rows, previous
 from .text import vocabulary
 from .vectors import embed_chunks
+
+NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
 
 
 def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
                 max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
-                verbose: bool = False, log: Any = None, on_progress: Any = None) -> Index:
+                verbose: bool = False, log: Any = None, on_progress: Any = None, reuse: bool = True) -> Index:
     """Ingest `seeds_dir`, embed it, and write an index to `index_dir`.
 
     Skipped files are reported one line each (and, with `verbose`, each
     document's title, sections and dropped lines) through `log`, a callable
     taking one line; by default they go to stderr. `on_progress(stage, done,
     total)`, if given, hears each stage start ("reading", "embedding", "writing").
+    `reuse=False` embeds every document even when the folder's index could lend its rows.
     """
     seeds, target = Path(seeds_dir), Path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
     step = on_progress or (lambda stage, done, total: None)
+    chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
     with build_lock(target):
         step("reading", 0, 0)
-        docs, skipped = ingest(seeds)  # before loading the model: a bad seeds folder fails fast
+        old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None
+        # Read before loading the model: a bad seeds folder fails fast.
+        entries, skipped = ingest_changed(seeds, old.sha256 if old else {})
         embedder = embedder or load_embedder(model)
+        if old and old.dimension != embedder.dimension:
+            old = None
+            entries, skipped = ingest_changed(seeds, {})
+        docs = [e for e in entries if isinstance(e, Document)]
         for s in skipped:
             say(f"skipped {s.source}: {s.reason}")
         for doc in docs:
@@ -47,11 +62,10 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             else:
                 for note in doc.notes:
                     say(f"{doc.source}: {note}")
-        vocab = vocabulary(doc.text[b.start:b.end] for doc in docs for b in doc.body)
-        chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
-                                                                          vocabulary=vocab)]
-        labels = {doc.source: document_label(doc) for doc in docs}
-        total = len(chunks) + sum(len(c.sentences) for c in chunks) + len(context_ids(chunks)[1])
+        vocabularies = {doc.source: vocabulary(doc.text[b.start:b.end] for b in doc.body) for doc in docs}
+        new_chunks = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
+                                                                 vocabulary=vocabularies[doc.source])]
+        total = len(new_chunks) + sum(len(c.sentences) for c in new_chunks) + len(context_ids(new_chunks)[1])
         bar = _progress_bar(total, progress)
         done = 0
 
@@ -63,30 +77,50 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                 bar.update(n)
 
         step("embedding", 0, total)
-        embedded = embed_chunks(embedder, chunks, texts={doc.source: doc.text for doc in docs}, labels=labels,
-                                vocabulary=vocab, on_batch=read)
+        embedded = embed_chunks(embedder, new_chunks, texts={doc.source: doc.text for doc in docs},
+                                labels={doc.source: document_label(doc) for doc in docs},
+                                vocabularies=vocabularies, on_batch=read)
         if bar:
             bar.close()
-        vectors = embedded.passages
-        faiss_index, kind = faiss_index_for(vectors)
+        chunks, vectors = assemble(_pieces(entries, old, Arrays.of(new_chunks, embedded)), embedder.dimension)
+        faiss_index, kind = faiss_index_for(vectors.passages)
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,
-            "chunking": {"max_words": max_words, "unit": "sentences within one body paragraph"},
+            "chunking": chunking,
             "faiss": kind,
-            "contexts": embedded.contexts,
+            "contexts": vectors.contexts,
+            "rows": LAYOUT,
             "seeds_dir": str(seeds.resolve()),
-            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{d.source: d.sha256 for d in docs}},
+            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{e.source: e.sha256 for e in entries}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+            "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
         }
         step("writing", len(chunks), len(chunks))
-        extracted = {d.source: {"kind": d.kind, "text": d.text, "pages": list(d.pages)} for d in docs if d.kind != "text"}
-        store.write(target, chunks=chunks, documents=extracted, passage_vectors=vectors,
-                    sentence_vectors=embedded.sentences, token_vectors=embedded.tokens,
-                    token_offsets=embedded.token_offsets, faiss_index=faiss_index,
+        store.write(target, chunks=chunks, documents=_extracted(entries, old), passage_vectors=vectors.passages,
+                    sentence_vectors=vectors.sentences, token_vectors=vectors.tokens,
+                    token_offsets=vectors.token_offsets, faiss_index=faiss_index,
                     bm25=bm25_index(chunks), manifest=manifest)
         stored = store.read(target)
     return Index(stored, embedder, target)
+
+
+def _pieces(entries: list[Document | Unchanged], old: Previous | None, fresh: Arrays) -> list[tuple[Arrays, Rows]]:
+    """Where each document's rows come from: the earlier index for an unchanged one, else the new vectors."""
+    rows = document_rows(fresh.chunks)
+    return [(old.arrays, old.rows[e.source]) if isinstance(e, Unchanged) and old else
+            (fresh, rows.get(e.source, NO_ROWS)) for e in entries]
+
+
+def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:
+    """The text extracted from each PDF, web page or Word file, by source, in the documents' order."""
+    out = {}
+    for e in entries:
+        if isinstance(e, Document) and e.kind != "text":
+            out[e.source] = {"kind": e.kind, "text": e.text, "pages": list(e.pages)}
+        elif isinstance(e, Unchanged) and old and e.source in old.documents:
+            out[e.source] = old.documents[e.source]
+    return out
 
 
 def _progress_bar(total: int, shown: bool) -> Any:

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder "
                    "(default: all-MiniLM-L6-v2, packaged)")
     p.add_argument("--verbose", "-v", action="store_true", help="show titles, sections and dropped lines")
+    p.add_argument("--full", action="store_true", help="embed every document again instead of re-using the rows "
+                   "of unchanged ones from the index already in the folder")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("search", help="print the passages that best match a question")
@@ -152,12 +154,13 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     import time
 
+    from . import store
     from .build import build_index
     from .embed import DEFAULT_MODEL
 
     started = time.perf_counter()
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
-                        verbose=args.verbose)
+                        verbose=args.verbose, reuse=not args.full)
     m = index.manifest
     default_seeds, default_index_dir = default_paths()
     if args.index.resolve() == default_index_dir.resolve() and args.seeds.resolve() != default_seeds.resolve():
@@ -166,6 +169,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(index.sources)} "
           f"document(s) into {args.index} in {time.perf_counter() - started:.1f}s "
           f"[model {m.model}, {m.dimension}-d, FAISS {m.faiss}].")
+    counts = store.raw_manifest(args.index).get("build") or {}
+    if counts.get("reused"):
+        print(f"Re-used {counts['reused']} unchanged document(s), embedded {counts.get('embedded', 0)}.")
     return 0
 
 
