@@ -11,22 +11,25 @@ Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import store
-from .chunk import MAX_WORDS, chunk_document
+from .chunk import MAX_WORDS, Chunk, chunk_document
 from .context import context_ids, document_label
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
 from .retrieve import bm25_index, faiss_index_for
-from .reuse import LAYOUT, Arrays, Previous, Rows, assemble, document_rows, previous
+from .reuse import LAYOUT, Arrays, Previous, Rows, document_rows, previous
+from .rowwriter import RowWriter, Written
 from .text import vocabulary
-from .vectors import embed_chunks
+from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
+BATCH = SLICE  # new documents are embedded and written about this many passages at a time
 
 
 def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
@@ -63,9 +66,11 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                 for note in doc.notes:
                     say(f"{doc.source}: {note}")
         vocabularies = {doc.source: vocabulary(doc.text[b.start:b.end] for b in doc.body) for doc in docs}
-        new_chunks = [c for doc in docs for c in chunk_document(doc, max_words=max_words,
-                                                                 vocabulary=vocabularies[doc.source])]
+        chunked = {doc.source: chunk_document(doc, max_words=max_words, vocabulary=vocabularies[doc.source])
+                   for doc in docs}
+        new_chunks = [c for doc in docs for c in chunked[doc.source]]
         total = len(new_chunks) + sum(len(c.sentences) for c in new_chunks) + len(context_ids(new_chunks)[1])
+        del new_chunks
         bar = _progress_bar(total, progress)
         done = 0
 
@@ -77,39 +82,75 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                 bar.update(n)
 
         step("embedding", 0, total)
-        embedded = embed_chunks(embedder, new_chunks, texts={doc.source: doc.text for doc in docs},
-                                labels={doc.source: document_label(doc) for doc in docs},
-                                vocabularies=vocabularies, on_batch=read)
-        if bar:
-            bar.close()
-        chunks, vectors = assemble(_pieces(entries, old, Arrays.of(new_chunks, embedded)), embedder.dimension)
-        faiss_index, kind = faiss_index_for(vectors.passages)
-        manifest = {
-            "model": embedder.name,
-            "dimension": embedder.dimension,
-            "chunking": chunking,
-            "faiss": kind,
-            "contexts": vectors.contexts,
-            "rows": LAYOUT,
-            "seeds_dir": str(seeds.resolve()),
-            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256}, **{e.source: e.sha256 for e in entries}},
-            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-            "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
-        }
-        step("writing", len(chunks), len(chunks))
-        store.write(target, chunks=chunks, documents=_extracted(entries, old), passage_vectors=vectors.passages,
-                    sentence_vectors=vectors.sentences, token_vectors=vectors.tokens,
-                    token_offsets=vectors.token_offsets, faiss_index=faiss_index,
-                    bm25=bm25_index(chunks), manifest=manifest)
+        texts = {doc.source: doc.text for doc in docs}
+        labels = {doc.source: document_label(doc) for doc in docs}
+
+        def embed(batch: list[Chunk]) -> ChunkVectors:
+            return embed_chunks(embedder, batch, texts=texts, labels=labels, vocabularies=vocabularies,
+                                on_batch=read)
+
+        gen, paths = store.new_generation(target)
+        writer = RowWriter(paths, embedder.dimension)
+        try:
+            written = _write_rows(writer, entries, old, chunked, embed)
+            if bar:
+                bar.close()  # before any line about what follows
+            faiss_index, kind = faiss_index_for(written.passages)
+            manifest = {
+                "model": embedder.name,
+                "dimension": embedder.dimension,
+                "chunking": chunking,
+                "faiss": kind,
+                "contexts": written.contexts,
+                "rows": LAYOUT,
+                "seeds_dir": str(seeds.resolve()),
+                "sources": {**{s.source: s.sha256 for s in skipped if s.sha256},
+                            **{e.source: e.sha256 for e in entries}},
+                "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+                "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
+            }
+            step("writing", len(written.chunks), len(written.chunks))
+            writer.close()
+            store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
+                        faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
+        except BaseException as err:
+            store.discard(target, gen)
+            if isinstance(err, OSError):
+                raise store.unwritable(target, err) from None
+            raise
+        finally:
+            writer.close()
+            if bar:
+                bar.close()
         stored = store.read(target)
     return Index(stored, embedder, target)
 
 
-def _pieces(entries: list[Document | Unchanged], old: Previous | None, fresh: Arrays) -> list[tuple[Arrays, Rows]]:
-    """Where each document's rows come from: the earlier index for an unchanged one, else the new vectors."""
-    rows = document_rows(fresh.chunks)
-    return [(old.arrays, old.rows[e.source]) if isinstance(e, Unchanged) and old else
-            (fresh, rows.get(e.source, NO_ROWS)) for e in entries]
+def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
+                chunked: dict[str, list[Chunk]], embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
+    """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
+    of about `BATCH` passages, so the float rows of one batch at most are held."""
+    batch: list[Document] = []
+
+    def flush() -> None:
+        if batch:
+            chunks = [c for doc in batch for c in chunked[doc.source]]
+            fresh = Arrays.of(chunks, embed(chunks))
+            rows = document_rows(chunks)
+            for doc in batch:
+                writer.add(fresh, rows.get(doc.source, NO_ROWS))
+            batch.clear()
+
+    for e in entries:
+        if isinstance(e, Unchanged) and old:
+            flush()
+            writer.add(old.arrays, old.rows[e.source])
+        elif isinstance(e, Document):
+            batch.append(e)
+            if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:
+                flush()
+    flush()
+    return writer.finish()
 
 
 def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:

@@ -100,26 +100,3 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
     rows = document_rows(old.chunks)
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
     return Previous(arrays, rows, sha, old.documents, old.manifest.dimension)
-
-
-def assemble(pieces: list[tuple[Arrays, Rows]], dimension: int) -> tuple[list[Chunk], ChunkVectors]:
-    """The chunks and vectors of `pieces` (each document's rows in some arrays), in order, as one index's."""
-    chunks = [c for a, r in pieces for c in a.chunks[slice(*r.chunks)]]
-    passages = _stack([a.passages[slice(*r.chunks)] for a, r in pieces], (dimension,), np.float32)
-    sentences = _stack([a.sentences[slice(*r.sentences)] for a, r in pieces], (dimension,), np.float32)
-    spans = [(a, r.sentences[0], r.sentences[1]) for a, r in pieces]
-    # Every sentence's token rows, then every context's (see rag.context).
-    spans += [(a, len(a.sentences) + r.contexts[0], len(a.sentences) + r.contexts[1]) for a, r in pieces]
-    values, scales, counts = [], [], [np.zeros(1, np.int64)]
-    for a, first, end in spans:
-        lo, hi = int(a.token_offsets[first]), int(a.token_offsets[end])
-        values.append(a.tokens.values[lo:hi])
-        scales.append(a.tokens.scales[lo:hi])
-        counts.append(np.diff(a.token_offsets[first : end + 1]))
-    tokens = TokenMatrix(_stack(values, (dimension,), np.int8), _stack(scales, (), np.float32))
-    contexts = sum(r.contexts[1] - r.contexts[0] for _, r in pieces)
-    return chunks, ChunkVectors(passages, sentences, tokens, np.cumsum(np.concatenate(counts)), contexts)
-
-
-def _stack(parts: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros((0, *shape), dtype)

@@ -17,6 +17,8 @@ from conftest import SMALL_CORPUS, quiet
 from format_fixtures import tiny_pdf
 
 import rag
+import rag.build
+import rag.rowwriter
 from rag import store
 from rag.cli import main
 from rag.embed import HashEmbedder
@@ -148,3 +150,32 @@ def test_rag_build_says_what_it_re_used_and_full_embeds_everything(make_seeds, t
     assert "Re-used 3 unchanged document(s), embedded 1." in capsys.readouterr().out
     assert main([*args, "--full"]) == 0
     assert "Re-used" not in capsys.readouterr().out
+
+
+def test_documents_written_in_small_batches_and_blocks_give_the_same_index(make_seeds, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    seeds = make_seeds(CORPUS)
+    build(seeds, tmp_path / "whole")
+    monkeypatch.setattr(rag.build, "BATCH", 1)  # every document embedded and written on its own
+    monkeypatch.setattr(rag.rowwriter, "BLOCK", 3)  # rows copied three at a time
+    build(seeds, tmp_path / "pieces")
+    assert_same_index(tmp_path / "whole", tmp_path / "pieces")
+    assert not [p.name for p in (tmp_path / "pieces").iterdir() if ".spool" in p.name or ".npy." in p.name]
+
+
+def test_a_row_file_is_an_npy_file_of_the_rows_appended() -> None:
+    import tempfile
+
+    from rag.rowfile import RowFile
+
+    rows = np.arange(5 * 7, dtype=np.float32).reshape(5, 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = RowFile(Path(tmp) / "rows.npy", np.float32, 7)
+        written.append(rows[:2])
+        written.append(rows[2:])
+        written.close()
+        np.testing.assert_array_equal(np.load(Path(tmp) / "rows.npy", allow_pickle=False), rows)
+        empty = RowFile(Path(tmp) / "empty.npy", np.int8)
+        assert empty.load().shape == (0,)
+        with pytest.raises(ValueError, match="width"):
+            RowFile(Path(tmp) / "wrong.npy", np.float32, 3).append(rows)
