@@ -23,7 +23,7 @@ from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
 from .retrieve import bm25_index, faiss_index_for
-from .reuse import LAYOUT, Arrays, Previous, Rows, document_rows, previous
+from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowwriter import RowWriter, Written
 from .text import vocabulary
 from .vectors import SLICE, ChunkVectors, embed_chunks
@@ -102,7 +102,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
                 "chunking": chunking,
                 "faiss": kind,
                 "contexts": written.contexts,
-                "rows": LAYOUT,
+                "rows": layout(),
                 "seeds_dir": str(seeds.resolve()),
                 "sources": {**{s.source: s.sha256 for s in skipped if s.sha256},
                             **{e.source: e.sha256 for e in entries}},

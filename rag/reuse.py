@@ -7,13 +7,16 @@ vectors, int8 token rows with their scales, and its contexts' token rows,
 sliced from the old memory-mapped arrays; only new and changed documents are
 read by the model. A document's rows depend on nothing but the document (its
 own words decide de-hyphenation, see `rag.build`), so re-used rows are the
-rows a build from scratch gives.
+rows a build from scratch gives; an index made by other code (the manifest's
+"rows" key names a digest of the modules that make rows) lends nothing.
 
 Does not write anything (`rag.store`) nor decide what is embedded (`rag.build`).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,20 @@ from .vectors import ChunkVectors
 
 # Manifest key "rows": indexes without it took a corpus-wide vocabulary, so their rows are not re-used.
 LAYOUT = "per-document v1"
+# The code that turns a file into rows: a change to any of it (a new reader rule, a new chunking) makes rows anew.
+ROW_CODE = ("ingest", "layout", "classify", "boilerplate", "headings", "lines", "chunk", "text", "context", "vectors",
+            "passes", "embed", "quantize", "reuse", "formats/*")
+
+
+@functools.cache
+def layout() -> str:
+    """What the "rows" manifest key holds: the layout and a digest of the code that makes rows."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ROW_CODE:
+        for path in sorted(root.glob(f"{name}.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{LAYOUT}, code {digest.hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ def document_rows(chunks: list[Chunk]) -> dict[str, Rows]:
 def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previous | None:
     """The index in `index_dir` if its rows fit a build with `model` and `chunking`; None otherwise."""
     raw = store.raw_manifest(index_dir)
-    if (raw.get("format") != store.FORMAT or raw.get("rows") != LAYOUT or raw.get("model") != model
+    if (raw.get("format") != store.FORMAT or raw.get("rows") != layout() or raw.get("model") != model
             or raw.get("chunking") != chunking):
         return None
     try:
