@@ -46,84 +46,95 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     seeds, target = Path(seeds_dir), Path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
     step = on_progress or (lambda stage, done, total: None)
-    chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
     with build_lock(target):
-        step("reading", 0, 0)
-        old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None
-        # Read before loading the model: a bad seeds folder fails fast.
-        entries, skipped = ingest_changed(seeds, old.sha256 if old else {})
-        embedder = embedder or load_embedder(model)
-        if old and old.dimension != embedder.dimension:
-            old = None
-            entries, skipped = ingest_changed(seeds, {})
-        docs = [e for e in entries if isinstance(e, Document)]
-        for s in skipped:
-            say(f"skipped {s.source}: {s.reason}")
-        for doc in docs:
-            if verbose:
-                say(describe(doc))
-            else:
-                for note in doc.notes:
-                    say(f"{doc.source}: {note}")
-        vocabularies = {doc.source: vocabulary(doc.text[b.start:b.end] for b in doc.body) for doc in docs}
-        chunked = {doc.source: chunk_document(doc, max_words=max_words, vocabulary=vocabularies[doc.source])
-                   for doc in docs}
-        new_chunks = [c for doc in docs for c in chunked[doc.source]]
-        total = len(new_chunks) + sum(len(c.sentences) for c in new_chunks) + len(context_ids(new_chunks)[1])
-        del new_chunks
-        bar = _progress_bar(total, progress)
-        done = 0
-
-        def read(n: int) -> None:
-            nonlocal done
-            done += n
-            step("embedding", min(done, total), total)
-            if bar:
-                bar.update(n)
-
-        step("embedding", 0, total)
-        texts = {doc.source: doc.text for doc in docs}
-        labels = {doc.source: document_label(doc) for doc in docs}
-
-        def embed(batch: list[Chunk]) -> ChunkVectors:
-            return embed_chunks(embedder, batch, texts=texts, labels=labels, vocabularies=vocabularies,
-                                on_batch=read)
-
-        gen, paths = store.new_generation(target)
-        writer = RowWriter(paths, embedder.dimension)
-        try:
-            written = _write_rows(writer, entries, old, chunked, embed)
-            if bar:
-                bar.close()  # before any line about what follows
-            faiss_index, kind = faiss_index_for(written.passages)
-            manifest = {
-                "model": embedder.name,
-                "dimension": embedder.dimension,
-                "chunking": chunking,
-                "faiss": kind,
-                "contexts": written.contexts,
-                "rows": layout(),
-                "seeds_dir": str(seeds.resolve()),
-                "sources": {**{s.source: s.sha256 for s in skipped if s.sha256},
-                            **{e.source: e.sha256 for e in entries}},
-                "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-                "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
-            }
-            step("writing", len(written.chunks), len(written.chunks))
-            writer.close()
-            store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
-                        faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
-        except BaseException as err:
-            store.discard(target, gen)
-            if isinstance(err, OSError):
-                raise store.unwritable(target, err) from None
-            raise
-        finally:
-            writer.close()
-            if bar:
-                bar.close()
+        # Written by a function of its own, so the documents, chunks, FAISS and BM25 objects of the build
+        # are freed before the index is read back: the peak is the larger of the two, not their sum.
+        embedder = _write_index(seeds, target, model=model, max_words=max_words, embedder=embedder,
+                                progress=progress, verbose=verbose, say=say, step=step, reuse=reuse)
         stored = store.read(target)
     return Index(stored, embedder, target)
+
+
+def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embedder: Embedder | None,
+                 progress: bool, verbose: bool, say: Callable[[str], None], step: Callable[[str, int, int], None],
+                 reuse: bool) -> Embedder:
+    """`build_index`'s writing, under its lock; the embedder used."""
+    chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
+    step("reading", 0, 0)
+    old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None
+    # Read before loading the model: a bad seeds folder fails fast.
+    entries, skipped = ingest_changed(seeds, old.sha256 if old else {})
+    embedder = embedder or load_embedder(model)
+    if old and old.dimension != embedder.dimension:
+        old = None
+        entries, skipped = ingest_changed(seeds, {})
+    docs = [e for e in entries if isinstance(e, Document)]
+    for s in skipped:
+        say(f"skipped {s.source}: {s.reason}")
+    for doc in docs:
+        if verbose:
+            say(describe(doc))
+        else:
+            for note in doc.notes:
+                say(f"{doc.source}: {note}")
+    vocabularies = {doc.source: vocabulary(doc.text[b.start:b.end] for b in doc.body) for doc in docs}
+    chunked = {doc.source: chunk_document(doc, max_words=max_words, vocabulary=vocabularies[doc.source])
+               for doc in docs}
+    new_chunks = [c for doc in docs for c in chunked[doc.source]]
+    total = len(new_chunks) + sum(len(c.sentences) for c in new_chunks) + len(context_ids(new_chunks)[1])
+    del new_chunks
+    bar = _progress_bar(total, progress)
+    done = 0
+
+    def read(n: int) -> None:
+        nonlocal done
+        done += n
+        step("embedding", min(done, total), total)
+        if bar:
+            bar.update(n)
+
+    step("embedding", 0, total)
+    texts = {doc.source: doc.text for doc in docs}
+    labels = {doc.source: document_label(doc) for doc in docs}
+
+    def embed(batch: list[Chunk]) -> ChunkVectors:
+        return embed_chunks(embedder, batch, texts=texts, labels=labels, vocabularies=vocabularies,
+                            on_batch=read)
+
+    gen, paths = store.new_generation(target)
+    writer = RowWriter(paths, embedder.dimension)
+    try:
+        written = _write_rows(writer, entries, old, chunked, embed)
+        if bar:
+            bar.close()  # before any line about what follows
+        faiss_index, kind = faiss_index_for(written.passages)
+        manifest = {
+            "model": embedder.name,
+            "dimension": embedder.dimension,
+            "chunking": chunking,
+            "faiss": kind,
+            "contexts": written.contexts,
+            "rows": layout(),
+            "seeds_dir": str(seeds.resolve()),
+            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256},
+                        **{e.source: e.sha256 for e in entries}},
+            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+            "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
+        }
+        step("writing", len(written.chunks), len(written.chunks))
+        writer.close()
+        store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
+                    faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
+    except BaseException as err:
+        store.discard(target, gen)
+        if isinstance(err, OSError):
+            raise store.unwritable(target, err) from None
+        raise
+    finally:
+        writer.close()
+        if bar:
+            bar.close()
+    return embedder
 
 
 def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
