@@ -13,6 +13,7 @@ Does not embed (`rag.vectors`) nor build FAISS or BM25 (`rag.build`).
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,3 +97,12 @@ class RowWriter:
 def _copy(source: np.ndarray, start: int, end: int, target: RowFile) -> None:
     for first in range(start, end, BLOCK):
         target.append(source[first : min(end, first + BLOCK)])
+    _release(source)
+
+
+def _release(source: np.ndarray) -> None:
+    """Drop a memory-mapped source's pages from this process (they stay in the page cache): rows read
+    once from an earlier index would otherwise count in its resident memory until the build ends."""
+    mapped = getattr(source, "_mmap", None)
+    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
