@@ -202,3 +202,27 @@ def test_a_live_index_rebuild_embeds_only_the_changed_document(make_seeds, tmp_p
     finally:
         live.close()
         live.wait(60)
+
+
+@pytest.mark.model
+def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds, tmp_path: Path) -> None:
+    """The model reads texts in batches by length, so floats may differ in the last bits: within tolerance."""
+    seeds = make_seeds(SMALL_CORPUS)
+    rag.build_index(seeds, tmp_path / "index", log=quiet)
+    (seeds / "bees.txt").write_text(EDITED, "utf-8")
+    again = rag.build_index(seeds, tmp_path / "index", log=quiet)
+    fresh = rag.build_index(seeds, tmp_path / "fresh", log=quiet)
+    assert store.raw_manifest(tmp_path / "index")["build"] == {"reused": 2, "embedded": 1}
+    one, two = store.read(tmp_path / "index"), store.read(tmp_path / "fresh")
+    assert one.chunks == two.chunks
+    np.testing.assert_array_equal(one.token_offsets, two.token_offsets)
+    np.testing.assert_allclose(one.sentence_vectors, two.sentence_vectors, atol=1e-5)
+    from rag.retrieve import stored_vectors
+
+    np.testing.assert_allclose(stored_vectors(one.faiss_index), stored_vectors(two.faiss_index), atol=1e-5)
+    np.testing.assert_allclose(one.token_vectors.rows(0, len(one.token_vectors)),
+                               two.token_vectors.rows(0, len(two.token_vectors)), atol=0.02)  # int8 steps
+    for q in ("Why do beekeepers paint hives?", "What does Rotterdam connect to shore power?"):
+        a, b = again.answer(q), fresh.answer(q)
+        assert [(x.text, x.citation) for x in a.quotes] == [(x.text, x.citation) for x in b.quotes]
+        assert [p.id for p in again.retrieve(q, 5)] == [p.id for p in fresh.retrieve(q, 5)]
