@@ -6,16 +6,20 @@ Prints figures and ratios to floors measured in the same run; asserts nothing.
 - a model-free build (`hash-embedder:384`, the real model's width) of the
   development documents repeated with shuffled words: build, disk, cold load,
   and query latency beside bare question encoding;
+- changing one document of each model-free corpus and building again: only it is embedded;
 - ingestion time against document size (pull quotes and every other rule).
 
 Each build runs in its own process so its peak RSS is its own.
-Run: `python bench/bench_scale.py [--real N] [--synthetic N]` (`make bench` runs it with the defaults).
+
+Run: `python bench/bench_scale.py [--real N] [--synthetic N ...]` (`make bench` runs it with the defaults,
+1k real-model and 1k and 10k model-free passages; `--synthetic 100000 1000000` for the large sizes).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +45,22 @@ index = rag.build_index(seeds, target, model=model, log=lambda _line: None)
 build = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"passages": len(index.passages), "seconds": build, "floor_kb": floor, "peak_kb": peak}))
+"""
+
+CHANGE = r"""
+import json, resource, sys, time
+from pathlib import Path
+import rag
+from rag.embed import load_embedder
+seeds, target, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+load_embedder(model).encode_query("warm up")
+first = sorted(p for p in seeds.iterdir() if p.is_file())[0]
+first.write_text(first.read_text("utf-8") + "\n\nA paragraph added to one document about lighthouse keepers.\n", "utf-8")
+started = time.perf_counter()
+rag.build_index(seeds, target, model=model, log=lambda _line: None)
+seconds = time.perf_counter() - started
+counts = json.loads((target / "manifest.json").read_text("utf-8"))["build"]
+print(json.dumps({"seconds": seconds, **counts, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 QUERY = r"""
@@ -100,6 +120,14 @@ def build(seeds: Path, target: Path, model: str) -> dict:
     return result
 
 
+def change_one(seeds: Path, target: Path, model: str, full: dict) -> None:
+    """Edit one document and build again into the same folder: only that document is embedded."""
+    r = _run(CHANGE, str(seeds), str(target), model)
+    print(f"  one document changed: re-used {r['reused']}, embedded {r['embedded']}; build {r['seconds']:.1f} s "
+          f"({r['seconds'] / full['seconds']:.2f}x the full build's {full['seconds']:.1f} s); peak RSS "
+          f"{r['peak_kb'] / 1024:.0f} MB")
+
+
 def query(target: Path, model: str) -> None:
     questions = [json.loads(line)["question"] for p in sorted((ROOT / "tests/gold").glob("*.jsonl"))
                  for line in p.read_text("utf-8").splitlines()[:6] if line.strip()]
@@ -140,7 +168,8 @@ def ingestion_doubling() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=int, default=1000, help="passages of real text for the real-model build")
-    parser.add_argument("--synthetic", type=int, default=100_000, help="passages for the model-free build")
+    parser.add_argument("--synthetic", type=int, nargs="*", default=[1000, 10_000],
+                        help="passages for each model-free build (e.g. 1000 10000 100000 1000000)")
     args = parser.parse_args(argv)
     from corpus import real_corpus, synthetic_corpus
 
@@ -151,11 +180,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"== Real model, {n} passages of /usr/share/doc text")
             build(folder / "real", folder / "real-index", "all-MiniLM-L6-v2")
             query(folder / "real-index", "all-MiniLM-L6-v2")
-        if args.synthetic:
-            n = synthetic_corpus(folder / "synthetic", args.synthetic, ROOT / "tests/gold/docs")
+        for size in args.synthetic:
+            n = synthetic_corpus(folder / f"synthetic-{size}", size, ROOT / "tests/gold/docs")
             print(f"\n== Model-free (hash-embedder:384), about {n} passages")
-            build(folder / "synthetic", folder / "synthetic-index", "hash-embedder:384")
-            query(folder / "synthetic-index", "hash-embedder:384")
+            seeds, target = folder / f"synthetic-{size}", folder / f"synthetic-{size}-index"
+            full = build(seeds, target, "hash-embedder:384")
+            change_one(seeds, target, "hash-embedder:384", full)
+            if size == args.synthetic[-1]:
+                query(target, "hash-embedder:384")
+            shutil.rmtree(target)
+            shutil.rmtree(seeds)
     print("\n== Ingestion time against document size (parse only)")
     ingestion_doubling()
 

@@ -8,9 +8,10 @@
 Importing this package is cheap: torch and the model load on first use.
 """
 
+from .build import build_index
 from .default import answer, retrieve
 from .errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
-from .index import Index, build_index
+from .index import Index
 from .loading import load_index, open_store
 from .types import Answer, Citation, Passage, Quote
 

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true", help="show titles, sections and dropped lines")
     p.add_argument("--store", default=None, metavar="URI", help="build into Milvus instead of --index: "
                    "milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION")
+    p.add_argument("--full", action="store_true", help="embed every document again instead of re-using the rows "
+                   "of unchanged ones from the index already in the folder")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("search", help="print the passages that best match a question")
@@ -158,8 +160,9 @@ def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     import time
 
+    from . import store
+    from .build import build_index
     from .embed import DEFAULT_MODEL
-    from .index import build_index
 
     started = time.perf_counter()
     if args.store:
@@ -169,7 +172,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"Indexed {args.seeds} into {args.store} in {time.perf_counter() - started:.1f}s.")
         return 0
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
-                        verbose=args.verbose)
+                        verbose=args.verbose, reuse=not args.full)
     m = index.manifest
     default_seeds, default_index_dir = default_paths()
     if args.index.resolve() == default_index_dir.resolve() and args.seeds.resolve() != default_seeds.resolve():
@@ -178,6 +181,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"Indexed {m.passages} passages ({m.sentences} sentences) from {len(index.sources)} "
           f"document(s) into {args.index} in {time.perf_counter() - started:.1f}s "
           f"[model {m.model}, {m.dimension}-d, FAISS {m.faiss}].")
+    counts = store.raw_manifest(args.index).get("build") or {}
+    if counts.get("reused"):
+        print(f"Re-used {counts['reused']} unchanged document(s), embedded {counts.get('embedded', 0)}.")
     return 0
 
 

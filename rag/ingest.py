@@ -22,6 +22,7 @@ import bisect
 import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,9 +146,23 @@ def _sized_sources(seeds_dir: Path) -> list[tuple[Path, Path, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose bytes hash to the sha256 an earlier index recorded for it: not parsed again."""
+
+    source: str
+    sha256: str
+
+
 def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
     """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal."""
-    docs: list[Document] = []
+    entries, skipped = ingest_changed(seeds_dir, {})
+    return [e for e in entries if isinstance(e, Document)], skipped
+
+
+def ingest_changed(seeds_dir: Path, known: Mapping[str, str]) -> tuple[list[Document | Unchanged], list[Skipped]]:
+    """Like `ingest`, in the same order, but a file whose sha256 is `known[source]` is `Unchanged`, not parsed."""
+    docs: list[Document | Unchanged] = []
     skipped: list[Skipped] = []
     for path, target, problem in _sized_sources(seeds_dir):
         source = path.relative_to(seeds_dir).as_posix()
@@ -162,6 +177,9 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
         # The fingerprint is of these very bytes, so the manifest can never
         # record an edit made after they were read.
         sha = hashlib.sha256(data).hexdigest()
+        if known.get(source) == sha:
+            docs.append(Unchanged(source, sha))
+            continue
         try:
             extracted = read_document(path, data)
         except FormatError as err:

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from . import store
+from .build import build_index
 from .errors import IngestError, RagError
-from .index import Index, build_index
+from .index import Index
 from .livestatus import CHANGED_MESSAGE, Status, changed_advice, indexing_message, one_line, skipped_notice, version_of
 from .livestatus import no_seeds_notice as _no_seeds
 from .loading import load_index, open_index

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from . import store
+from .build import build_index
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IndexStateError, ModelError, StaleIndexError
-from .index import DEFAULT_FUSION, Index, build_index
+from .index import DEFAULT_FUSION, Index
 from .seedfiles import fingerprint
 
 

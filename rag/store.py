@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -130,52 +130,70 @@ class Manifest:
         return cls(**values)
 
 
+ROW_FILES = ("sentences", "tokens", "token_scales", "token_offsets")  # a build may write these itself (rag.rowwriter)
+
+
+def new_generation(index_dir: Path) -> tuple[str, dict[str, Path]]:
+    """A new generation id for `index_dir` and the path of each of its data files (the folder made writable).
+
+    A build may write the `ROW_FILES` there itself, then pass `gen` to `write`; if it fails first, `discard`.
+    """
+    writable_folder(index_dir)
+    # Unique per build, so a new generation never overwrites the files the manifest points at.
+    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    return gen, {kind: index_dir / name for kind, name in _files(gen).items()}
+
+
+def discard(index_dir: Path, gen: str) -> None:
+    """Remove generation `gen`'s data files and temporary manifest."""
+    for path in index_dir.glob(f"*-{gen}*"):
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def write(
     index_dir: Path,
     *,
     chunks: list[Chunk],
     documents: dict[str, dict[str, Any]],
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    token_vectors: TokenMatrix,
-    token_offsets: np.ndarray,
     faiss_index: Any,
     bm25: Any,
     manifest: dict[str, Any],
+    gen: str | None = None,
+    sentence_vectors: np.ndarray | None = None,
+    token_vectors: TokenMatrix | None = None,
+    token_offsets: np.ndarray | None = None,
 ) -> Manifest:
     """Write a new generation of files, then switch the manifest to it atomically.
 
+    With `gen` (from `new_generation`) and no arrays, that generation's `ROW_FILES` are already written.
     On failure the new generation's files are removed and an OSError becomes
     an IndexStateError; the old manifest and its files stay as they were.
     """
-    writable_folder(index_dir)
-    # Unique per build, so a new generation never overwrites the files the manifest points at.
-    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    if gen is None:
+        gen, _ = new_generation(index_dir)
     try:
-        new_manifest, files = _write(index_dir, gen, chunks=chunks, documents=documents,
-                                     passage_vectors=passage_vectors, sentence_vectors=sentence_vectors,
-                                     token_vectors=token_vectors, token_offsets=token_offsets,
-                                     faiss_index=faiss_index, bm25=bm25, manifest=manifest)
+        if sentence_vectors is not None and token_vectors is not None and token_offsets is not None:
+            _save_rows(index_dir, _files(gen), sentence_vectors, token_vectors, token_offsets)
+        new_manifest, files = _write(index_dir, gen, chunks=chunks, documents=documents, faiss_index=faiss_index,
+                                     bm25=bm25, manifest=manifest)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
-        for path in index_dir.glob(f"*-{gen}*"):  # this generation's data files and its temporary manifest
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        discard(index_dir, gen)  # this generation's data files and its temporary manifest
         if isinstance(err, OSError):
-            raise IndexStateError(f"Could not write the index to {index_dir} ({err.strerror or err}); free some "
-                                  "space or fix the folder's permissions, then run `rag build` again.") from None
+            raise unwritable(index_dir, err) from None
         raise
     _remove_unreferenced(index_dir, set(files.values()))
     return Manifest.read(index_dir)
 
 
-def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[str, dict[str, Any]],
-           passage_vectors: np.ndarray, sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
-           token_offsets: np.ndarray, faiss_index: Any, bm25: Any,
-           manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """Write generation `gen`'s data files and a temporary manifest; return its path and the files."""
-    import faiss
+def unwritable(index_dir: Path, err: OSError) -> IndexStateError:
+    """The one-line error for a write into `index_dir` that failed with `err`."""
+    return IndexStateError(f"Could not write the index to {index_dir} ({err.strerror or err}); free some "
+                           "space or fix the folder's permissions, then run `rag build` again.")
 
-    files = {
+
+def _files(gen: str) -> dict[str, str]:
+    return {
         "passages": f"passages-{gen}.jsonl",
         "vectors": f"vectors-{gen}.faiss",
         "sentences": f"sentences-{gen}.npy",
@@ -185,24 +203,38 @@ def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[st
         "bm25": f"bm25-{gen}",
         "documents": f"documents-{gen}.jsonl",
     }
+
+
+def _save_rows(index_dir: Path, files: dict[str, str], sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
+               token_offsets: np.ndarray) -> None:
+    np.save(index_dir / files["sentences"], sentence_vectors.astype(np.float32, copy=False), allow_pickle=False)
+    np.save(index_dir / files["tokens"], token_vectors.values.astype(np.int8, copy=False), allow_pickle=False)
+    np.save(index_dir / files["token_scales"], token_vectors.scales.astype(np.float32, copy=False),
+            allow_pickle=False)
+    np.save(index_dir / files["token_offsets"], token_offsets.astype(np.int64, copy=False), allow_pickle=False)
+
+
+def _write(index_dir: Path, gen: str, *, chunks: list[Chunk], documents: dict[str, dict[str, Any]],
+           faiss_index: Any, bm25: Any, manifest: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
+    import faiss
+
+    files = _files(gen)
     with open(index_dir / files["documents"], "w", encoding="utf-8") as out:
         for source, record in documents.items():
             out.write(json.dumps({"source": source, **record}, ensure_ascii=False) + "\n")
     with open(index_dir / files["passages"], "w", encoding="utf-8") as out:
         for chunk in chunks:
-            record = asdict(chunk.passage)
-            record.pop("score")
-            record["sentences"] = [list(s) for s in chunk.sentences]
-            record["search_text"] = chunk.search_text
+            p = chunk.passage
+            # The fields of asdict(passage) without its score, built directly (asdict deep-copies: slow at 100k).
+            record = {"id": p.id, "text": p.text, "citation": dict(vars(p.citation)),
+                      "sentences": [list(s) for s in chunk.sentences], "search_text": chunk.search_text}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
-    np.save(index_dir / files["sentences"], sentence_vectors.astype(np.float32), allow_pickle=False)
-    np.save(index_dir / files["tokens"], token_vectors.values.astype(np.int8), allow_pickle=False)
-    np.save(index_dir / files["token_scales"], token_vectors.scales.astype(np.float32), allow_pickle=False)
-    np.save(index_dir / files["token_offsets"], token_offsets.astype(np.int64), allow_pickle=False)
     bm25.save(str(index_dir / files["bm25"]))
+    sentences = np.load(index_dir / files["sentences"], mmap_mode="r", allow_pickle=False).shape[0]
     data = {**manifest, "format": FORMAT, "files": files, "checksums": checksums.seal(index_dir, files.values()),
-            "passages": len(chunks), "sentences": int(sentence_vectors.shape[0]),
+            "passages": len(chunks), "sentences": int(sentences),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=f".manifest-{gen}", suffix=".json", delete=False,
                                      encoding="utf-8") as tmp:

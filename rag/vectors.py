@@ -41,9 +41,10 @@ class ChunkVectors:
 
 
 def embed_chunks(embedder: Embedder, chunks: list[Chunk], *, texts: dict[str, str], labels: dict[str, str],
-                 vocabulary: set[str], on_batch: Callable[[int], None] | None = None,
+                 vocabularies: dict[str, set[str]], on_batch: Callable[[int], None] | None = None,
                  slice_size: int = SLICE) -> ChunkVectors:
-    """Every vector of `chunks`; `texts` and `labels` by source; `on_batch(n)` after each n texts read.
+    """Every vector of `chunks`; `texts`, `labels` and `vocabularies` (rag.text) by source; `on_batch(n)` after
+    each n texts read.
 
     Passages are read `slice_size` at a time and their token rows quantised at once, so the float32
     rows of one slice at most are held.
@@ -58,8 +59,8 @@ def embed_chunks(embedder: Embedder, chunks: list[Chunk], *, texts: dict[str, st
     counts = [0]
     for first in range(0, len(chunks), slice_size):
         part = chunks[first : first + slice_size]
-        texts_of = [[" ".join(dehyphenate(texts[c.passage.citation.source][s:e], vocabulary).split())
-                     for s, e in c.sentences] for c in part]
+        texts_of = [[" ".join(dehyphenate(texts[source][s:e], vocabularies[source]).split()) for s, e in c.sentences]
+                    for c in part for source in (c.passage.citation.source,)]
         flat = [t for sentences_of in texts_of for t in sentences_of]
         encoded = embedder.encode_spans(flat, [[(0, len(t))] for t in flat], on_batch=on_batch)
         passages.append(embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in part]))

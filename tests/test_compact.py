@@ -108,7 +108,7 @@ def test_reading_passages_in_slices_gives_the_same_vectors_as_all_at_once() -> N
     text = "Notes\n\n" + "\n\n".join(f"Paragraph {n} is about topic {n}. It has a second sentence {n}." for n in range(9))
     doc = parse(text, "notes.txt")
     chunks = chunk_document(doc)
-    args = {"texts": {"notes.txt": text}, "labels": {"notes.txt": "Notes"}, "vocabulary": set()}
+    args = {"texts": {"notes.txt": text}, "labels": {"notes.txt": "Notes"}, "vocabularies": {"notes.txt": set()}}
     whole = embed_chunks(HashEmbedder(), chunks, **args)
     sliced = embed_chunks(HashEmbedder(), chunks, slice_size=2, **args)
     assert len(chunks) == 9 and whole.contexts == sliced.contexts == 1

@@ -1,0 +1,108 @@
+"""An index's row files written one document at a time: memory stays flat as the corpus grows.
+
+Each document's rows (passage and sentence vectors, int8 token rows and their
+scales, its contexts' token rows) come from some arrays: the earlier index's,
+memory-mapped, for an unchanged document, or a batch just embedded. They are
+copied a block at a time straight into the new generation's .npy files
+(`rag.rowfile`); contexts' rows, which follow every sentence's, wait in a
+spool file until the last document. Passage vectors go to a spool file too,
+which FAISS is built from.
+
+Does not embed (`rag.vectors`) nor build FAISS or BM25 (`rag.build`).
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .rowfile import RowFile
+
+if TYPE_CHECKING:
+    from .chunk import Chunk
+    from .reuse import Arrays, Rows
+
+BLOCK = 1 << 15  # rows copied at once
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the row files hold, once finished."""
+
+    chunks: list[Chunk]
+    passages: np.ndarray  # float32, memory-mapped from the spool file (until `RowWriter.close`)
+    sentences: int
+    contexts: int
+
+
+class RowWriter:
+    """Appends documents' rows to the files at `paths` ("sentences", "tokens", "token_scales", "token_offsets")."""
+
+    def __init__(self, paths: dict[str, Path], dimension: int) -> None:
+        spool = paths["tokens"].with_name(paths["tokens"].name + ".spool")
+        self.spools = [spool.with_suffix(f".{kind}") for kind in ("passages", "context-tokens", "context-scales")]
+        self.offsets_path = paths["token_offsets"]
+        self.sentences = RowFile(paths["sentences"], np.float32, dimension)
+        self.tokens = RowFile(paths["tokens"], np.int8, dimension)
+        self.scales = RowFile(paths["token_scales"], np.float32)
+        self.passages = RowFile(self.spools[0], np.float32, dimension)
+        self.context_tokens = RowFile(self.spools[1], np.int8, dimension)
+        self.context_scales = RowFile(self.spools[2], np.float32)
+        self.counts: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self.context_counts: list[np.ndarray] = []
+        self.chunks: list[Chunk] = []
+        self.contexts = 0
+
+    def add(self, arrays: Arrays, rows: Rows) -> None:
+        """One document's rows, `rows` of `arrays`, after those added before."""
+        (c0, c1), (s0, s1), (k0, k1) = rows.chunks, rows.sentences, rows.contexts
+        self.chunks.extend(arrays.chunks[c0:c1])
+        _copy(arrays.passages, c0, c1, self.passages)
+        _copy(arrays.sentences, s0, s1, self.sentences)
+        offsets = arrays.token_offsets
+        _copy(arrays.tokens.values, int(offsets[s0]), int(offsets[s1]), self.tokens)
+        _copy(arrays.tokens.scales, int(offsets[s0]), int(offsets[s1]), self.scales)
+        self.counts.append(np.diff(offsets[s0 : s1 + 1]))
+        k0, k1 = len(arrays.sentences) + k0, len(arrays.sentences) + k1  # contexts' rows follow every sentence's
+        _copy(arrays.tokens.values, int(offsets[k0]), int(offsets[k1]), self.context_tokens)
+        _copy(arrays.tokens.scales, int(offsets[k0]), int(offsets[k1]), self.context_scales)
+        self.context_counts.append(np.diff(offsets[k0 : k1 + 1]))
+        self.contexts += k1 - k0
+
+    def finish(self) -> Written:
+        """Contexts' rows after the sentences', the offsets written, every file closed."""
+        for spool, target in ((self.context_tokens, self.tokens), (self.context_scales, self.scales)):
+            rows = spool.load()
+            _copy(rows, 0, len(rows), target)
+            del rows
+        for done in (self.sentences, self.tokens, self.scales):
+            done.close()
+        offsets = np.cumsum(np.concatenate(self.counts + self.context_counts)).astype(np.int64)
+        np.save(self.offsets_path, offsets, allow_pickle=False)
+        return Written(self.chunks, self.passages.load(), self.sentences.rows, self.contexts)
+
+    def close(self) -> None:
+        """Every file closed and the spool files removed (the passage vectors read from them go with them)."""
+        for row_file in (self.sentences, self.tokens, self.scales, self.passages, self.context_tokens,
+                         self.context_scales):
+            row_file.close()
+        for path in self.spools:
+            path.unlink(missing_ok=True)
+
+
+def _copy(source: np.ndarray, start: int, end: int, target: RowFile) -> None:
+    for first in range(start, end, BLOCK):
+        target.append(source[first : min(end, first + BLOCK)])
+    _release(source)
+
+
+def _release(source: np.ndarray) -> None:
+    """Drop a memory-mapped source's pages from this process (they stay in the page cache): rows read
+    once from an earlier index would otherwise count in its resident memory until the build ends."""
+    mapped = getattr(source, "_mmap", None)
+    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
