@@ -419,6 +419,37 @@ def test_a_pdf_upload_shows_its_transfer_and_indexing_then_answers_cite_its_page
     assert tab.errors == [] and tab.foreign == []
 
 
+def test_on_a_phone_the_chat_comes_first_and_shows_the_newest_question(browser, url):  # noqa: F811 - the fixture
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#rag-question textarea")
+        main, side = page.locator("#rag-main").bounding_box(), page.locator("#rag-side").bounding_box()
+        assert main and side and main["y"] + main["height"] <= side["y"]  # the chat, then the documents below it
+        for number, question in enumerate(("How did the Red Sea attacks affect shipping costs?",
+                                           "Why does Taiwan matter to Japan?")):
+            box = page.locator("#rag-question textarea")
+            box.fill(question)
+            box.press("Enter")
+            page.wait_for_function(f"document.querySelectorAll('.rag-answer').length > {number}")
+        in_view = """() => {
+          const asked = [...document.querySelectorAll("#rag-chat .rag-question")].pop();
+          const chat = document.querySelector("#rag-chat").getBoundingClientRect();
+          const r = asked.getBoundingClientRect();
+          return r.top >= chat.top - 1 && r.bottom <= chat.bottom + 1 && r.top >= 0;
+        }"""
+        page.wait_for_function(in_view)
+        page.wait_for_timeout(1200)  # the chat settles (its own autoscroll runs after ours)
+        assert page.evaluate(in_view), "the newest question is scrolled out of view"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / "workspace-phone.png"))
+    finally:
+        context.close()
+
+
 def serve(folder: Path, port: int) -> subprocess.Popen:
     """`rag serve` on `folder` (its seeds/ and index/) as a user starts it; returns once it is listening."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -3,12 +3,14 @@
     from ui.app import launch
     launch(index_or_live_index, host="127.0.0.1", port=7860)   # blocks; what `rag serve` calls
 
-The page: the documents on the left (add by drop or picker, a live list with
-search, select all / none, title, kind and size of each, what is being
-indexed, remove with confirmation), the chat on the right (quotes as block
-quotes with [n] markers, each source opening on its paragraph, and for a PDF
-its page, with the quote marked; a copy button and feedback buttons on each
-answer; example questions from the documents' own headings).
+The page: the documents on the left (add by drop or picker, the transfer
+shown in percent; a live list with search, select all / none, title, kind
+and size of each, what is being indexed; remove with confirmation), the
+chat on the right (quotes as block quotes with [n] markers, each source
+opening on its paragraph, and for a PDF its page, with the quote marked; a
+copy button and feedback buttons on each answer, each named by what it
+records; example questions from the documents' own headings). On a phone
+the chat comes first and the documents below it.
 
 - API: `gradio_client.Client(url).predict(question, k, sources, api_name="/ask")`
   returns `dataclasses.asdict(answer)`.

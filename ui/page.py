@@ -51,7 +51,11 @@ CSS = """
   background: none; font-size: var(--text-xs); margin: 0 0.2em 0 0.25em; }  /* in place of Gradio's separator line */
 #rag-chat .extra-feedback-options { top: auto; bottom: 100%; }  /* opens upwards: never cut off by the chat's edge */
 #rag-status:has(.prose:empty) { display: none; }  /* nothing to report: no empty block above the list */
-@media (max-width: 720px) { #rag-main { order: -1; } }  /* on a phone the chat comes first, the documents below */
+@media (max-width: 720px) {  /* a phone: the chat first, the documents below; answers use the chat's width */
+  #rag-main { order: -1; }
+  #rag-chat .bubble.bot-row { max-width: 100%; margin-left: var(--spacing-sm); margin-right: var(--spacing-sm); }
+  .rag-answer blockquote.rag-quote { padding: 0.2em 0.5em; }
+}
 """
 
 # Runs once per page (launch(head=...)): one listener for every copy button, present or future.
@@ -124,7 +128,8 @@ SCROLL_JS = """() => {
     const chat = document.querySelector("#rag-chat");
     if (chat) chat.scrollIntoView({block: "nearest"});
   };
-  requestAnimationFrame(() => setTimeout(show, 60));
+  // Again while the chat settles: Gradio's own autoscroll can follow a long answer to its end afterwards.
+  requestAnimationFrame(() => { for (const ms of [60, 300, 800]) setTimeout(show, ms); });
 }"""
 
 DROP_ZONE = f"""<div class="rag-drop" data-testid="rag-drop">
