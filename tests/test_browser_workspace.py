@@ -3,9 +3,13 @@
 One server (127.0.0.1, free port, uploads on) over the report and a short
 Markdown document; the tests run in order and build on each other: a
 document is uploaded and indexed while answers keep coming, the list is
-searched and filtered, the chat scrolls, feedback reaches the log, a reload
-keeps the conversation, a dropped document is removed again. Screenshots of
-each state go to docs/workspace-*.png.
+searched and filtered, the chat scrolls, feedback (each button named by
+what it records) reaches the log, a reload keeps the conversation, a dropped
+document is removed again, a PDF printed by Chromium is uploaded (its transfer
+and then its indexing shown), answered with its page cited, followed up,
+filtered to and given feedback. Screenshots of each state go to
+docs/workspace-*.png. A last test runs `rag serve` itself, stops and starts
+it on the same folder, and finds the conversation and settings after a reload.
 
 Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`); skipped without it.
 """
@@ -14,16 +18,22 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import REPORT, REPORT_NAME
-from test_browser import WAIT_MS, Page, browser, squash  # noqa: F401 - browser: the shared Chromium fixture
+from test_browser import ARGS, CHROMIUM, WAIT_MS, Page, browser, squash  # noqa: F401 - browser: the shared Chromium fixture
 
 from rag import Index
 from rag.catalog import catalog
 from ui.chat import NO_SOURCES
+from ui.page import FEEDBACK_LABELS, FEEDBACK_WORDS
 
 pytestmark = [pytest.mark.model, pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -214,9 +224,18 @@ def test_feedback_buttons_write_the_log(tab, live, feedback_log):
     expect(answer.locator("blockquote.rag-quote").first).to_be_visible()
     chat = page.locator("#rag-chat")
     before = len(feedback_log.read_text("utf-8").splitlines()) if feedback_log.exists() else 0
-    chat.get_by_role("button", name="Like", exact=True).last.click()
+    # Every control says what it records, to the eye (tooltip) and to a screen reader (its name); none says "Like".
+    for gradio_label in ("Like", "Dislike", "Feedback"):
+        expect(chat.get_by_role("button", name=gradio_label, exact=True)).to_have_count(0)
+        button = chat.get_by_role("button", name=FEEDBACK_LABELS[gradio_label], exact=True).last
+        expect(button).to_have_attribute("title", FEEDBACK_LABELS[gradio_label])
+        shown = button.evaluate("e => getComputedStyle(e, '::after').content")  # the word beside the icon
+        assert shown == json.dumps(FEEDBACK_WORDS[gradio_label]), (gradio_label, shown)
+    expect(chat.get_by_role("button", name="Clear the conversation", exact=True)).to_have_count(1)
+    chat.get_by_role("button", name=FEEDBACK_LABELS["Like"], exact=True).last.click()
     expect(page.get_by_text("recorded as “helpful”").first).to_be_visible(timeout=60_000)  # a bound for a loaded machine
-    chat.get_by_role("button", name="Feedback", exact=True).last.click()  # the flag opens its option
+    expect(chat.get_by_role("button", name=FEEDBACK_LABELS["Liked"], exact=True)).to_have_count(1)
+    chat.get_by_role("button", name=FEEDBACK_LABELS["Feedback"], exact=True).last.click()  # the flag opens its option
     shot(tab, "feedback")
     chat.get_by_role("button", name="Should have abstained", exact=True).last.click()
     expect(page.get_by_text("recorded as “should have abstained”").first).to_be_visible(timeout=60_000)
@@ -274,3 +293,223 @@ def test_a_follow_up_is_answered_in_context(tab):
     expect(answer.locator(".rag-searched")).to_contain_text("Searched for:")
     expect(answer.locator("blockquote.rag-quote").first).to_contain_text("Marco Forgione")
     shot(tab, "follow-up")
+
+
+LIGHTHOUSE_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Lighthouse keeping report</title>
+<style>body { font: 12pt serif; } .next { break-before: page; }</style></head><body>
+<h1>Lighthouse keeping report</h1>
+<h2>Staffing</h2>
+<p>The lighthouse on Gull Point was staffed by three keepers who worked in shifts of eight hours, so that the lamp
+was never left unattended during the night.</p>
+<p>Each keeper wrote the weather, the ships sighted and the state of the lamp in the station log at the end of
+every shift.</p>
+<div class="next"><h2>Fuel</h2>
+<p>The keepers burned whale oil until 1880, when paraffin lamps replaced it because paraffin was cheaper and gave
+a brighter light.</p>
+<p>Paraffin was delivered by boat every spring and stored in an iron shed well away from the tower.</p></div>
+</body></html>"""
+PDF_NAME = "lighthouse.pdf"
+PDF_SOURCE = f"uploads/{PDF_NAME}"
+
+
+def print_pdf(folder: Path) -> Path:
+    """A real two-page PDF, printed by Chromium from HTML (the second page starts at "Fuel")."""
+    html = folder / "lighthouse.html"
+    html.write_text(LIGHTHOUSE_HTML, "utf-8")
+    pdf = folder / PDF_NAME
+    subprocess.run([str(CHROMIUM), "--headless", *ARGS, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                    html.as_uri()], check=True, capture_output=True, timeout=120)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    return pdf
+
+
+def throttle_uploads(tab: Page, bytes_per_second: int) -> None:
+    """Slow the page's uploads (as on a poor connection) so the transfer's progress can be seen; -1 lifts it."""
+    cdp = tab.context.new_cdp_session(tab.page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                  "uploadThroughput": bytes_per_second})
+
+
+def test_a_pdf_upload_shows_its_transfer_and_indexing_then_answers_cite_its_page(tab, live, feedback_log, tmp_path):
+    from playwright.sync_api import expect
+
+    page = tab.page
+    pdf = print_pdf(tmp_path)
+    # Every change of the upload's progress bar and line, as the page made them.
+    page.evaluate("""() => {
+      window.__upload = [];
+      const bar = document.querySelector("#rag-upload .rag-upload-progress");
+      const note = document.querySelector("#rag-upload .rag-upload-msg");
+      const seen = () => window.__upload.push({hidden: bar.hidden, value: Number(bar.getAttribute("value")),
+                                               note: note.textContent});
+      new MutationObserver(seen).observe(bar, {attributes: true});
+      new MutationObserver(seen).observe(note, {childList: true, characterData: true, subtree: true});
+    }""")
+    throttle_uploads(tab, max(2048, pdf.stat().st_size // 4))  # about four seconds on the wire
+    try:
+        page.locator("#rag-upload input[type=file]").set_input_files(str(pdf))
+        expect(page.locator("#rag-upload .rag-upload-progress")).to_be_visible()
+        expect(page.locator("#rag-upload .rag-upload-msg")).to_contain_text(f"Uploading {PDF_NAME}…")
+        expect(page.locator("#rag-upload .rag-upload-msg")).to_contain_text(f"Added {PDF_SOURCE}")
+    finally:
+        throttle_uploads(tab, -1)
+    seen = page.evaluate("window.__upload")
+    shown = [s["value"] for s in seen if not s["hidden"]]
+    assert any(0 < v < 100 for v in shown), seen  # the transfer was shown as it went, not only at its ends
+    assert shown == sorted(shown) and shown[-1] == 100, seen
+    assert any(f"Uploading {PDF_NAME}… " in s["note"] and s["note"].endswith("%") for s in seen), seen
+    expect(page.locator("#rag-upload .rag-upload-progress")).to_be_hidden()  # gone once the server answered
+    # Then the indexing, as the server reports it.
+    expect(page.locator("#rag-status .rag-pending")).to_contain_text(f"{PDF_SOURCE} indexing…")
+    shot(tab, "pdf-upload")
+    assert live.wait(REBUILD_WAIT).state == "ready"  # a bound for a loaded machine, not a performance check
+    expect(doc_label(tab, PDF_SOURCE)).to_contain_text("Lighthouse keeping report — PDF, 2 pages")
+
+    question = "When did paraffin lamps replace whale oil?"
+    page.locator("#rag-select-all").click()
+    expect(page.locator("#rag-docs input:not(:checked)")).to_have_count(0)
+    expected = live.current().answer(question, 5)
+    assert not expected.abstained and expected.quotes[0].citation.source == PDF_SOURCE
+    assert expected.quotes[0].citation.page == 2 and "1880" in expected.quotes[0].text
+    answer = tab.ask(question)
+    expect(answer.locator("blockquote.rag-quote").first).to_contain_text("1880")
+    summary = answer.locator("details.rag-source summary").first
+    expect(summary).to_contain_text(f"[1] {PDF_SOURCE} · p. 2")
+    summary.click()
+    expect(answer.locator("details.rag-source").first.locator("img.rag-page")).to_be_visible()  # the page itself
+    answer.scroll_into_view_if_needed()
+    shot(tab, "pdf-answer")
+
+    # A follow-up in the same conversation, answered with the earlier question as its history.
+    follow_up = "Why was it replaced?"
+    expected = live.current().answer(follow_up, 5, history=[question])
+    answer = tab.ask(follow_up)
+    if expected.abstained:
+        expect(answer.locator(".rag-abstain")).to_be_visible()
+    else:
+        expect(answer.locator("blockquote.rag-quote")).to_have_count(len(expected.quotes))
+        assert squash(expected.quotes[0].text) in squash(answer.locator("blockquote.rag-quote").first.inner_text())
+    if expected.searched:
+        expect(answer.locator(".rag-searched")).to_contain_text(expected.searched)
+
+    # Only the PDF ticked: the answer says so and quotes nothing else.
+    page.locator("#rag-select-none").click()
+    expect(page.locator("#rag-docs input:checked")).to_have_count(0)
+    stored = page.evaluate("localStorage.getItem('rag-settings')")
+    doc_label(tab, PDF_SOURCE).locator("input").check()
+    page.wait_for_function("before => localStorage.getItem('rag-settings') !== before", arg=stored, timeout=60_000)
+    expect(page.locator("#rag-docs input:checked")).to_have_count(1)
+    titles = {info.source: info.title for info in catalog(live.current())}
+    answer = tab.ask("Where was the paraffin stored?")
+    expect(answer.locator(".rag-scope")).to_have_text(
+        f"Searched 1 of {len(titles)} documents: {titles[PDF_SOURCE]}.")
+    for source in answer.locator("details.rag-source summary").all():
+        assert PDF_SOURCE in source.inner_text()
+
+    # Feedback on that answer reaches the log with the PDF's page.
+    before = len(feedback_log.read_text("utf-8").splitlines()) if feedback_log.exists() else 0
+    page.locator("#rag-chat").get_by_role("button", name=FEEDBACK_LABELS["Dislike"], exact=True).last.click()
+    expect(page.get_by_text("recorded as “wrong”").first).to_be_visible(timeout=60_000)
+    last = json.loads(feedback_log.read_text("utf-8").splitlines()[before])
+    assert last["verdict"] == "wrong" and last["question"] == "Where was the paraffin stored?"
+    assert last["sources"] == [PDF_SOURCE]
+    assert all(q["citation"]["source"] == PDF_SOURCE and q["citation"]["page"] for q in last["answer"]["quotes"])
+    page.locator("#rag-select-all").click()
+    assert tab.errors == [] and tab.foreign == []
+
+
+def test_on_a_phone_the_chat_comes_first_and_shows_the_newest_question(browser, url):  # noqa: F811 - the fixture
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#rag-question textarea")
+        main, side = page.locator("#rag-main").bounding_box(), page.locator("#rag-side").bounding_box()
+        assert main and side and main["y"] + main["height"] <= side["y"]  # the chat, then the documents below it
+        for number, question in enumerate(("How did the Red Sea attacks affect shipping costs?",
+                                           "Why does Taiwan matter to Japan?")):
+            box = page.locator("#rag-question textarea")
+            box.fill(question)
+            box.press("Enter")
+            page.wait_for_function(f"document.querySelectorAll('.rag-answer').length > {number}")
+        in_view = """() => {
+          const asked = [...document.querySelectorAll("#rag-chat .rag-question")].pop();
+          const chat = document.querySelector("#rag-chat").getBoundingClientRect();
+          const r = asked.getBoundingClientRect();
+          return r.top >= chat.top - 1 && r.bottom <= chat.bottom + 1 && r.top >= 0;
+        }"""
+        page.wait_for_function(in_view)
+        page.wait_for_timeout(1200)  # the chat settles (its own autoscroll runs after ours)
+        assert page.evaluate(in_view), "the newest question is scrolled out of view"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / "workspace-phone.png"))
+    finally:
+        context.close()
+
+
+def serve(folder: Path, port: int) -> subprocess.Popen:
+    """`rag serve` on `folder` (its seeds/ and index/) as a user starts it; returns once it is listening."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RAG_SEEDS", None)
+    env.pop("RAG_INDEX", None)
+    log = folder / f"serve-{time.monotonic_ns()}.log"
+    with open(log, "w") as out:  # a file, not a pipe: a pipe nobody reads would stop the server when full
+        server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=folder,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + REBUILD_WAIT  # a bound for building the first index on a loaded machine
+    while "Web chat running at" not in log.read_text("utf-8", errors="replace"):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop(server)
+            raise AssertionError(f"rag serve did not start: {log.read_text('utf-8', errors='replace')[-2000:]}")
+        time.sleep(0.5)
+    return server
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGINT)  # as Ctrl+C
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(60)
+
+
+def test_the_conversation_and_settings_survive_a_server_restart(browser, tmp_path):  # noqa: F811 - the fixture
+    from playwright.sync_api import expect
+
+    from ui.server import free_port
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / HARBOUR).write_text(HARBOUR_TEXT, "utf-8")
+    (seeds / "owls.md").write_text("# Owl survey\n\nBarn owls nest in old church towers across the valley.\n",
+                                   "utf-8")
+    port = free_port()
+    server = serve(tmp_path, port)
+    tab = Page(browser, f"http://127.0.0.1:{port}/")
+    try:
+        question = "How did shipping traffic through the northern canal change?"
+        stored = tab.page.evaluate("localStorage.getItem('rag-settings')")
+        doc_label(tab, "owls.md").locator("input").uncheck()
+        tab.page.wait_for_function("before => localStorage.getItem('rag-settings') !== before", arg=stored,
+                                   timeout=60_000)
+        answer = tab.ask(question)
+        expect(answer.locator("blockquote.rag-quote").first).to_contain_text("doubled in 2023")
+        key = tmp_path / "index" / ".web-chat-key"
+        assert key.stat().st_mode & 0o777 == 0o600
+        stop(server)
+        server = serve(tmp_path, port)
+        tab.page.reload(wait_until="load")
+        tab.page.wait_for_selector("#rag-question textarea")
+        expect(tab.page.locator(".rag-question")).to_have_count(1)
+        expect(tab.page.locator(".rag-question")).to_contain_text(question)
+        expect(tab.page.locator(".rag-answer blockquote.rag-quote").first).to_contain_text("doubled in 2023")
+        expect(doc_label(tab, "owls.md").locator("input")).not_to_be_checked()
+        expect(doc_label(tab, HARBOUR).locator("input")).to_be_checked()
+        assert tab.errors == []
+    finally:
+        tab.context.close()
+        stop(server)

@@ -3,12 +3,14 @@
     from ui.app import launch
     launch(index_or_live_index, host="127.0.0.1", port=7860)   # blocks; what `rag serve` calls
 
-The page: the documents on the left (add by drop or picker, a live list with
-search, select all / none, title, kind and size of each, what is being
-indexed, remove with confirmation), the chat on the right (quotes as block
-quotes with [n] markers, each source opening on its paragraph, and for a PDF
-its page, with the quote marked; a copy button and feedback buttons on each
-answer; example questions from the documents' own headings).
+The page: the documents on the left (add by drop or picker, the transfer
+shown in percent; a live list with search, select all / none, title, kind
+and size of each, what is being indexed; remove with confirmation), the
+chat on the right (quotes as block quotes with [n] markers, each source
+opening on its paragraph, and for a PDF its page, with the quote marked; a
+copy button and feedback buttons on each answer, each named by what it
+records; example questions from the documents' own headings). On a phone
+the chat comes first and the documents below it.
 
 - API: `gradio_client.Client(url).predict(question, k, sources, api_name="/ask")`
   returns `dataclasses.asdict(answer)`.
@@ -16,7 +18,8 @@ answer; example questions from the documents' own headings).
   already loaded while a rebuild runs; a timer polls its status, showing the
   progress, and refreshes the list, title and examples when a new index is in.
 - Storage: the conversation and the settings (k, unticked documents) are kept
-  in the browser (`gr.BrowserState`), so a reload shows them again.
+  in the browser (`gr.BrowserState`), encrypted with a key kept in the index
+  folder (`ui.browserkey`), so a reload, even after a restart, shows them again.
 - Safety: see `ui.server` (binding, uploads, routes) and `ui.render` (escaping).
 - Concurrency: answers run in one concurrency group of `CONCURRENCY` workers;
   each holds one index for the whole answer, so a swap never mixes two.
@@ -28,9 +31,8 @@ from typing import Any
 
 import gradio as gr
 
-from rag.feedback import record
-
 from . import documents as docs_view
+from .browserkey import browser_key
 from .chat import (
     DEFAULT_K,
     FAILED,
@@ -50,14 +52,12 @@ from .chat import (
 from .page import DROP_JS, DROP_ZONE, SCROLL_JS
 from .render import render_question, text_html
 from .server import _launch_options, check_port, free_port, launch, start
+from .verdicts import OPTIONS, feedback_handler
 from .workspace import Workspace, version_of
 
 CONCURRENCY = 8  # answers run at once (each takes milliseconds on CPU); others queue
 QUEUE_SIZE = 256  # waiting requests beyond this are refused with "queue full"
 POLL_SECONDS = 2.0
-VERDICTS = {True: "helpful", False: "wrong", "Like": "helpful", "Dislike": "wrong",
-            "Should have abstained": "should_abstain"}
-SAID = {"helpful": "helpful", "wrong": "wrong", "should_abstain": "should have abstained"}
 SETTINGS = {"k": DEFAULT_K, "excluded": []}
 
 
@@ -165,28 +165,6 @@ def build_app(target: Any) -> gr.Blocks:
             return doc_list(ws.index(), query, saved), saved
         return handler
 
-    def feedback(evt: gr.LikeData, turns: Any, last: Any) -> Any:
-        verdict = VERDICTS.get(evt.liked) if isinstance(evt.liked, bool | str) else None
-        position = evt.index if isinstance(evt.index, int) else None
-        stored = valid_turns(turns)
-        if verdict is None or position is None or not 0 <= position // 2 < len(stored) or ws.feedback_log is None:
-            return gr.skip()
-        if last == [position, verdict]:
-            return gr.skip()  # the same button again (the flag's menu sends its choice twice): recorded already
-        turn = stored[position // 2]
-        if turn.get("answer") is None:
-            gr.Info("That message is a notice, not an answer: no feedback recorded.")
-            return gr.skip()
-        try:
-            record(ws.feedback_log, verdict=verdict, question=turn["question"],
-                   history=earlier_questions(stored[: position // 2]), answer=turn["answer"],
-                   index_version=str(turn.get("version", "")), sources=turn.get("sources"))
-        except Exception as err:  # noqa: BLE001 - a full disk must not break the chat
-            gr.Warning(f"Feedback not saved: {err}")
-            return gr.skip()
-        gr.Info(f"Thank you: recorded as “{SAID[verdict]}”.")
-        return [position, verdict]
-
     def confirm(source: Any) -> Any:
         if not isinstance(source, str) or not source:
             gr.Warning("Pick a document added from this page first.")
@@ -208,8 +186,9 @@ def build_app(target: Any) -> gr.Blocks:
         return gr.update(visible=False)
 
     with gr.Blocks(title=docs_view.title(infos), analytics_enabled=False) as demo:
-        turns = gr.BrowserState([], storage_key="rag-turns")
-        settings = gr.BrowserState(dict(SETTINGS), storage_key="rag-settings")
+        key = browser_key(ws.index_dir())  # kept with the index: a restarted server reads what the page stored
+        turns = gr.BrowserState([], storage_key="rag-turns", secret=key)
+        settings = gr.BrowserState(dict(SETTINGS), storage_key="rag-settings", secret=key)
         shown = gr.State(None)
         seen = gr.State(None)
         heading = gr.Markdown(_heading(infos), elem_id="rag-title")
@@ -224,7 +203,8 @@ def build_app(target: Any) -> gr.Blocks:
                     none = gr.Button("Select none", size="sm", min_width=90, elem_id="rag-select-none")
                 doc_box = gr.CheckboxGroup(docs_view.choices(infos, ""), value=[i.source for i in infos],
                                            label="Documents to search", elem_id="rag-docs")
-                k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to search", elem_id="rag-k")
+                k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to search", elem_id="rag-k",
+                              info="How many of the best-matching passages each answer may quote from.")
                 with gr.Accordion("Remove a document", open=False, visible=ws.upload):
                     doomed = gr.Dropdown([], label="Added from this page", elem_id="rag-remove-pick")
                     ask_remove = gr.Button("Remove…", size="sm", variant="secondary", elem_id="rag-remove")
@@ -232,7 +212,7 @@ def build_app(target: Any) -> gr.Blocks:
                         confirm_text = gr.Markdown()
                         yes = gr.Button("Yes, remove it", variant="stop", size="sm", elem_id="rag-remove-yes")
                         no = gr.Button("Cancel", size="sm")
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, elem_id="rag-main"):
                 chatbot = gr.Chatbot(
                     label="Chat", show_label=False, height="72vh", min_height=420, autoscroll=True,
                     examples=[{"text": q} for q in docs_view.example_questions(infos)],
@@ -240,7 +220,7 @@ def build_app(target: Any) -> gr.Blocks:
                     latex_delimiters=[],  # a "$$" in a document must not become a formula
                     sanitize_html=True,  # defence in depth: ui.render already escapes everything
                     render_markdown=True, allow_tags=False,
-                    feedback_options=("Like", "Dislike", "Should have abstained"),
+                    feedback_options=OPTIONS,  # relabelled by what they record (ui.page)
                     buttons=[],  # its copy button would copy HTML; each answer has its own
                     elem_id="rag-chat",
                 )
@@ -254,7 +234,7 @@ def build_app(target: Any) -> gr.Blocks:
                                concurrency_limit=CONCURRENCY, api_visibility="private").then(None, js=SCROLL_JS)
         chatbot.clear(lambda: ([], []), None, [shown, turns], api_visibility="private", queue=False)
         last_feedback = gr.State(None)
-        chatbot.like(feedback, [turns, last_feedback], last_feedback, api_visibility="private")
+        chatbot.like(feedback_handler(ws), [turns, last_feedback], last_feedback, api_visibility="private")
         watched = [status, doc_box, heading, chatbot, question, doomed, seen]
         gr.Timer(POLL_SECONDS).tick(tick, [seen, search, settings], watched, api_visibility="private",
                                     queue=False, show_progress="hidden")

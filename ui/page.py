@@ -7,6 +7,7 @@ from anywhere but the app itself.
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from .uploads import ACCEPTED
@@ -43,12 +44,22 @@ CSS = """
 .rag-drop { border: 2px dashed rgba(128, 128, 128, 0.5); border-radius: 8px; padding: 0.6em 0.8em; text-align: center; }
 .rag-drop.rag-over { border-color: #6366f1; background: rgba(99, 102, 241, 0.08); }
 .rag-pick { color: #4f46e5; text-decoration: underline; cursor: pointer; }
+.rag-upload-progress { width: 100%; }
 .rag-upload-msg { font-size: 0.9em; margin: 0.3em 0 0; white-space: pre-line; }
 #rag-docs label { width: 100%; }
+#rag-chat button[data-rag-word]::after { content: attr(data-rag-word); position: static; width: auto; height: auto;
+  background: none; font-size: var(--text-xs); margin: 0 0.2em 0 0.25em; }  /* in place of Gradio's separator line */
+#rag-chat .extra-feedback-options { top: auto; bottom: 100%; }  /* opens upwards: never cut off by the chat's edge */
+#rag-status:has(.prose:empty) { display: none; }  /* nothing to report: no empty block above the list */
+@media (max-width: 720px) {  /* a phone: the chat first, the documents below; answers use the chat's width */
+  #rag-main { order: -1; }
+  #rag-chat .bubble.bot-row { max-width: 100%; margin-left: var(--spacing-sm); margin-right: var(--spacing-sm); }
+  .rag-answer blockquote.rag-quote { padding: 0.2em 0.5em; }
+}
 """
 
 # Runs once per page (launch(head=...)): one listener for every copy button, present or future.
-HEAD = """<script>
+COPY_JS = """<script>
 document.addEventListener("click", async (event) => {
   const button = event.target.closest ? event.target.closest(".rag-copy") : null;
   if (!button) return;
@@ -68,6 +79,37 @@ document.addEventListener("click", async (event) => {
 });
 </script>"""
 
+# Gradio labels its feedback icons "Like", "Dislike" and "Feedback" (and its clear icon "Clear"); each is
+# relabelled (its tooltip and the name a screen reader reads) by what it does. Gradio sets a label again only
+# when its own value changes ("Like" -> "Liked"), and every such change is caught here.
+FEEDBACK_LABELS = {
+    "Like": "Helpful: this answers the question",
+    "Liked": "Marked helpful",
+    "Dislike": "Wrong: this does not answer the question",
+    "Disliked": "Marked wrong",
+    "Feedback": "More feedback: should have abstained",
+    "Clear": "Clear the conversation",
+}
+# The word shown beside each feedback icon (a phone has no tooltips).
+FEEDBACK_WORDS = {"Like": "Helpful", "Liked": "Helpful", "Dislike": "Wrong", "Disliked": "Wrong", "Feedback": "More"}
+FEEDBACK_JS = """<script>
+(() => {
+  const labels = LABELS, words = WORDS;
+  const relabel = () => {
+    for (const button of document.querySelectorAll("#rag-chat button[aria-label]")) {
+      const gradio = button.getAttribute("aria-label");
+      if (!labels[gradio]) continue;
+      button.setAttribute("aria-label", labels[gradio]);
+      button.setAttribute("title", labels[gradio]);
+      if (words[gradio]) button.setAttribute("data-rag-word", words[gradio]);
+    }
+  };
+  new MutationObserver(relabel).observe(document.documentElement,
+    {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
+})();
+</script>""".replace("LABELS", json.dumps(FEEDBACK_LABELS)).replace("WORDS", json.dumps(FEEDBACK_WORDS))
+HEAD = COPY_JS + FEEDBACK_JS
+
 # After an answer: bring the newest question (and the start of its answer) into view, inside the chat and the page.
 SCROLL_JS = """() => {
   const show = () => {
@@ -86,13 +128,15 @@ SCROLL_JS = """() => {
     const chat = document.querySelector("#rag-chat");
     if (chat) chat.scrollIntoView({block: "nearest"});
   };
-  requestAnimationFrame(() => setTimeout(show, 60));
+  // Again while the chat settles: Gradio's own autoscroll can follow a long answer to its end afterwards.
+  requestAnimationFrame(() => { for (const ms of [60, 300, 800]) setTimeout(show, ms); });
 }"""
 
 DROP_ZONE = f"""<div class="rag-drop" data-testid="rag-drop">
 <p><strong>Add documents</strong>: drop files here or <label class="rag-pick">choose files<input type="file" multiple
 accept="{escape(",".join(ACCEPTED.split()) + ",.markdown")}" hidden></label></p>
 <p class="rag-hint">{escape(ACCEPTED.replace(" ", ", "))}; checked and indexed on the server.</p>
+<progress class="rag-upload-progress" max="100" value="0" hidden></progress>
 <p class="rag-upload-msg" aria-live="polite"></p>
 </div>"""
 
@@ -100,20 +144,39 @@ DROP_JS = """
 const zone = element.querySelector(".rag-drop");
 const input = element.querySelector("input[type=file]");
 const note = element.querySelector(".rag-upload-msg");
+const bar = element.querySelector(".rag-upload-progress");
 const base = window.location.href.split(/[?#]/)[0].replace(/[^/]*$/, "");
+// XMLHttpRequest rather than fetch: only it reports how much of the body has gone up.
+function post(file, sent) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", base + "rag/upload");
+    xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable && e.total > 0) sent(Math.floor(100 * e.loaded / e.total)); };
+    xhr.upload.onload = () => sent(100);
+    xhr.onload = () => {
+      let message;
+      try { message = JSON.parse(xhr.responseText).message; } catch (err) { message = ""; }
+      resolve(message || `The server answered ${xhr.status}.`);
+    };
+    xhr.onerror = () => resolve(`${file.name} could not be sent; check the connection and try again.`);
+    xhr.send(file);
+  });
+}
 async function send(files) {
   const lines = [];
   for (const file of files) {
-    note.textContent = lines.concat([`Uploading ${file.name}…`]).join("\\n");
-    let message;
-    try {
-      const reply = await fetch(base + "rag/upload", {method: "POST", body: file,
-        headers: {"X-File-Name": encodeURIComponent(file.name), "Content-Type": "application/octet-stream"}});
-      try { message = (await reply.json()).message; } catch (err) { message = `The server answered ${reply.status}.`; }
-    } catch (err) {
-      message = `${file.name} could not be sent (${err}); check the connection and try again.`;
-    }
-    lines.push(message);
+    const shown = (percent) => {
+      bar.hidden = false;
+      bar.setAttribute("value", String(percent));
+      bar.setAttribute("aria-valuetext", `${file.name}: ${percent}% sent`);
+      const doing = percent < 100 ? `Uploading ${file.name}… ${percent}%` : `Uploaded ${file.name} (100%); checking it…`;
+      note.textContent = lines.concat([doing]).join("\\n");
+    };
+    shown(0);
+    lines.push(await post(file, shown));
+    bar.hidden = true;
     note.textContent = lines.join("\\n");
   }
 }
@@ -123,4 +186,4 @@ zone.addEventListener("dragleave", () => zone.classList.remove("rag-over"));
 zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("rag-over"); send([...e.dataTransfer.files]); });
 """
 
-__all__ = ["CSS", "DROP_JS", "DROP_ZONE", "HEAD", "SCROLL_JS"]
+__all__ = ["CSS", "DROP_JS", "DROP_ZONE", "FEEDBACK_LABELS", "FEEDBACK_WORDS", "HEAD", "SCROLL_JS"]

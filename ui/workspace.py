@@ -82,6 +82,11 @@ class Workspace:
             return None
         return Path(self.index().manifest.seeds_dir)
 
+    def index_dir(self) -> Path | None:
+        """The index folder (where the browser storage key is kept); None for an index without one."""
+        folder = getattr(self.target, "index_dir", None)
+        return Path(folder) if isinstance(folder, str | Path) else None
+
     def documents(self, index: Any | None = None) -> tuple[DocumentInfo, ...]:
         """The documents `index` (default: the current one) serves, computed once per index version."""
         index = index if index is not None else self.index()
