@@ -93,6 +93,9 @@ def stem(word: str) -> str:
     return word
 
 
+_RAW_WORD = re.compile(r"[^\W_]+(?:[-‐][^\W_]+)*(?:['’][^\W_]+)?")
+
+
 def tokens(text: str) -> list[str]:
     """Search tokens: stemmed words without stopwords.
 
@@ -100,15 +103,19 @@ def tokens(text: str) -> list[str]:
     matches "Europe" and "Japan-NATO" matches "NATO".
     """
     out: list[str] = []
-    for raw in re.findall(r"[^\W_]+(?:[-‐][^\W_]+)*(?:['’][^\W_]+)?", text):
-        lowered = raw.lower().replace("’", "'")
-        parts = [p for p in re.split(r"[-‐]", lowered) if p]
-        if len(parts) > 1:
-            out.append(stem("".join(parts)))
-        for part in parts:
-            if part not in STOPWORDS:
-                out.append(stem(part))
+    for raw in _RAW_WORD.findall(text):
+        out.extend(_word_tokens(raw))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _word_tokens(raw: str) -> tuple[str, ...]:
+    """The search tokens of one word as written (words repeat: each is worked out once)."""
+    lowered = raw.lower().replace("’", "'")
+    parts = [p for p in re.split(r"[-‐]", lowered) if p]
+    out = [stem("".join(parts))] if len(parts) > 1 else []
+    out.extend(stem(part) for part in parts if part not in STOPWORDS)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=8192)
