@@ -98,7 +98,10 @@ def document_rows(chunks: list[Chunk]) -> dict[str, Rows]:
             n += 1
         if source in rows:
             split.add(source)
-        rows[source] = Rows((first, n), (int(ends[first]), int(ends[n])), (int(ids[first]), int(ids[n - 1]) + 1))
+        # Contexts are numbered as first seen, so a document's are contiguous from its first passage's;
+        # its last passage may return to an earlier section, so the range ends after the largest.
+        rows[source] = Rows((first, n), (int(ends[first]), int(ends[n])),
+                            (int(ids[first]), int(ids[first:n].max()) + 1))
     return {s: r for s, r in rows.items() if s not in split}
 
 

@@ -226,3 +226,26 @@ def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds
         a, b = again.answer(q), fresh.answer(q)
         assert [(x.text, x.citation) for x in a.quotes] == [(x.text, x.citation) for x in b.quotes]
         assert [p.id for p in again.retrieve(q, 5)] == [p.id for p in fresh.retrieve(q, 5)]
+
+
+def _report(title: str, sections: list[tuple[str, str]]) -> str:
+    body = "\n\n".join(f"{heading}\n\n" + " ".join(f"The {who} committee reviewed item {n} of the shipping policy."
+                                                   for n in range(6)) for heading, who in sections)
+    return f"{title}\n\n{body}\n"
+
+
+def test_a_document_that_returns_to_an_earlier_section_keeps_every_context_row(make_seeds, tmp_path: Path) -> None:
+    """Contexts are numbered as first seen: a document ending under an earlier heading still owns its later ones."""
+    seeds = make_seeds({"a.txt": _report("Repeated Sections Report", [("Overview", "alpha"), ("Details", "beta"),
+                                                                      ("Overview", "gamma")]),
+                        "b.txt": _report("Second Report", [("Background", "delta"), ("Findings", "epsilon")])})
+    index = build(seeds, tmp_path / "index")
+    pairs = {(p.citation.source, p.citation.section) for p in index.passages}
+    stored = store.read(tmp_path / "index")
+    assert stored.manifest.contexts == len(pairs)
+    assert len(stored.token_offsets) - 1 == sum(len(c.sentences) for c in stored.chunks) + len(pairs)
+    assert index.retrieve("epsilon committee shipping", 3)[0].citation.source == "b.txt"
+    (seeds / "b.txt").write_text(_report("Second Report", [("Background", "delta"), ("Results", "zeta")]), "utf-8")
+    build(seeds, tmp_path / "index")
+    build(seeds, tmp_path / "fresh")
+    assert_same_index(tmp_path / "index", tmp_path / "fresh")
