@@ -145,7 +145,14 @@ def new_generation(index_dir: Path) -> tuple[str, dict[str, Path]]:
 
 
 def discard(index_dir: Path, gen: str) -> None:
-    """Remove generation `gen`'s data files and temporary manifest."""
+    """Remove generation `gen`'s data files and temporary manifest, unless the manifest already points at it.
+
+    A failure after the commit point (an interrupt, a file of an earlier generation that cannot be
+    removed) must not delete the index that was just written.
+    """
+    if any(str(name).endswith((f"-{gen}", f"-{gen}.jsonl", f"-{gen}.npy", f"-{gen}.faiss"))
+           for name in (raw_manifest(index_dir).get("files") or {}).values()):
+        return
     for path in index_dir.glob(f"*-{gen}*"):
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
@@ -182,7 +189,10 @@ def write(
         if isinstance(err, OSError):
             raise unwritable(index_dir, err) from None
         raise
-    _remove_unreferenced(index_dir, set(files.values()))
+    try:
+        _remove_unreferenced(index_dir, set(files.values()))
+    except OSError:
+        pass  # earlier generations' files stay as debris; the next build removes them
     return Manifest.read(index_dir)
 
 

@@ -249,3 +249,21 @@ def test_a_document_that_returns_to_an_earlier_section_keeps_every_context_row(m
     build(seeds, tmp_path / "index")
     build(seeds, tmp_path / "fresh")
     assert_same_index(tmp_path / "index", tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("failure", [PermissionError, KeyboardInterrupt])
+def test_a_failure_after_the_new_index_is_live_keeps_it(make_seeds, tmp_path: Path, monkeypatch, failure) -> None:
+    seeds = make_seeds(CORPUS)
+    build(seeds, tmp_path / "index")
+    (seeds / "workshop.txt").write_text(ADDED, "utf-8")
+
+    def fail(*_args, **_kwargs):
+        raise failure()
+
+    monkeypatch.setattr(store, "_remove_unreferenced", fail)
+    if failure is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            build(seeds, tmp_path / "index")
+    else:
+        build(seeds, tmp_path / "index")  # cleaning up the old generation is not worth failing for
+    assert "workshop.txt" in {c.passage.citation.source for c in store.read(tmp_path / "index").chunks}
