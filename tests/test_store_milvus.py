@@ -134,3 +134,18 @@ def test_rag_build_store_uploads_an_index_that_answers_without_its_folder(make_s
     assert answer.quotes and answer.quotes[0].text in SMALL_CORPUS["ports.txt"]
     assert main(["build", "--seeds", str(seeds), "--store", "milvus://127.0.0.1:1/x"]) == 1
     assert capsys.readouterr().err.startswith("rag: error: cannot reach Milvus at milvus://127.0.0.1:1/x")
+
+
+def test_a_filter_on_names_with_accents_and_quotes_searches_only_them(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds", {"résumé.txt": SMALL_CORPUS["bees.txt"],
+                                             'quote"d.txt': SMALL_CORPUS["chess.txt"],
+                                             "plain.txt": SMALL_CORPUS["ports.txt"]})
+    files = rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(), log=quiet)
+    uri = f"milvus-lite:{tmp_path}/names.db/names"
+    upload(files.store, uri, log=quiet)  # type: ignore[arg-type]
+    milvus = rag.open_store(uri, embedder=HashEmbedder())
+    for sources in (["résumé.txt"], ['quote"d.txt', "résumé.txt"]):
+        passages = milvus.retrieve("Why paint hives white?", k=3, sources=sources)
+        assert passages and {p.citation.source for p in passages} <= set(sources)
+        assert [p.id for p in passages] == [p.id for p in files.retrieve("Why paint hives white?", k=3,
+                                                                          sources=sources)]

@@ -122,7 +122,8 @@ class MilvusStore:
         return str(now["text"])
 
     def _search(self, data: list[Any], field: str, metric: str, limit: int, sources: list[str] | None) -> list[int]:
-        condition = "" if sources is None else "source in " + json.dumps(sorted(sources))
+        # Names go in as written: a JSON \u escape (json.dumps's default for "é") is not Milvus syntax.
+        condition = "" if sources is None else "source in " + json.dumps(sorted(sources), ensure_ascii=False)
         found = self.client.search(self.name, data=data, anns_field=field, limit=limit, filter=condition,
                                    search_params={"metric_type": metric}, output_fields=["id"])
         return [int(hit["id"]) for hit in found[0]]
@@ -130,6 +131,16 @@ class MilvusStore:
     def candidates(self, encoded: QueryVectors, question: str, *, k: int,
                    sources: list[str] | None = None) -> Candidates:
         """Dense (FLAT inner product) and BM25 proposals, then everything later stages read for them."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return self._candidates(encoded, question, k=k, sources=sources)
+        except MilvusException as err:
+            raise IndexStateError(f"Milvus could not search {self.location} ({first_line(err)}); check that the "
+                                  "server is running and the collection is there, then ask again.") from None
+
+    def _candidates(self, encoded: QueryVectors, question: str, *, k: int,
+                    sources: list[str] | None) -> Candidates:
         width, n = self.manifest.dimension, self.passage_count
         if n == 0 or sources == []:
             return empty_candidates(RANK_FEATURES, width)
@@ -209,3 +220,4 @@ class _Documents:
         if self._extracted is None:
             self._load()
         return self._texts[source]
+
