@@ -26,7 +26,7 @@ from .abstain import Signals, expected_type, measure
 from .embed import QueryVectors
 from .quotes import Sentence, choose, cite, is_dependent, paragraph_of
 from .retrieve import Hit, maxsim, rank
-from .text import content_words, word_set
+from .text import content_words, tokens
 from .tuning import Params, shipped
 from .types import Answer
 
@@ -40,6 +40,9 @@ ABSTAIN_MESSAGE = "The documents do not answer this question."
 RECENT_SEARCHES = 16  # follow-up searches whose encoding each index remembers: a conversation repeats them
 _RECENT: WeakKeyDictionary[Index, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
 _RECENT_LOCK = threading.Lock()
+# Each index's search words, by the documents a follow-up searched (None: all of them), worked out once.
+_VOCABULARIES: WeakKeyDictionary[Index, dict[tuple[str, ...] | None, frozenset[str]]] = WeakKeyDictionary()
+FEW_DOCUMENTS = 8  # a follow-up within more documents than this checks its words against every document's
 CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing can be quoted from them; rebuild the "
                    "index with `rag build`.")
 
@@ -90,7 +93,7 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
         return alone
     best, best_support = alone, params.support_of(signals.values())
     within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
-    if not known(question, _words(index, within or index.sources)):
+    if not known(question, _words(index, within)):
         return alone  # the documents searched never mention what the follow-up asks about
     trials = [(question, encoded)] if within != sources else []
     merged = _encode(index, check_question(resolution.searched, k))
@@ -103,9 +106,19 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     return best
 
 
-def _words(index: Index, sources: Sequence[str]) -> frozenset[str]:
-    """Every search token of `sources`' texts (`word_set` remembers each document's)."""
-    return frozenset().union(*(word_set(index.text_of(source)) for source in sources))
+def _words(index: Index, sources: Sequence[str] | None) -> frozenset[str]:
+    """Every search token of `sources`' texts (all documents' when None), each set worked out once per index."""
+    with _RECENT_LOCK:
+        known_sets = _VOCABULARIES.setdefault(index, {})
+    key = tuple(sorted(sources)) if sources is not None and len(sources) <= FEW_DOCUMENTS else None
+    if key not in known_sets:
+        names = index.sources if key is None else key
+        words = frozenset().union(*(frozenset(tokens(index.text_of(source))) for source in names))
+        with _RECENT_LOCK:
+            known_sets[key] = words
+            while len(known_sets) > RECENT_SEARCHES:
+                known_sets.pop(next(iter(known_sets)))
+    return known_sets[key]
 
 
 def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:
