@@ -97,7 +97,7 @@ def _score_set(index: Index, prepared: Prepared, name: str, params: Params, k: i
         found = index.candidates(query, 10, encoded=encoded[0])
         for fusion in ABLATIONS[1:] if naive is not None else ("fused",):
             weights = params.rank if fusion == "fused" else None
-            hits = rank(found, chunks=index.chunks, k=10, fusion=fusion, weights=weights)
+            hits = rank(found, k=10, fusion=fusion, weights=weights)
             ranked[fusion][q.id] = [index.chunks[h.index].passage.id for h in hits]
         if naive is not None:
             pieces = [naive.pieces[i] for i in naive.rank(encoded[0].vector)]

@@ -26,7 +26,7 @@ from .embed import QueryVectors
 from .errors import InputError
 from .quantize import TokenMatrix
 from .stores.base import Candidates
-from .text import content_words, jaccard, tokens, word_set
+from .text import jaccard, tokens, word_set
 from .tuning import Params, shipped
 
 RRF_K = 60
@@ -162,20 +162,13 @@ def rarity(words: tuple[str, ...], frequencies: Mapping[str, int], passages: int
     return np.array(out, dtype=np.float64)
 
 
-def question_tokens(encoded: QueryVectors, question: str) -> set[str]:
-    """The search tokens whose document frequencies the later stages read for a question."""
-    return {t for word in encoded.words for t in tokens(word)} | set(content_words(question))
-
-
-def rank(found: Candidates, *, k: int, fusion: str = "fused", weights: dict[str, float] | None = None,
-         chunks: Any = None) -> list[Hit]:
+def rank(found: Candidates, *, k: int, fusion: str = "fused", weights: dict[str, float] | None = None) -> list[Hit]:
     """The best `k` candidates, best first, near-duplicates removed.
 
     "fused" (the default) is a weighted sum of the ranking features, with
     weights fitted on the development gold sets (`rag.tuning`); "late" is late
     interaction alone; "blend" and "rrf" fuse dense and BM25 scores; "dense"
-    and "bm25" use one side alone (for ablations). A pure function of `found`
-    (`chunks` is accepted for older callers and not read).
+    and "bm25" use one side alone (for ablations). A pure function of `found`.
     """
     if len(found.ids) == 0:
         return []

@@ -30,6 +30,7 @@ to rebuild: see `rag.loading`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -189,10 +190,8 @@ def write(
         if isinstance(err, OSError):
             raise unwritable(index_dir, err) from None
         raise
-    try:
+    with contextlib.suppress(OSError):  # earlier generations' files then stay as debris for the next build
         _remove_unreferenced(index_dir, set(files.values()))
-    except OSError:
-        pass  # earlier generations' files stay as debris; the next build removes them
     return Manifest.read(index_dir)
 
 

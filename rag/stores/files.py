@@ -133,11 +133,3 @@ class FileStore:
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"
-
-
-def open_folder(index_dir: Path) -> FileStore:
-    """The index folder `index_dir` as a store (checked as `rag.store.read` checks it)."""
-    from ..store import read
-
-    return FileStore(read(index_dir), index_dir)
-
