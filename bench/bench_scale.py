@@ -93,7 +93,9 @@ KINDS = ("tokens", "token_scales", "token_offsets", "sentences", "vectors", "pas
 
 def _run(code: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=7200)
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                              # the synthetic corpora are built on purpose past the default corpus limit
+                              "RAG_MAX_CORPUS_MB": "100000"}, timeout=7200)
     if out.returncode:
         raise SystemExit(f"benchmark step failed: {out.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
