@@ -149,3 +149,54 @@ def test_a_filter_on_names_with_accents_and_quotes_searches_only_them(tmp_path: 
         assert passages and {p.citation.source for p in passages} <= set(sources)
         assert [p.id for p in passages] == [p.id for p in files.retrieve("Why paint hives white?", k=3,
                                                                           sources=sources)]
+
+
+def test_an_upload_replaces_the_store_under_a_server_answering_from_it(tmp_path: Path, monkeypatch) -> None:
+    from pymilvus import MilvusClient
+
+    from rag.stores import milvus_build
+
+    first = write_seeds(tmp_path / "first", {"bees.txt": SMALL_CORPUS["bees.txt"]})
+    second = write_seeds(tmp_path / "second", {"ports.txt": SMALL_CORPUS["ports.txt"]})
+    uri = f"milvus-lite:{tmp_path}/swap.db/live"
+    upload(rag.build_index(first, tmp_path / "i1", embedder=HashEmbedder(), log=quiet).store, uri,  # type: ignore[arg-type]
+           log=quiet)
+    serving = rag.open_store(uri, embedder=HashEmbedder())
+    assert serving.sources == ["bees.txt"]
+    new = rag.build_index(second, tmp_path / "i2", embedder=HashEmbedder(), log=quiet).store
+
+    def broken(*args, **kwargs):  # an upload that fails half-way leaves the store as it was
+        milvus_build._create(*args[:2], 384)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(milvus_build, "_write", broken)
+    with pytest.raises(OSError):
+        upload(new, uri, log=quiet)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    client = MilvusClient(f"{tmp_path}/swap.db")
+    assert len(client.list_collections()) == 2  # the serving pair only
+    assert serving.answer("Why paint hives white?").quotes
+    upload(new, uri, log=quiet)  # type: ignore[arg-type]
+    collections = client.list_collections()
+    assert len(collections) == 2 and all(c.startswith("live_") for c in collections)  # the old pair is gone
+    answer = serving.answer("Which city connected its container terminals to shore power?")
+    assert serving.sources == ["ports.txt"]
+    assert answer.quotes and answer.quotes[0].text in SMALL_CORPUS["ports.txt"]
+
+
+def test_a_store_uploaded_before_aliases_is_replaced_by_one(tmp_path: Path) -> None:
+    from pymilvus import MilvusClient
+
+    from rag.stores import milvus_build
+
+    seeds = write_seeds(tmp_path / "seeds", {"bees.txt": SMALL_CORPUS["bees.txt"]})
+    files = rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(), log=quiet).store
+    client = MilvusClient(f"{tmp_path}/old.db")
+    milvus_build._write(client, "docs", files, "old", quiet)  # the layout of a store named by its collection
+    assert rag.open_store(f"milvus-lite:{tmp_path}/old.db/docs", embedder=HashEmbedder()).sources == ["bees.txt"]
+    said: list[str] = []
+    upload(files, f"milvus-lite:{tmp_path}/old.db/docs", log=said.append)  # type: ignore[arg-type]
+    assert any(line.startswith("dropped collection docs ") for line in said)
+    assert client.describe_alias("docs")["collection_name"].startswith("docs_")
+    index = rag.open_store(f"milvus-lite:{tmp_path}/old.db/docs", embedder=HashEmbedder())
+    assert index.answer("Why paint hives white?").quotes

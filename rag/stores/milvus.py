@@ -37,7 +37,7 @@ from ..store import Manifest
 from ..text import tokens
 from ..tuning import RANK_FEATURES
 from .base import Candidates, empty_candidates
-from .milvus_layout import K1, B, Layout, chunk_of, code_words, connect, first_line
+from .milvus_layout import K1, B, Layout, chunk_of, code_words, collection_of, connect, first_line
 
 FIELDS = ["id", "vector", "record", "payload", "context"]
 
@@ -48,10 +48,16 @@ class MilvusStore:
     def __init__(self, uri: str):
         self.location = uri
         self.index_dir = None
-        self.client, self.name = connect(uri)
+        self.client, self.alias = connect(uri)
+        self._open()
+
+    def _open(self) -> None:
+        """Read the manifest and frequencies of the collection the store's name stands for now."""
+        uri = self.location
+        self.name = collection_of(self.client, self.alias)
         try:
             if not self.client.has_collection(self.name) or not self.client.has_collection(self.name + "_docs"):
-                raise IndexStateError(f"no index in {uri}: collection {self.name!r} does not exist there; "
+                raise IndexStateError(f"no index in {uri}: collection {self.alias!r} does not exist there; "
                                       f"run `rag build --store {uri}` first.")
             for name in (self.name, self.name + "_docs"):
                 self.client.load_collection(name)
@@ -121,6 +127,16 @@ class MilvusStore:
                 return None
         return str(now["text"])
 
+    def _moved(self) -> bool:
+        """Whether the store's name now stands for another collection; if so, it is opened instead."""
+        try:
+            if collection_of(self.client, self.alias) == self.name:
+                return False
+            self._open()
+        except Exception:  # noqa: BLE001 - the caller reports the first failure
+            return False
+        return True
+
     def _search(self, data: list[Any], field: str, metric: str, limit: int, sources: list[str] | None) -> list[int]:
         # Names go in as written: a JSON \u escape (json.dumps's default for "é") is not Milvus syntax.
         condition = "" if sources is None else "source in " + json.dumps(sorted(sources), ensure_ascii=False)
@@ -136,6 +152,8 @@ class MilvusStore:
         try:
             return self._candidates(encoded, question, k=k, sources=sources)
         except MilvusException as err:
+            if self._moved():  # an upload replaced the collection: answer from the new one
+                return self.candidates(encoded, question, k=k, sources=sources)
             raise IndexStateError(f"Milvus could not search {self.location} ({first_line(err)}); check that the "
                                   "server is running and the collection is there, then ask again.") from None
 

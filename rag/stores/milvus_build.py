@@ -1,10 +1,14 @@
 """Upload an index into Milvus: `rag build --store milvus://…` builds a folder index, then writes it here.
 
-The passages go into collection NAME (dense vector, BM25 over code words of
-their search tokens, record and payload; see `rag.stores.milvus`), the
-manifest, document frequencies and every document's text, pages and sha256
-into NAME_docs. An existing collection of that name is replaced: answers
-from it fail while the upload runs.
+Each upload writes a new pair of collections, NAME_<generation> (the
+passages: dense vector, BM25 over code words of their search tokens, record
+and payload; see `rag.stores.milvus`) and NAME_<generation>_docs (the
+manifest, document frequencies and every document's text, pages and
+sha256), then points the alias NAME at it and drops the pair it replaces.
+Servers answering from NAME keep answering from the old pair while the
+upload runs and move to the new one when the old is gone (a failed upload
+removes its own pair and leaves NAME as it was). A store uploaded before
+aliases (a collection called NAME) is dropped first, once.
 
 Does not ingest or embed: `build_index` does, into a temporary folder.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +29,7 @@ import numpy as np
 
 from ..text import tokens
 from .files import FileStore
-from .milvus_layout import EMPTY, K1, PIECE, B, code_words, connect, packed, pieces
+from .milvus_layout import EMPTY, K1, PIECE, B, code_words, collection_of, connect, packed, pieces
 
 BATCH = 128  # passages per insert
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
@@ -44,14 +50,24 @@ def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False
 def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = None) -> None:
     """Write the index folder `store` holds into the Milvus store `uri` (replacing what it held)."""
     say = log or (lambda line: print(line, file=sys.stderr))
-    client, name = connect(uri)
+    client, alias = connect(uri)
+    name = f"{alias}_{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}"
+    try:
+        _write(client, name, store, uri, say)
+    except BaseException:
+        for collection in (name, name + "_docs"):
+            if client.has_collection(collection):
+                client.drop_collection(collection)
+        raise
+    _swap(client, alias, name, say)
+
+
+def _write(client: Any, name: str, store: FileStore, uri: str, say: Callable[[str], None]) -> None:
+    """Collections `name` and `name`_docs, made and filled with what `store` holds."""
     width, chunks = store.manifest.dimension, store.chunks
     frequencies = store.document_frequency
     codes = {w: n for n, w in enumerate(sorted(frequencies))}
     lengths = [len(tokens(c.search_text) or [EMPTY]) for c in chunks]
-    for suffix in ("", "_docs"):
-        if client.has_collection(name + suffix):
-            client.drop_collection(name + suffix)
     _create(client, name, width)
     paragraphs = _paragraphs(chunks)
     offsets, first = store.token_offsets, store.sentence_offsets
@@ -95,7 +111,25 @@ def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = No
         client.insert(name + "_docs", [doc])
     client.flush(name)
     client.flush(name + "_docs")
+    for collection in (name, name + "_docs"):
+        client.load_collection(collection)
     say(f"stored {len(chunks):,} passages from {len(store.sources)} documents in {uri}")
+
+
+def _swap(client: Any, alias: str, name: str, say: Callable[[str], None]) -> None:
+    """Point `alias` at collection `name`, then drop the collections it pointed at before."""
+    old = collection_of(client, alias)
+    if old == alias:  # no alias yet: a store uploaded before aliases may hold the name itself
+        for collection in (alias, alias + "_docs"):
+            if client.has_collection(collection):
+                client.drop_collection(collection)
+                say(f"dropped collection {collection} (an earlier upload's layout) to make {alias} an alias")
+        client.create_alias(name, alias)
+        return
+    client.alter_alias(name, alias)
+    for collection in (old, old + "_docs"):
+        if client.has_collection(collection):
+            client.drop_collection(collection)
 
 
 def _create(client: Any, name: str, width: int) -> None:

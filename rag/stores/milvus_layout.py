@@ -62,6 +62,15 @@ def connect(uri: str) -> tuple[Any, str]:
                               "check that the server is running and the address is right.") from None
 
 
+def collection_of(client: Any, name: str) -> str:
+    """The collection the store `name` stands for: the one alias `name` points at, or (a store uploaded
+    before uploads swapped aliases) the collection called `name` itself. Its documents are in `…_docs`."""
+    try:
+        return str(client.describe_alias(name)["collection_name"])
+    except Exception:  # noqa: BLE001 - "alias does not exist" is a MilvusException like any other
+        return name
+
+
 def first_line(err: Exception) -> str:
     text = str(getattr(err, "message", "") or err).strip().splitlines()
     return text[0][:200] if text else ""
