@@ -54,4 +54,5 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .rag-cache index/manifest.json index/passages-* index/vectors-* index/sentences-* index/bm25-*
+	rm -rf $(VENV) .rag-cache
+	find index -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -2,7 +2,9 @@
 
 Prints figures; asserts nothing. Run with `make bench` (or `python bench/bench.py`).
 Uses the real packaged model and the seeds/ folder; the scaling part uses
-synthetic normalised vectors, since it measures the index layer alone.
+synthetic normalised vectors, since it measures the index layer alone. Then
+the scale section (`bench/bench_scale.py`) and, when pymilvus is installed,
+Milvus latency beside the index folder's at 10k passages (`bench/bench_stores.py`).
 """
 
 from __future__ import annotations
@@ -167,6 +169,16 @@ def main() -> None:
     import bench_scale
 
     bench_scale.main([])
+
+    print("\n== Stores: Milvus (milvus-lite) beside the index folder at 10k passages (bench/bench_stores.py)")
+    try:
+        import milvus_lite  # noqa: F401
+        import pymilvus  # noqa: F401
+    except ImportError:
+        print("skipped: pymilvus and milvus-lite are not installed (pip install 'rag[milvus]')")
+    else:
+        subprocess.run([sys.executable, str(ROOT / "bench" / "bench_stores.py"), "--passages", "10000",
+                        "--questions", "100"], check=True, cwd=ROOT)
 
 
 def scaling(dim: int) -> None:
