@@ -5,15 +5,18 @@ the folder, built with the same model and chunking, is the cache: unchanged
 documents keep their rows (`rag.reuse`) and only new or changed ones are read
 by the model; BM25 and FAISS are remade from all rows. Each document is
 de-hyphenated by its own words, so its rows never depend on the others.
+Rows and passages are written as they come (`rag.rowwriter`), so no build
+holds every passage.
 Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
@@ -22,10 +25,11 @@ from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
+from .passagefile import open_passages
 from .retrieve import bm25_index, faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowwriter import RowWriter, Written
-from .text import vocabulary
+from .text import vocabulary, word_set
 from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
@@ -51,7 +55,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         # are freed before the index is read back: the peak is the larger of the two, not their sum.
         embedder = _write_index(seeds, target, model=model, max_words=max_words, embedder=embedder,
                                 progress=progress, verbose=verbose, say=say, step=step, reuse=reuse)
-        stored = store.read(target)
+        stored = store.read(target)  # mapped, not decoded: as quick for a million passages as for a thousand
     return Index(stored, embedder, target)
 
 
@@ -104,7 +108,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     gen, paths = store.new_generation(target)
     writer = RowWriter(paths, embedder.dimension)
     try:
-        written = _write_rows(writer, entries, old, chunked, embed)
+        written, frequencies = _write_rows(writer, entries, old, chunked, embed)
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
@@ -120,11 +124,14 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
                         **{e.source: e.sha256 for e in entries}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
             "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
+            "ranges": writer.ranges,
         }
-        step("writing", len(written.chunks), len(written.chunks))
+        passages = open_passages(paths["passages"], paths["passage_rows"])
+        step("writing", len(passages), len(passages))
         writer.close()
-        store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
-                    faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
+        bm25 = bm25_index(cast(list[Chunk], passages))  # reads any sequence of chunks
+        store.write(target, gen=gen, documents=_extracted(entries, old), faiss_index=faiss_index, bm25=bm25,
+                    frequencies=frequencies, manifest=manifest, hashed={"passages": written.passages_sha256})
     except BaseException as err:
         store.discard(target, gen)
         if isinstance(err, OSError):
@@ -138,10 +145,14 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
 
 
 def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
-                chunked: dict[str, list[Chunk]], embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
+                chunked: dict[str, list[Chunk]],
+                embed: Callable[[list[Chunk]], ChunkVectors]) -> tuple[Written, dict[str, int]]:
     """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
-    of about `BATCH` passages, so the float rows of one batch at most are held."""
+    of about `BATCH` passages, so the float rows of one batch at most are held. Also in how many passages each
+    search word occurs: the earlier index's counts, less those of its documents not re-used, plus the new ones'."""
     batch: list[Document] = []
+    counts: Counter[str] = Counter(old.frequencies if old else {})
+    dropped = dict(old.rows) if old else {}
 
     def flush() -> None:
         if batch:
@@ -149,19 +160,25 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
             fresh = Arrays.of(chunks, embed(chunks))
             rows = document_rows(chunks)
             for doc in batch:
-                writer.add(fresh, rows.get(doc.source, NO_ROWS))
+                writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
+            for chunk in chunks:
+                counts.update(word_set(chunk.search_text))
             batch.clear()
 
     for e in entries:
         if isinstance(e, Unchanged) and old:
             flush()
-            writer.add(old.arrays, old.rows[e.source])
+            writer.add(e.source, old.arrays, old.rows[e.source])
+            dropped.pop(e.source, None)
         elif isinstance(e, Document):
             batch.append(e)
             if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:
                 flush()
     flush()
-    return writer.finish()
+    for rows in dropped.values():
+        for chunk in old.arrays.chunks[rows.chunks[0] : rows.chunks[1]] if old else ():
+            counts.subtract(word_set(chunk.search_text))
+    return writer.finish(), {word: n for word, n in counts.items() if n > 0}
 
 
 def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def _create(client: Any, name: str, width: int) -> None:
     client.create_collection(name + "_docs", schema=docs, index_params=doc_index)
 
 
-def _paragraphs(chunks: list[Any]) -> list[tuple[int, int]]:
+def _paragraphs(chunks: Sequence[Any]) -> list[tuple[int, int]]:
     """The first and last position of each passage's paragraph (consecutive passages of one paragraph)."""
     out: list[tuple[int, int]] = []
     lo = 0
