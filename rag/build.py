@@ -109,6 +109,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     writer = RowWriter(paths, embedder.dimension)
     try:
         written, frequencies = _write_rows(writer, entries, old, chunked, embed)
+        sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS and BM25 are made
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
@@ -131,7 +132,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         writer.close()
         bm25 = bm25_index(cast(list[Chunk], passages))  # reads any sequence of chunks
         store.write(target, gen=gen, documents=_extracted(entries, old), faiss_index=faiss_index, bm25=bm25,
-                    frequencies=frequencies, manifest=manifest, hashed={"passages": written.passages_sha256})
+                    frequencies=frequencies, manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
         if isinstance(err, OSError):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,16 @@ def seal(index_dir: Path, names: Iterable[str], digests: dict[str, str] | None =
     return out
 
 
+def seal_soon(index_dir: Path, names: Iterable[str], digests: dict[str, str] | None = None) -> Future[dict[str, Any]]:
+    """`seal` run on another thread: fsync waits on the disk and sha256 releases the GIL, so a build seals the
+    files it has finished while it makes the others."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal")
+    try:
+        return pool.submit(seal, index_dir, list(names), digests)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def mismatch(index_dir: Path, checksums: dict[str, Any], hash_limit: int | None = None) -> str:
     """The first data file that differs from its checksum, and how; "" when all match."""
     limit = HASH_LIMIT if hash_limit is None else hash_limit
@@ -115,4 +126,4 @@ def mismatch(index_dir: Path, checksums: dict[str, Any], hash_limit: int | None 
     return ""
 
 
-__all__ = ["BLOCK", "HASH_LIMIT", "SAMPLES", "data_files", "hashed_in_full", "mismatch", "seal"]
+__all__ = ["BLOCK", "HASH_LIMIT", "SAMPLES", "data_files", "hashed_in_full", "mismatch", "seal", "seal_soon"]

@@ -44,6 +44,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,16 +92,17 @@ def discard(index_dir: Path, gen: str) -> None:
 
 
 def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
-          frequencies: dict[str, int], manifest: dict[str, Any], hashed: dict[str, str] | None = None) -> Manifest:
+          frequencies: dict[str, int], manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None
+          ) -> Manifest:
     """Write generation `gen`'s other data files (its `ROW_FILES` are written), then switch the manifest to it
-    atomically; `hashed`: the sha256 of data files hashed as they were written, by kind.
+    atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out (`seal_rows`), else worked out here.
 
     On failure the new generation's files are removed and an OSError becomes
     an IndexStateError; the old manifest and its files stay as they were.
     """
     try:
         new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index, bm25=bm25,
-                                     frequencies=frequencies, manifest=manifest, hashed=hashed or {})
+                                     frequencies=frequencies, manifest=manifest, sealed=sealed)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
         discard(index_dir, gen)  # this generation's data files and its temporary manifest
@@ -110,6 +112,14 @@ def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], fa
     with contextlib.suppress(OSError):  # earlier generations' files then stay as debris for the next build
         _remove_unreferenced(index_dir, set(files.values()))
     return Manifest.read(index_dir)
+
+
+def seal_rows(index_dir: Path, gen: str, passages_sha256: str) -> Future[dict[str, Any]]:
+    """The checksums of generation `gen`'s `ROW_FILES`, once written, worked out on another thread
+    (`passages_sha256`: that file's, hashed as it was written, or "")."""
+    files = _files(gen)
+    digests = {files["passages"]: passages_sha256} if passages_sha256 else {}
+    return checksums.seal_soon(index_dir, [files[kind] for kind in ROW_FILES], digests)
 
 
 def unwritable(index_dir: Path, err: OSError) -> IndexStateError:
@@ -124,20 +134,23 @@ def _files(gen: str) -> dict[str, str]:
 
 
 def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
-           frequencies: dict[str, int], manifest: dict[str, Any], hashed: dict[str, str]) -> tuple[str, dict[str, str]]:
+           frequencies: dict[str, int], manifest: dict[str, Any],
+           sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
     """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
     import faiss
 
     files = _files(gen)
-    digests = {files[kind]: sha for kind, sha in hashed.items()}
+    digests: dict[str, str] = {}
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
                                                ({"source": s, **r} for s, r in documents.items()))
     digests[files["frequencies"]] = _write_lines(index_dir / files["frequencies"], [dict(sorted(frequencies.items()))])
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
     bm25.save(str(index_dir / files["bm25"]))
     table = np.load(index_dir / files["passage_rows"], mmap_mode="r", allow_pickle=False)
-    data = {**manifest, "format": FORMAT, "files": files,
-            "checksums": checksums.seal(index_dir, files.values(), digests),
+    others = [name for kind, name in files.items() if kind not in ROW_FILES]
+    sums = checksums.seal(index_dir, others, digests)
+    sums.update((sealed or seal_rows(index_dir, gen, "")).result())
+    data = {**manifest, "format": FORMAT, "files": files, "checksums": dict(sorted(sums.items())),
             "passages": len(table) - 1, "sentences": int(table[-1, 1]),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=f".manifest-{gen}", suffix=".json", delete=False,
@@ -236,4 +249,5 @@ def _bm25(folder: Path) -> Any:
 
 
 __all__ = ["DATA_FILES", "FORMAT", "MANIFEST", "ROW_FILES", "Manifest", "Stored", "discard", "new_generation",
-           "raw_manifest", "read", "rebuild_command", "unwritable", "write"]
+           "raw_manifest", "read", "rebuild_command", "seal_rows", "unwritable",
+           "write"]
