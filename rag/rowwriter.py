@@ -14,7 +14,6 @@ Does not embed (`rag.vectors`) nor build FAISS or BM25 (`rag.build`).
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +26,7 @@ from .rowfile import RowFile
 if TYPE_CHECKING:
     from .reuse import Arrays, Rows
 
-BLOCK = 1 << 15  # rows copied at once
+BLOCK = 1 << 15  # rows copied at once when not by the kernel
 
 
 @dataclass(frozen=True)
@@ -104,14 +103,4 @@ class RowWriter:
 
 
 def _copy(source: np.ndarray, start: int, end: int, target: RowFile) -> None:
-    for first in range(start, end, BLOCK):
-        target.append(source[first : min(end, first + BLOCK)])
-    _release(source)
-
-
-def _release(source: np.ndarray) -> None:
-    """Drop a memory-mapped source's pages from this process (they stay in the page cache): rows read
-    once from an earlier index would otherwise count in its resident memory until the build ends."""
-    mapped = getattr(source, "_mmap", None)
-    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-        mapped.madvise(mmap.MADV_DONTNEED)
+    target.extend(source, start, end, BLOCK)

@@ -166,3 +166,19 @@ def test_an_index_of_the_previous_format_is_refused_and_the_default_one_rebuilt(
     index = open_index(hash_index.manifest.seeds_dir, hash_index.index_dir, model="hash-embedder", progress=False)
     assert "older format" in capsys.readouterr().err
     assert index.manifest.format == store.FORMAT == "rag-index v7"
+
+
+def test_row_ranges_copied_from_a_mapped_file_or_an_array_are_the_rows(tmp_path: Path) -> None:
+    from rag.rowfile import RowFile
+
+    rows = np.arange(9 * 4, dtype=np.float32).reshape(9, 4)
+    np.save(tmp_path / "old.npy", rows)
+    mapped = np.load(tmp_path / "old.npy", mmap_mode="r")
+    fresh = rows[::-1] + 100
+    out = RowFile(tmp_path / "new.npy", np.float32, 4)
+    for source, start, end in ((mapped, 0, 2), (mapped, 2, 5), (fresh, 1, 3), (mapped, 7, 9), (mapped, 5, 5),
+                               (fresh, 3, 4), (mapped, 5, 6)):
+        out.extend(source, start, end, 2)
+    assert out.rows == 2 + 3 + 2 + 2 + 1 + 1
+    np.testing.assert_array_equal(out.load(), np.concatenate([rows[0:5], fresh[1:3], rows[7:9], fresh[3:4],
+                                                              rows[5:6]]))
