@@ -29,7 +29,7 @@ from .passagefile import open_passages
 from .retrieve import bm25_index, faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowwriter import RowWriter, Written
-from .text import vocabulary, word_set
+from .text import tokens, vocabulary  # tokens, not the cached word_set: each text is counted once
 from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
@@ -127,11 +127,18 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
             "ranges": writer.ranges,
         }
+        extracted = _extracted(entries, old)
+        # Every document's rows are written: its text and chunks are freed before BM25 holds every passage's tokens.
+        for held in (chunked, texts, labels, vocabularies):
+            held.clear()
+        docs.clear()
+        entries.clear()
+        old = None
         passages = open_passages(paths["passages"], paths["passage_rows"])
         step("writing", len(passages), len(passages))
         writer.close()
         bm25 = bm25_index(cast(list[Chunk], passages))  # reads any sequence of chunks
-        store.write(target, gen=gen, documents=_extracted(entries, old), faiss_index=faiss_index, bm25=bm25,
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=bm25,
                     frequencies=frequencies, manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
@@ -163,7 +170,7 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
             for doc in batch:
                 writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
             for chunk in chunks:
-                counts.update(word_set(chunk.search_text))
+                counts.update(set(tokens(chunk.search_text)))
             batch.clear()
 
     for e in entries:
@@ -178,7 +185,7 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
     flush()
     for rows in dropped.values():
         for chunk in old.arrays.chunks[rows.chunks[0] : rows.chunks[1]] if old else ():
-            counts.subtract(word_set(chunk.search_text))
+            counts.subtract(set(tokens(chunk.search_text)))
     return writer.finish(), {word: n for word, n in counts.items() if n > 0}
 
 

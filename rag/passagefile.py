@@ -75,8 +75,15 @@ class Passages(Sequence[Chunk]):
         return self._decoded(n)
 
     def __iter__(self) -> Iterator[Chunk]:
-        for n in range(len(self)):  # not through the cache: a walk over every passage would only churn it
-            yield self._decode(n)
+        # Read as a file, not through the map or the cache: a walk over every passage would only churn the
+        # cache, and the mapped pages it touched would stay in this process's memory.
+        with open(self.path, "rb") as handle:
+            for n in range(len(self)):
+                line = handle.readline()
+                try:
+                    yield decode(line)
+                except (ValueError, KeyError, TypeError) as err:
+                    raise self._unreadable(n, err) from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
@@ -93,8 +100,11 @@ class Passages(Sequence[Chunk]):
         try:
             return decode(self.raw(n, n + 1))
         except (ValueError, KeyError, TypeError) as err:
-            raise IndexStateError(f"Passage {n} of {self.path} could not be read ({type(err).__name__}: {err}); "
-                                  f"rebuild the index with `rag build --index {self.path.parent}`.") from None
+            raise self._unreadable(n, err) from None
+
+    def _unreadable(self, n: int, err: Exception) -> IndexStateError:
+        return IndexStateError(f"Passage {n} of {self.path} could not be read ({type(err).__name__}: {err}); "
+                               f"rebuild the index with `rag build --index {self.path.parent}`.")
 
 
 class PassageWriter:
