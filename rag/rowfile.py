@@ -48,6 +48,8 @@ class RowFile:
         else:
             self._flush()
             self._pending = (source, start, end, block)
+        if not isinstance(source, np.memmap):  # rows in memory are written now, so that they can be freed
+            self._flush()
         self.rows += end - start
 
     def _write(self, rows: np.ndarray) -> None:
