@@ -28,6 +28,7 @@ from .ingest import Document, Unchanged, describe, ingest_changed
 from .passagefile import open_passages
 from .retrieve import bm25_index, faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
+from .rowfile import release
 from .rowwriter import RowWriter, Written
 from .text import tokens, vocabulary  # tokens, not the cached word_set: each text is counted once
 from .vectors import SLICE, ChunkVectors, embed_chunks
@@ -113,6 +114,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
+        release(written.passages)  # FAISS holds its own copy: the spool's pages need not stay in this process
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,

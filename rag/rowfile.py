@@ -67,7 +67,7 @@ class RowFile:
         if not self._kernel_copy(source, start, end):
             for first in range(start, end, block):
                 self._write(source[first : min(end, first + block)])
-            _release(source)
+            release(source)
 
     def _kernel_copy(self, source: np.ndarray, start: int, end: int) -> bool:
         """Rows [start, end) of `source`, if it is a whole .npy file mapped, appended by the kernel; else False."""
@@ -108,7 +108,7 @@ class RowFile:
         return np.load(self.path, mmap_mode="r", allow_pickle=False)
 
 
-def _release(source: np.ndarray) -> None:
+def release(source: np.ndarray) -> None:
     """Drop a memory-mapped source's pages from this process (they stay in the page cache): rows read
     once from an earlier index would otherwise count in its resident memory until the build ends."""
     mapped = getattr(source, "_mmap", None)
