@@ -12,7 +12,8 @@ Prints figures and ratios to floors measured in the same run; asserts nothing.
 Each build runs in its own process so its peak RSS is its own.
 
 Run: `python bench/bench_scale.py [--real N] [--synthetic N ...]` (`make bench` runs it with the defaults,
-1k real-model and 1k and 10k model-free passages; `--synthetic 100000 1000000` for the large sizes).
+1k real-model and 1k and 10k model-free passages; `--synthetic 100000 1000000` for the large sizes; `--keep DIR`
+builds in DIR and leaves the corpora and indexes there, e.g. to profile loading a 1M-passage index again).
 """
 
 from __future__ import annotations
