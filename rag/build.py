@@ -3,7 +3,8 @@
 `build_index` is the library's entry point for writing. An index already in
 the folder, built with the same model and chunking, is the cache: unchanged
 documents keep their rows (`rag.reuse`) and only new or changed ones are read
-by the model; BM25 and FAISS are remade from all rows. Each document is
+by the model; FAISS is remade from all rows, BM25 from the earlier index's
+rows and the new passages' tokens (`rag.lexical`). Each document is
 de-hyphenated by its own words, so its rows never depend on the others.
 Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 """
@@ -22,7 +23,8 @@ from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
-from .retrieve import bm25_index, faiss_index_for
+from .lexical import LexicalWriter
+from .retrieve import faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowwriter import RowWriter, Written
 from .text import vocabulary
@@ -102,9 +104,9 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
                             on_batch=read)
 
     gen, paths = store.new_generation(target)
-    writer = RowWriter(paths, embedder.dimension)
+    writer, lexical = RowWriter(paths, embedder.dimension), LexicalWriter()
     try:
-        written = _write_rows(writer, entries, old, chunked, embed)
+        written = _write_rows(writer, lexical, entries, old, chunked, embed)
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
@@ -124,7 +126,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         step("writing", len(written.chunks), len(written.chunks))
         writer.close()
         store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
-                    faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
+                    faiss_index=faiss_index, bm25=lexical, manifest=manifest)
     except BaseException as err:
         store.discard(target, gen)
         if isinstance(err, OSError):
@@ -137,7 +139,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     return embedder
 
 
-def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
+def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Document | Unchanged], old: Previous | None,
                 chunked: dict[str, list[Chunk]], embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
     """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
     of about `BATCH` passages, so the float rows of one batch at most are held."""
@@ -148,6 +150,7 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
             chunks = [c for doc in batch for c in chunked[doc.source]]
             fresh = Arrays.of(chunks, embed(chunks))
             rows = document_rows(chunks)
+            lexical.add([c.search_text for c in chunks])
             for doc in batch:
                 writer.add(fresh, rows.get(doc.source, NO_ROWS))
             batch.clear()
@@ -156,6 +159,11 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
         if isinstance(e, Unchanged) and old:
             flush()
             writer.add(old.arrays, old.rows[e.source])
+            start, end = old.rows[e.source].chunks
+            if old.lexical is not None:
+                lexical.reuse(old.lexical, start, end)
+            else:
+                lexical.add([c.search_text for c in old.arrays.chunks[start:end]])
         elif isinstance(e, Document):
             batch.append(e)
             if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:

@@ -40,7 +40,7 @@ K1, B, METHOD = 1.5, 0.75, "lucene"  # bm25s's defaults
 EMPTY = "\u2205"  # the token of a passage without any
 ARRAYS = {"terms": np.int32, "counts": np.int32, "offsets": np.int64, "data": np.float32, "indices": np.int32,
           "indptr": np.int64}
-BLOCK = 1 << 22  # scores computed this many at a time, so float64 temporaries stay small
+BLOCK = 1 << 18  # scores computed this many at a time, so float64 temporaries stay small
 
 
 def idf(frequency: np.ndarray | int, passages: int) -> np.ndarray:
@@ -201,8 +201,9 @@ def load(folder: str | Path) -> Lexical:
 
 
 def _array(path: Path) -> np.ndarray:
-    """A .npy file memory-mapped (read whole when empty: an empty file region cannot be mapped)."""
+    """A .npy file memory-mapped, as a plain array viewing the map (slicing an `np.memmap` costs more);
+    read whole when empty, since an empty file region cannot be mapped."""
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
     except ValueError:
         return np.load(path, allow_pickle=False)

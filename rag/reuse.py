@@ -27,6 +27,7 @@ from . import store
 from .chunk import Chunk
 from .context import context_ids
 from .errors import RagError
+from .lexical import Lexical
 from .quantize import TokenMatrix
 from .retrieve import stored_vectors
 from .vectors import ChunkVectors
@@ -83,6 +84,7 @@ class Previous:
     sha256: dict[str, str]  # by source, of the files those rows were made from
     documents: dict[str, dict[str, Any]]  # the text extracted from PDFs, web pages and Word files
     dimension: int
+    lexical: Lexical | None = None  # its BM25 rows, re-used without tokenising again
 
 
 def document_rows(chunks: list[Chunk]) -> dict[str, Rows]:
@@ -119,4 +121,4 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
                     old.token_offsets, keep=old.faiss_index)
     rows = document_rows(old.chunks)
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
-    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension)
+    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension, old.bm25)

@@ -13,7 +13,8 @@ Layout of an index folder (every file inspectable; no pickle):
                               rag.context); token_scales-<gen>.npy holds each
                               row's scale (float32), token_offsets-<gen>.npy
                               where each sentence's or context's rows start
-    bm25-<gen>/               the bm25s index (JSON + .npy arrays)
+    bm25-<gen>/               the BM25 index (rag.lexical: JSON + .npy arrays,
+                              memory-mapped)
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
 
@@ -43,14 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from . import checksums
+from . import checksums, lexical
 from .chunk import Chunk
 from .errors import IndexStateError
 from .folder import writable_folder
 from .quantize import TokenMatrix
 from .types import Citation, Passage
 
-FORMAT = "rag-index v6"  # v6: int8 token vectors with per-row scales, memory-mapped
+FORMAT = "rag-index v7"  # v7: BM25 of our own (rag.lexical); v6: int8 token vectors with per-row scales
 DATA_FILES = ("passages", "vectors", "sentences", "tokens", "token_scales", "token_offsets", "bm25", "documents")
 MANIFEST = "manifest.json"
 HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
@@ -279,12 +280,11 @@ class Stored:
     sentence_vectors: np.ndarray  # float32, memory-mapped
     token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
     token_offsets: np.ndarray
-    bm25: Any
+    bm25: lexical.Lexical
     documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
 
 
 def read(index_dir: Path) -> Stored:
-    import bm25s
     import faiss
 
     manifest = Manifest.read(index_dir)
@@ -310,7 +310,7 @@ def read(index_dir: Path) -> Stored:
         values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(files["bm25"]), show_progress=False)
+        bm25 = lexical.load(files["bm25"])
         documents = {}
         with open(files["documents"], encoding="utf-8") as handle:
             for line in handle:

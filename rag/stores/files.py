@@ -1,7 +1,7 @@
-"""The local-files store: an index folder (FAISS, bm25s, memory-mapped .npy) read by `rag.store.read`.
+"""The local-files store: an index folder (FAISS, BM25, memory-mapped .npy) read by `rag.store.read`.
 
 Dense candidates come from FAISS (or, under a source filter, an exact product
-over the allowed passages), lexical ones from bm25s; the `Candidates` it
+over the allowed passages), lexical ones from BM25 (`rag.lexical`); the `Candidates` it
 returns are views of the memory-mapped arrays, so nothing is copied per
 question. Quotes are verified against the files in the seeds folder
 (`rag.sources`).
@@ -21,7 +21,7 @@ import numpy as np
 from ..chunk import Chunk
 from ..context import context_ids
 from ..embed import QueryVectors
-from ..retrieve import CANDIDATES, bm25_scores, features, stored_vectors, top_k
+from ..retrieve import CANDIDATES, features, stored_vectors, top_k
 from ..sources import SourceTexts
 from ..store import Stored
 from ..text import word_set
@@ -114,7 +114,7 @@ class FileStore:
             subset = np.flatnonzero(allowed)
             sims = self.passage_vectors[subset] @ vector
             dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
-        lexical_all = bm25_scores(self.bm25, question, n)
+        lexical_all = self.bm25.scores(question)
         if allowed is not None:
             lexical_all = np.where(allowed, lexical_all, 0.0)
         lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
@@ -129,7 +129,7 @@ class FileStore:
                          token_offsets=self.token_offsets, contexts=self.context_of[cand],
                          frequencies=self.document_frequency, passages=n)
         return Candidates(cand, found, lexical, self._positions, self.sentence_offsets, self.sentence_vectors,
-                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab_dict, n)
+                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab, n)
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"
