@@ -128,17 +128,15 @@ class LexicalWriter:
         """Writes the index files into `folder` (made if missing)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        terms = np.concatenate(self.terms or [np.zeros(0, np.int32)])
-        counts = np.concatenate(self.counts or [np.zeros(0, np.int32)])
-        sizes = np.concatenate(self.sizes or [np.zeros(0, np.int64)])
-        self.terms, self.counts, self.sizes = [terms], [counts], [sizes]
+        terms, counts, sizes = (_joined(pieces, kind) for pieces, kind in
+                                ((self.terms, np.int32), (self.counts, np.int32), (self.sizes, np.int64)))
         # Only tokens some passage holds, sorted: the same passages give the same files however they came.
         words = list(self.vocab)
         frequency = np.bincount(terms, minlength=len(words))
         kept = sorted(np.flatnonzero(frequency).tolist(), key=words.__getitem__)
         renumber = np.full(len(words), -1, dtype=np.int32)
         renumber[kept] = np.arange(len(kept), dtype=np.int32)
-        terms = renumber[terms]
+        np.take(renumber, terms, out=terms)
         frequency = frequency[kept]
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
@@ -167,6 +165,13 @@ class LexicalWriter:
         params = {"format": FORMAT, "k1": K1, "b": B, "method": METHOD, "passages": len(sizes),
                   "average_length": average}
         (folder / "params.json").write_text(json.dumps(params, indent=2) + "\n", "utf-8")
+
+
+def _joined(pieces: list[np.ndarray], kind: type) -> np.ndarray:
+    """The pieces as one array, the list left holding it alone (so the pieces are freed)."""
+    joined = np.concatenate(pieces) if pieces else np.zeros(0, kind)
+    pieces[:] = [joined]
+    return joined
 
 
 def _stable_order(terms: np.ndarray) -> np.ndarray:
