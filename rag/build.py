@@ -3,7 +3,8 @@
 `build_index` is the library's entry point for writing. An index already in
 the folder, built with the same model and chunking, is the cache: unchanged
 documents keep their rows (`rag.reuse`) and only new or changed ones are read
-by the model; BM25 and FAISS are remade from all rows. Each document is
+by the model; FAISS is remade from all rows, BM25 from the earlier index's
+rows and the new passages' tokens (`rag.lexical`). Each document is
 de-hyphenated by its own words, so its rows never depend on the others.
 Rows and passages are written as they come (`rag.rowwriter`), so no build
 holds every passage.
@@ -16,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from . import store
 from .chunk import MAX_WORDS, Chunk, chunk_document
@@ -25,8 +26,8 @@ from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
-from .passagefile import open_passages
-from .retrieve import bm25_index, faiss_index_for
+from .lexical import LexicalWriter
+from .retrieve import faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowfile import release
 from .rowwriter import RowWriter, Written
@@ -107,10 +108,10 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
                             on_batch=read)
 
     gen, paths = store.new_generation(target)
-    writer = RowWriter(paths, embedder.dimension)
+    writer, lexical = RowWriter(paths, embedder.dimension), LexicalWriter()
     try:
-        written, frequencies = _write_rows(writer, entries, old, chunked, embed)
-        sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS and BM25 are made
+        written, frequencies = _write_rows(writer, lexical, entries, old, chunked, embed)
+        sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
@@ -130,17 +131,15 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             "ranges": writer.ranges,
         }
         extracted = _extracted(entries, old)
-        # Every document's rows are written: its text and chunks are freed before BM25 holds every passage's tokens.
+        # Every document's rows are written: its text and chunks are freed before BM25 is saved.
         for held in (chunked, texts, labels, vocabularies):
             held.clear()
         docs.clear()
         entries.clear()
         old = None
-        passages = open_passages(paths["passages"], paths["passage_rows"])
-        step("writing", len(passages), len(passages))
+        step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
-        bm25 = bm25_index(cast(list[Chunk], passages))  # reads any sequence of chunks
-        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=bm25,
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=lexical,
                     frequencies=frequencies, manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
@@ -154,7 +153,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     return embedder
 
 
-def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
+def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Document | Unchanged], old: Previous | None,
                 chunked: dict[str, list[Chunk]],
                 embed: Callable[[list[Chunk]], ChunkVectors]) -> tuple[Written, dict[str, int]]:
     """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
@@ -169,6 +168,7 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
             chunks = [c for doc in batch for c in chunked[doc.source]]
             fresh = Arrays.of(chunks, embed(chunks))
             rows = document_rows(chunks)
+            lexical.add([c.search_text for c in chunks])
             for doc in batch:
                 writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
             for chunk in chunks:
@@ -180,6 +180,11 @@ def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Pre
             flush()
             writer.add(e.source, old.arrays, old.rows[e.source])
             dropped.pop(e.source, None)
+            start, end = old.rows[e.source].chunks
+            if old.lexical is not None:
+                lexical.reuse(old.lexical, start, end)
+            else:
+                lexical.add([c.search_text for c in old.arrays.chunks[start:end]])
         elif isinstance(e, Document):
             batch.append(e)
             if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:

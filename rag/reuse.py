@@ -11,7 +11,8 @@ rows a build from scratch gives; an index made by other code (the manifest's
 "rows" key names a digest of the modules that make rows) lends nothing.
 
 The earlier index is mapped, not decoded: its passages' lines are copied as
-bytes and each document's rows are read from its manifest; BM25 is not read.
+bytes, each document's rows are read from its manifest, and BM25's rows are
+re-used as mapped (`rag.lexical`).
 Does not write anything (`rag.store`) nor decide what is embedded (`rag.build`).
 """
 
@@ -30,6 +31,7 @@ from . import store
 from .chunk import Chunk
 from .context import context_ids
 from .errors import RagError
+from .lexical import Lexical
 from .quantize import TokenMatrix
 from .retrieve import stored_vectors
 from .vectors import ChunkVectors
@@ -90,6 +92,7 @@ class Previous:
     documents: dict[str, dict[str, Any]]  # the text extracted from PDFs, web pages and Word files
     dimension: int
     frequencies: dict[str, int]  # in how many passages each search word occurs
+    lexical: Lexical | None = None  # its BM25 rows, re-used without tokenising again
 
 
 def document_rows(chunks: Sequence[Chunk]) -> dict[str, Rows]:
@@ -119,11 +122,12 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
             or raw.get("chunking") != chunking):
         return None
     try:
-        old = store.read(index_dir, lexical=False)
+        old = store.read(index_dir)  # BM25 memory-mapped (rag.lexical)
     except RagError:  # damaged or half-written: build from scratch
         return None
     arrays = Arrays(old.chunks, old.passage_rows[:-1, 2], stored_vectors(old.faiss_index), old.sentence_vectors,
                     old.token_vectors, old.token_offsets, keep=old.faiss_index)
     rows = {s: Rows((r[0], r[1]), (r[2], r[3]), (r[4], r[5])) for s, r in old.manifest.ranges.items()}
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
-    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension, old.frequencies)
+    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension, old.frequencies,
+                    old.bm25)

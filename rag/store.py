@@ -16,7 +16,8 @@ Layout of an index folder (every file inspectable; no pickle):
                               rag.context); token_scales-<gen>.npy holds each
                               row's scale (float32), token_offsets-<gen>.npy
                               where each sentence's or context's rows start
-    bm25-<gen>/               the bm25s index (JSON + .npy arrays)
+    bm25-<gen>/               the BM25 index (rag.lexical: JSON + .npy arrays,
+                              memory-mapped)
     frequencies-<gen>.json    in how many passages each search word occurs
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
@@ -51,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from . import checksums
+from . import checksums, lexical
 from .errors import IndexStateError
 from .folder import writable_folder
 from .manifest import FORMAT, MANIFEST, Manifest, raw_manifest, rebuild_command
@@ -198,7 +199,7 @@ class Stored:
     sentence_vectors: np.ndarray  # float32, memory-mapped
     token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
     token_offsets: np.ndarray
-    bm25: Any  # None when read with `lexical=False`
+    bm25: lexical.Lexical | None  # None when read with `bm25=False`
     documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
     frequencies: dict[str, int]  # search word -> in how many passages it occurs
 
@@ -208,8 +209,8 @@ class Stored:
         return self.chunks.rows
 
 
-def read(index_dir: Path, *, lexical: bool = True) -> Stored:
-    """The index in `index_dir`, checked against its manifest; `lexical=False` leaves BM25 unread."""
+def read(index_dir: Path, *, bm25: bool = True) -> Stored:
+    """The index in `index_dir`, checked against its manifest; `bm25=False` leaves BM25 unread."""
     from .storecheck import check_files, check_shapes
 
     manifest = Manifest.read(index_dir)
@@ -224,7 +225,7 @@ def read(index_dir: Path, *, lexical: bool = True) -> Stored:
         values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
-        bm25 = _bm25(files["bm25"]) if lexical else None
+        lexical_rows = lexical.load(files["bm25"]) if bm25 else None
         frequencies = json.loads(files["frequencies"].read_bytes())
         documents = {}
         with open(files["documents"], encoding="utf-8") as handle:
@@ -238,14 +239,8 @@ def read(index_dir: Path, *, lexical: bool = True) -> Stored:
     token_vectors = TokenMatrix(values, scales)
     check_shapes(index_dir, manifest, rebuild, chunks=chunks, faiss_index=faiss_index, frequencies=frequencies,
                  sentence_vectors=sentence_vectors, token_vectors=token_vectors, token_offsets=token_offsets)
-    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, bm25, documents,
-                  frequencies)
-
-
-def _bm25(folder: Path) -> Any:
-    import bm25s
-
-    return bm25s.BM25.load(str(folder), show_progress=False, mmap=True)
+    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, lexical_rows,
+                  documents, frequencies)
 
 
 __all__ = ["DATA_FILES", "FORMAT", "MANIFEST", "ROW_FILES", "Manifest", "Stored", "discard", "new_generation",

@@ -1,4 +1,4 @@
-"""The local-files store: an index folder (FAISS, bm25s, memory-mapped .npy) read by `rag.store.read`.
+"""The local-files store: an index folder (FAISS, BM25, memory-mapped .npy) read by `rag.store.read`.
 
 Nothing here walks every passage: which rows belong to which document, each
 passage's first sentence and context, and the words' passage counts were
@@ -6,7 +6,7 @@ stored by the build, so a store opens as quickly for a million passages as
 for a thousand, and passages are decoded only as questions reach them.
 
 Dense candidates come from FAISS (or, under a source filter, an exact product
-over the allowed passages), lexical ones from bm25s; the `Candidates` it
+over the allowed passages), lexical ones from BM25 (`rag.lexical`); the `Candidates` it
 returns are views of the memory-mapped arrays, so nothing is copied per
 question. Quotes are verified against the files in the seeds folder
 (`rag.sources`).
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..chunk import Chunk
 from ..embed import QueryVectors
-from ..retrieve import CANDIDATES, bm25_scores, features, stored_vectors, top_k
+from ..retrieve import CANDIDATES, features, stored_vectors, top_k
 from ..sources import SourceTexts
 from ..store import Stored
 from ..tuning import RANK_FEATURES
@@ -60,6 +60,8 @@ class FileStore:
         self.manifest = stored.manifest
         self.chunks = stored.chunks
         self.faiss_index = stored.faiss_index
+        if stored.bm25 is None:
+            raise ValueError("a FileStore answers with BM25: read the index with rag.store.read(index_dir)")
         self.bm25 = stored.bm25
         self.sentence_vectors = stored.sentence_vectors
         self.token_vectors = stored.token_vectors
@@ -121,7 +123,7 @@ class FileStore:
             subset = np.flatnonzero(allowed)
             sims = self.passage_vectors[subset] @ vector
             dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
-        lexical_all = bm25_scores(self.bm25, question, n)
+        lexical_all = self.bm25.scores(question)
         if allowed is not None:
             lexical_all = np.where(allowed, lexical_all, 0.0)
         lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
@@ -136,7 +138,7 @@ class FileStore:
                          token_offsets=self.token_offsets, contexts=self.context_of[cand],
                          frequencies=self.document_frequency, passages=n)
         return Candidates(cand, found, lexical, self._positions, self.sentence_offsets, self.sentence_vectors,
-                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab_dict, n)
+                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab, n)
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from ..lexical import EMPTY, K1, B
 from ..text import tokens
 from .files import FileStore
-from .milvus_layout import EMPTY, K1, PIECE, B, code_words, connect, packed, pieces
+from .milvus_layout import PIECE, code_words, connect, packed, pieces
 
 BATCH = 128  # passages per insert
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
