@@ -12,7 +12,8 @@ Prints figures and ratios to floors measured in the same run; asserts nothing.
 Each build runs in its own process so its peak RSS is its own.
 
 Run: `python bench/bench_scale.py [--real N] [--synthetic N ...]` (`make bench` runs it with the defaults,
-1k real-model and 1k and 10k model-free passages; `--synthetic 100000 1000000` for the large sizes).
+1k real-model and 1k and 10k model-free passages; `--synthetic 100000 1000000` for the large sizes; `--keep DIR`
+builds in DIR and leaves the corpora and indexes there, e.g. to profile loading a 1M-passage index again).
 """
 
 from __future__ import annotations
@@ -172,11 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real", type=int, default=1000, help="passages of real text for the real-model build")
     parser.add_argument("--synthetic", type=int, nargs="*", default=[1000, 10_000],
                         help="passages for each model-free build (e.g. 1000 10000 100000 1000000)")
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep the corpora and indexes there")
     args = parser.parse_args(argv)
     from corpus import real_corpus, synthetic_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
         if args.real:
             n = real_corpus(folder / "real", args.real)
             print(f"== Real model, {n} passages of /usr/share/doc text")
@@ -190,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
             change_one(seeds, target, "hash-embedder:384", full)
             if size == args.synthetic[-1]:
                 query(target, "hash-embedder:384")
-            shutil.rmtree(target)
-            shutil.rmtree(seeds)
+            if not args.keep:
+                shutil.rmtree(target)
+                shutil.rmtree(seeds)
     print("\n== Ingestion time against document size (parse only)")
     ingestion_doubling()
 

@@ -3,14 +3,18 @@
 `build_index` is the library's entry point for writing. An index already in
 the folder, built with the same model and chunking, is the cache: unchanged
 documents keep their rows (`rag.reuse`) and only new or changed ones are read
-by the model; BM25 and FAISS are remade from all rows. Each document is
+by the model; FAISS is remade from all rows, BM25 from the earlier index's
+rows and the new passages' tokens (`rag.lexical`). Each document is
 de-hyphenated by its own words, so its rows never depend on the others.
+Rows and passages are written as they come (`rag.rowwriter`), so no build
+holds every passage.
 Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +26,12 @@ from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .ingest import Document, Unchanged, describe, ingest_changed
-from .retrieve import bm25_index, faiss_index_for
+from .lexical import LexicalWriter
+from .retrieve import faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
+from .rowfile import release
 from .rowwriter import RowWriter, Written
-from .text import vocabulary
+from .text import tokens, vocabulary  # tokens, not the cached word_set: each text is counted once
 from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
@@ -51,7 +57,7 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
         # are freed before the index is read back: the peak is the larger of the two, not their sum.
         embedder = _write_index(seeds, target, model=model, max_words=max_words, embedder=embedder,
                                 progress=progress, verbose=verbose, say=say, step=step, reuse=reuse)
-        stored = store.read(target)
+        stored = store.read(target)  # mapped, not decoded: as quick for a million passages as for a thousand
     return Index(stored, embedder, target)
 
 
@@ -102,12 +108,14 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
                             on_batch=read)
 
     gen, paths = store.new_generation(target)
-    writer = RowWriter(paths, embedder.dimension)
+    writer, lexical = RowWriter(paths, embedder.dimension), LexicalWriter()
     try:
-        written = _write_rows(writer, entries, old, chunked, embed)
+        written, frequencies = _write_rows(writer, lexical, entries, old, chunked, embed)
+        sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
         faiss_index, kind = faiss_index_for(written.passages)
+        release(written.passages)  # FAISS holds its own copy: the spool's pages need not stay in this process
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,
@@ -120,11 +128,19 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
                         **{e.source: e.sha256 for e in entries}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
             "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
+            "ranges": writer.ranges,
         }
-        step("writing", len(written.chunks), len(written.chunks))
+        extracted = _extracted(entries, old)
+        # Every document's rows are written: its text and chunks are freed before BM25 is saved.
+        for held in (chunked, texts, labels, vocabularies):
+            held.clear()
+        docs.clear()
+        entries.clear()
+        old = None
+        step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
-        store.write(target, gen=gen, chunks=written.chunks, documents=_extracted(entries, old),
-                    faiss_index=faiss_index, bm25=bm25_index(written.chunks), manifest=manifest)
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=lexical,
+                    frequencies=frequencies, manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
         if isinstance(err, OSError):
@@ -137,31 +153,47 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     return embedder
 
 
-def _write_rows(writer: RowWriter, entries: list[Document | Unchanged], old: Previous | None,
-                chunked: dict[str, list[Chunk]], embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
+def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Document | Unchanged], old: Previous | None,
+                chunked: dict[str, list[Chunk]],
+                embed: Callable[[list[Chunk]], ChunkVectors]) -> tuple[Written, dict[str, int]]:
     """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
-    of about `BATCH` passages, so the float rows of one batch at most are held."""
+    of about `BATCH` passages, so the float rows of one batch at most are held. Also in how many passages each
+    search word occurs: the earlier index's counts, less those of its documents not re-used, plus the new ones'."""
     batch: list[Document] = []
+    counts: Counter[str] = Counter(old.frequencies if old else {})
+    dropped = dict(old.rows) if old else {}
 
     def flush() -> None:
         if batch:
             chunks = [c for doc in batch for c in chunked[doc.source]]
             fresh = Arrays.of(chunks, embed(chunks))
             rows = document_rows(chunks)
+            lexical.add([c.search_text for c in chunks])
             for doc in batch:
-                writer.add(fresh, rows.get(doc.source, NO_ROWS))
+                writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
+            for chunk in chunks:
+                counts.update(set(tokens(chunk.search_text)))
             batch.clear()
 
     for e in entries:
         if isinstance(e, Unchanged) and old:
             flush()
-            writer.add(old.arrays, old.rows[e.source])
+            writer.add(e.source, old.arrays, old.rows[e.source])
+            dropped.pop(e.source, None)
+            start, end = old.rows[e.source].chunks
+            if old.lexical is not None:
+                lexical.reuse(old.lexical, start, end)
+            else:
+                lexical.add([c.search_text for c in old.arrays.chunks[start:end]])
         elif isinstance(e, Document):
             batch.append(e)
             if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:
                 flush()
     flush()
-    return writer.finish()
+    for rows in dropped.values():
+        for chunk in old.arrays.chunks[rows.chunks[0] : rows.chunks[1]] if old else ():
+            counts.subtract(set(tokens(chunk.search_text)))
+    return writer.finish(), {word: n for word, n in counts.items() if n > 0}
 
 
 def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:

@@ -86,7 +86,9 @@ def describe_document(index: Any, source: str, citations: list[Any] | None = Non
     fingerprint = index.manifest.sources.get(source) or str(hash(text))
     title = _title(source, fingerprint, text) or name_in_words(source)
     if citations is None:
-        citations = [p.citation for p in index.passages if p.citation.source == source]
+        of = getattr(index, "passages_of", None)  # one document's rows, without a walk over every passage
+        passages = of(source) if of else [p for p in index.passages if p.citation.source == source]
+        citations = [p.citation for p in passages]
     sections = Counter(c.section for c in citations if c.section)
     order = list(dict.fromkeys(c.section for c in citations if c.section))
     passages = len(citations)
@@ -97,10 +99,7 @@ def describe_document(index: Any, source: str, citations: list[Any] | None = Non
 
 def catalog(index: Any) -> tuple[DocumentInfo, ...]:
     """Every document `index` serves, by source name."""
-    citations: dict[str, list[Any]] = {}
-    for passage in index.passages:
-        citations.setdefault(passage.citation.source, []).append(passage.citation)
-    return tuple(describe_document(index, source, citations.get(source, [])) for source in index.sources)
+    return tuple(describe_document(index, source) for source in index.sources)
 
 
 __all__ = ["KIND_NAMES", "DocumentInfo", "catalog", "describe_document", "name_in_words"]

@@ -11,6 +11,7 @@ Does not embed anything itself: `rag.index` does, with the rest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from .chunk import Chunk
 
 
-def context_ids(chunks: list[Chunk]) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
+def context_ids(chunks: Sequence[Chunk]) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
     """Each chunk's context number, and the (source, section) pair of each number, in first-seen order."""
     keys: dict[tuple[str, str | None], int] = {}
     ids = np.empty(len(chunks), dtype=np.int64)

@@ -92,8 +92,9 @@ def _score_set(index: Index, prepared: Prepared, name: str, params: Params, k: i
     for q in gold:
         query = check_question(q.question, k)
         encoded = prepared.encoded[(name, q.id)]
-        relevant[q.id] = {c.passage.id for c in index.chunks
-                          if overlaps(c.passage.citation.source, c.passage.citation.start, c.passage.citation.end, q)}
+        evidence = dict.fromkeys(s.source for spans in q.evidence for s in spans)  # only their passages can overlap
+        relevant[q.id] = {p.id for source in evidence for p in index.passages_of(source)
+                          if overlaps(p.citation.source, p.citation.start, p.citation.end, q)}
         found = index.candidates(query, 10, encoded=encoded[0])
         for fusion in ABLATIONS[1:] if naive is not None else ("fused",):
             weights = params.rank if fusion == "fused" else None

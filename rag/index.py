@@ -8,9 +8,10 @@ Building one is `rag.build` (`build_index`); loading one back (`load_index`,
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from . import store
 from .chunk import Chunk
@@ -23,8 +24,6 @@ from .stores import Candidates, Store
 from .types import Citation, Passage
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from .types import Answer
 
 DEFAULT_FUSION = "fused"
@@ -58,8 +57,16 @@ class Index:
         return self.store.chunks
 
     @functools.cached_property
-    def passages(self) -> list[Passage]:
-        return [c.passage for c in self.store.chunks]
+    def passages(self) -> Sequence[Passage]:
+        """Every passage, in store order: a view decoding each one as it is read (a walk reads them all)."""
+        return PassageView(self.store.chunks)
+
+    def passages_of(self, source: str) -> list[Passage]:
+        """The passages of one document, in order (read from its rows, without a walk over every passage)."""
+        span = getattr(self.store, "passage_range", None)
+        if span is None:
+            return [p for p in self.passages if p.citation.source == source]
+        return [self.store.chunks[i].passage for i in span(source)] if source in set(self.sources) else []
 
     @property
     def documents(self) -> Any:
@@ -160,6 +167,30 @@ class Index:
         from .answering import answer
 
         return answer(self, question, k=k, sources=sources, history=history)
+
+
+class PassageView(Sequence[Passage]):
+    """The passages of a sequence of chunks, each read from its chunk when asked for (no copy)."""
+
+    def __init__(self, chunks: Sequence[Chunk]):
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    @overload
+    def __getitem__(self, key: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[Passage]: ...
+
+    def __getitem__(self, key: int | slice) -> Passage | list[Passage]:
+        if isinstance(key, slice):
+            return [c.passage for c in self._chunks[key]]
+        return self._chunks[key].passage
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (c.passage for c in self._chunks)
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -8,8 +8,8 @@ token of the question finds its best match in the passage. `rag eval
 results (the same sentences reached twice) are suppressed, best first.
 
 Does not load models or files or search a store: it works on the arrays a
-store gathered (`rag.stores.Candidates`), plus the FAISS and BM25 helpers the
-local-files store and the build use.
+store gathered (`rag.stores.Candidates`), plus the FAISS helpers the local-files
+store and the build use (BM25 is `rag.lexical`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from .chunk import Chunk
 from .embed import QueryVectors
 from .errors import InputError
 from .quantize import TokenMatrix
@@ -107,22 +106,6 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     tied = np.flatnonzero(scores == cutoff)[: k - len(above)]
     chosen = np.concatenate([above, tied])
     return chosen[np.argsort(-scores[chosen], kind="stable")]
-
-
-def bm25_index(chunks: list[Chunk]) -> Any:
-    import bm25s
-
-    bm25 = bm25s.BM25()
-    corpus = [tokens(c.search_text) or ["\u2205"] for c in chunks]
-    bm25.index(corpus, show_progress=False)
-    return bm25
-
-
-def bm25_scores(bm25: Any, question: str, n: int) -> np.ndarray:
-    query = [t for t in tokens(question) if t in bm25.vocab_dict]
-    if not query:
-        return np.zeros(n, dtype=np.float32)
-    return np.asarray(bm25.get_scores(query), dtype=np.float32)
 
 
 def features(encoded: QueryVectors, *, first: np.ndarray, counts: np.ndarray, passage: np.ndarray,

@@ -10,6 +10,9 @@ own words decide de-hyphenation, see `rag.build`), so re-used rows are the
 rows a build from scratch gives; an index made by other code (the manifest's
 "rows" key names a digest of the modules that make rows) lends nothing.
 
+The earlier index is mapped, not decoded: its passages' lines are copied as
+bytes, each document's rows are read from its manifest, and BM25's rows are
+re-used as mapped (`rag.lexical`).
 Does not write anything (`rag.store`) nor decide what is embedded (`rag.build`).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from . import store
 from .chunk import Chunk
 from .context import context_ids
 from .errors import RagError
+from .lexical import Lexical
 from .quantize import TokenMatrix
 from .retrieve import stored_vectors
 from .vectors import ChunkVectors
@@ -60,9 +65,11 @@ class Rows:
 
 @dataclass(frozen=True)
 class Arrays:
-    """Chunks and their vectors, as an index holds them (sentence token rows, then contexts')."""
+    """Chunks, their context numbers and their vectors, as an index holds them (sentence token rows, then
+    contexts')."""
 
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a list, or an earlier index's `rag.passagefile.Passages`
+    contexts: np.ndarray  # each chunk's context number (rag.context)
     passages: np.ndarray
     sentences: np.ndarray
     tokens: TokenMatrix
@@ -71,7 +78,8 @@ class Arrays:
 
     @classmethod
     def of(cls, chunks: list[Chunk], vectors: ChunkVectors) -> Arrays:
-        return cls(chunks, vectors.passages, vectors.sentences, vectors.tokens, vectors.token_offsets)
+        return cls(chunks, context_ids(chunks)[0], vectors.passages, vectors.sentences, vectors.tokens,
+                   vectors.token_offsets)
 
 
 @dataclass(frozen=True)
@@ -83,9 +91,11 @@ class Previous:
     sha256: dict[str, str]  # by source, of the files those rows were made from
     documents: dict[str, dict[str, Any]]  # the text extracted from PDFs, web pages and Word files
     dimension: int
+    frequencies: dict[str, int]  # in how many passages each search word occurs
+    lexical: Lexical | None = None  # its BM25 rows, re-used without tokenising again
 
 
-def document_rows(chunks: list[Chunk]) -> dict[str, Rows]:
+def document_rows(chunks: Sequence[Chunk]) -> dict[str, Rows]:
     """Each source's rows, for sources whose chunks (and so sentences and contexts) are contiguous."""
     ids = context_ids(chunks)[0]
     ends = np.cumsum([0] + [len(c.sentences) for c in chunks])
@@ -112,11 +122,12 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
             or raw.get("chunking") != chunking):
         return None
     try:
-        old = store.read(index_dir)
+        old = store.read(index_dir)  # BM25 memory-mapped (rag.lexical)
     except RagError:  # damaged or half-written: build from scratch
         return None
-    arrays = Arrays(old.chunks, stored_vectors(old.faiss_index), old.sentence_vectors, old.token_vectors,
-                    old.token_offsets, keep=old.faiss_index)
-    rows = document_rows(old.chunks)
+    arrays = Arrays(old.chunks, old.passage_rows[:-1, 2], stored_vectors(old.faiss_index), old.sentence_vectors,
+                    old.token_vectors, old.token_offsets, keep=old.faiss_index)
+    rows = {s: Rows((r[0], r[1]), (r[2], r[3]), (r[4], r[5])) for s, r in old.manifest.ranges.items()}
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
-    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension)
+    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension, old.frequencies,
+                    old.bm25)

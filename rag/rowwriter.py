@@ -6,41 +6,42 @@ memory-mapped, for an unchanged document, or a batch just embedded. They are
 copied a block at a time straight into the new generation's .npy files
 (`rag.rowfile`); contexts' rows, which follow every sentence's, wait in a
 spool file until the last document. Passage vectors go to a spool file too,
-which FAISS is built from.
+which FAISS is built from. Passages themselves go to the passages file as they
+come (`rag.passagefile`): an unchanged document's lines are copied as bytes.
 
 Does not embed (`rag.vectors`) nor build FAISS or BM25 (`rag.build`).
 """
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .passagefile import PassageWriter
 from .rowfile import RowFile
 
 if TYPE_CHECKING:
-    from .chunk import Chunk
     from .reuse import Arrays, Rows
 
-BLOCK = 1 << 15  # rows copied at once
+BLOCK = 1 << 15  # rows copied at once when not by the kernel
 
 
 @dataclass(frozen=True)
 class Written:
     """What the row files hold, once finished."""
 
-    chunks: list[Chunk]
     passages: np.ndarray  # float32, memory-mapped from the spool file (until `RowWriter.close`)
     sentences: int
     contexts: int
+    passages_sha256: str  # of the passages file, hashed as it was written
 
 
 class RowWriter:
-    """Appends documents' rows to the files at `paths` ("sentences", "tokens", "token_scales", "token_offsets")."""
+    """Appends documents' rows to the files at `paths` ("sentences", "tokens", "token_scales", "token_offsets",
+    "passages", "passage_rows")."""
 
     def __init__(self, paths: dict[str, Path], dimension: int) -> None:
         spool = paths["tokens"].with_name(paths["tokens"].name + ".spool")
@@ -54,13 +55,18 @@ class RowWriter:
         self.context_scales = RowFile(self.spools[2], np.float32)
         self.counts: list[np.ndarray] = [np.zeros(1, np.int64)]
         self.context_counts: list[np.ndarray] = []
-        self.chunks: list[Chunk] = []
+        self.passage_file = PassageWriter(paths["passages"], paths["passage_rows"])
         self.contexts = 0
+        self.ranges: dict[str, list[int]] = {}  # source -> its rows here, as the manifest's "ranges" holds them
 
-    def add(self, arrays: Arrays, rows: Rows) -> None:
-        """One document's rows, `rows` of `arrays`, after those added before."""
+    def add(self, source: str, arrays: Arrays, rows: Rows) -> None:
+        """Document `source`'s rows, `rows` of `arrays`, after those added before."""
         (c0, c1), (s0, s1), (k0, k1) = rows.chunks, rows.sentences, rows.contexts
-        self.chunks.extend(arrays.chunks[c0:c1])
+        if c1 > c0:
+            first = (self.passage_file.passages, self.sentences.rows, self.contexts)
+            self.ranges[source] = [first[0], first[0] + c1 - c0, first[1], first[1] + s1 - s0, first[2],
+                                   first[2] + k1 - k0]
+        self.passage_file.add(arrays.chunks, arrays.contexts, c0, c1, self.contexts)
         _copy(arrays.passages, c0, c1, self.passages)
         _copy(arrays.sentences, s0, s1, self.sentences)
         offsets = arrays.token_offsets
@@ -83,10 +89,12 @@ class RowWriter:
             done.close()
         offsets = np.cumsum(np.concatenate(self.counts + self.context_counts)).astype(np.int64)
         np.save(self.offsets_path, offsets, allow_pickle=False)
-        return Written(self.chunks, self.passages.load(), self.sentences.rows, self.contexts)
+        sha256 = self.passage_file.finish(self.contexts)
+        return Written(self.passages.load(), self.sentences.rows, self.contexts, sha256)
 
     def close(self) -> None:
         """Every file closed and the spool files removed (the passage vectors read from them go with them)."""
+        self.passage_file.close()
         for row_file in (self.sentences, self.tokens, self.scales, self.passages, self.context_tokens,
                          self.context_scales):
             row_file.close()
@@ -95,14 +103,4 @@ class RowWriter:
 
 
 def _copy(source: np.ndarray, start: int, end: int, target: RowFile) -> None:
-    for first in range(start, end, BLOCK):
-        target.append(source[first : min(end, first + BLOCK)])
-    _release(source)
-
-
-def _release(source: np.ndarray) -> None:
-    """Drop a memory-mapped source's pages from this process (they stay in the page cache): rows read
-    once from an earlier index would otherwise count in its resident memory until the build ends."""
-    mapped = getattr(source, "_mmap", None)
-    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-        mapped.madvise(mmap.MADV_DONTNEED)
+    target.extend(source, start, end, BLOCK)

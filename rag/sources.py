@@ -25,35 +25,29 @@ from .seedfiles import read_seed
 class SourceTexts:
     """Every indexed document's text, its pages, and a check against the files as they are now."""
 
-    def __init__(self, seeds_dir: str, index_dir: Path, chunks: list[Any], extracted: dict[str, dict[str, Any]],
+    def __init__(self, seeds_dir: str, index_dir: Path, sources: list[str], extracted: dict[str, dict[str, Any]],
                  fingerprints: dict[str, str]):
         self.seeds = Path(seeds_dir)
         self.extracted = extracted
         self.fingerprints = fingerprints
-        self.texts = self._read(index_dir, chunks)
+        self.texts = self._read(index_dir, sources)
 
-    def _read(self, index_dir: Path, chunks: list[Any]) -> dict[str, str]:
-        """Each source's text, checked against every passage: quotes are cut from these."""
+    def _read(self, index_dir: Path, sources: list[str]) -> dict[str, str]:
+        """Each source's text: quotes are cut from these. Whether a text file still holds what was indexed is
+        its sha256 against the manifest's (`rag.loading`), and each quote's own check (`current`)."""
         texts: dict[str, str] = {}
-        for chunk in chunks:
-            cite = chunk.passage.citation
-            if cite.source not in texts:
-                if cite.source in self.extracted:
-                    texts[cite.source] = self.extracted[cite.source]["text"]
-                else:
-                    try:
-                        # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
-                        texts[cite.source] = read_seed(self.seeds, cite.source).decode("utf-8")
-                    except (OSError, UnicodeDecodeError) as err:
-                        raise StaleIndexError(
-                            f"Cannot read {cite.source} from {self.seeds} ({err.__class__.__name__}); the index at "
-                            f"{index_dir} needs its documents: run `rag build --seeds DIR --index {index_dir}`."
-                        ) from None
-            if texts[cite.source][cite.start : cite.end] != chunk.passage.text:
+        for source in sources:
+            if source in self.extracted:
+                texts[source] = self.extracted[source]["text"]
+                continue
+            try:
+                # Decoded exactly as ingestion did: no newline translation, so "\r\n" counts as two.
+                texts[source] = read_seed(self.seeds, source).decode("utf-8")
+            except (OSError, UnicodeDecodeError) as err:
                 raise StaleIndexError(
-                    f"{cite.source} no longer matches the index at {index_dir} (passage {chunk.passage.id}); "
-                    f"run `rag build --seeds {self.seeds} --index {index_dir}`."
-                )
+                    f"Cannot read {source} from {self.seeds} ({err.__class__.__name__}); the index at "
+                    f"{index_dir} needs its documents: run `rag build --seeds DIR --index {index_dir}`."
+                ) from None
         return texts
 
     def page_at(self, source: str, offset: int) -> int | None:

@@ -99,7 +99,10 @@ def page_images(index: Any) -> Callable[[Citation], str | None]:
 
 def show_answer(index: Any, answer: Answer, scope: str = "") -> str:
     """The chat HTML of `answer`, with its sources in context and a button copying it as Markdown."""
-    return render_answer(answer, index.source_text, index.passages, page_image=page_images(index), scope=scope,
+    cited = dict.fromkeys(q.citation.source for q in answer.quotes)  # only their passages hold the paragraphs
+    of = getattr(index, "passages_of", None)
+    passages = [p for source in cited for p in of(source)] if of else index.passages
+    return render_answer(answer, index.source_text, passages, page_image=page_images(index), scope=scope,
                          copy=answer_markdown(answer, scope))
 
 

@@ -1,7 +1,12 @@
-"""The local-files store: an index folder (FAISS, bm25s, memory-mapped .npy) read by `rag.store.read`.
+"""The local-files store: an index folder (FAISS, BM25, memory-mapped .npy) read by `rag.store.read`.
+
+Nothing here walks every passage: which rows belong to which document, each
+passage's first sentence and context, and the words' passage counts were
+stored by the build, so a store opens as quickly for a million passages as
+for a thousand, and passages are decoded only as questions reach them.
 
 Dense candidates come from FAISS (or, under a source filter, an exact product
-over the allowed passages), lexical ones from bm25s; the `Candidates` it
+over the allowed passages), lexical ones from BM25 (`rag.lexical`); the `Candidates` it
 returns are views of the memory-mapped arrays, so nothing is copied per
 question. Quotes are verified against the files in the seeds folder
 (`rag.sources`).
@@ -11,28 +16,24 @@ Does not build or write indexes (`rag.build`, `rag.store.write`).
 
 from __future__ import annotations
 
-import functools
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..chunk import Chunk
-from ..context import context_ids
 from ..embed import QueryVectors
-from ..retrieve import CANDIDATES, bm25_scores, features, stored_vectors, top_k
+from ..retrieve import CANDIDATES, features, stored_vectors, top_k
 from ..sources import SourceTexts
 from ..store import Stored
-from ..text import word_set
 from ..tuning import RANK_FEATURES
 from .base import Candidates, empty_candidates
 
 
 class Positions(Mapping[int, Chunk]):
-    """A list of chunks seen as a mapping from position to chunk (no copy)."""
+    """A sequence of chunks seen as a mapping from position to chunk (no copy)."""
 
-    def __init__(self, chunks: list[Chunk]):
+    def __init__(self, chunks: Sequence[Chunk]):
         self._chunks = chunks
 
     def __getitem__(self, key: int) -> Chunk:
@@ -59,33 +60,39 @@ class FileStore:
         self.manifest = stored.manifest
         self.chunks = stored.chunks
         self.faiss_index = stored.faiss_index
+        if stored.bm25 is None:
+            raise ValueError("a FileStore answers with BM25: read the index with rag.store.read(index_dir)")
         self.bm25 = stored.bm25
         self.sentence_vectors = stored.sentence_vectors
         self.token_vectors = stored.token_vectors
         self.token_offsets = stored.token_offsets
-        # Row of each chunk's first sentence in `sentence_vectors`.
-        self.sentence_offsets = np.cumsum([0] + [len(c.sentences) for c in stored.chunks])
+        rows = np.asarray(stored.passage_rows)
+        # Row of each chunk's first sentence in `sentence_vectors`, and one past the last.
+        self.sentence_offsets = np.ascontiguousarray(rows[:, 1])
         # Each chunk's context (document name and section): its token rows follow every sentence's.
-        self.context_of = context_ids(stored.chunks)[0] + int(self.sentence_offsets[-1])
-        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own copy
-        self._source_of = np.array([c.passage.citation.source for c in stored.chunks], dtype=object)
-        self._sources = sorted(set(self._source_of))
+        self.context_of = rows[:-1, 2] + int(self.sentence_offsets[-1])
+        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own (mapped) copy
+        # Documents in index order, and each passage's document as a number into them.
+        ranges = self.manifest.ranges
+        self._order = list(ranges)
+        self._source_of = np.repeat(np.arange(len(ranges), dtype=np.int32),
+                                    [r[1] - r[0] for r in ranges.values()])
+        self._sources = sorted(ranges)
         self._positions = Positions(stored.chunks)
-        self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, stored.chunks, stored.documents,
+        self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, self._order, stored.documents,
                                      self.manifest.sources)
         self._texts = self.documents.texts
+        # In how many passages each search token occurs (for IDF weights), counted by the build.
+        self.document_frequency: dict[str, int] = stored.frequencies
 
     @property
     def sources(self) -> list[str]:
         return list(self._sources)
 
-    @functools.cached_property
-    def document_frequency(self) -> dict[str, int]:
-        """In how many passages each search token occurs (for IDF weights)."""
-        counts: Counter[str] = Counter()
-        for chunk in self.chunks:
-            counts.update(word_set(chunk.search_text))
-        return dict(counts)
+    def passage_range(self, source: str) -> range:
+        """The positions of `source`'s passages (they are contiguous)."""
+        first, end = self.manifest.ranges[source][:2]
+        return range(first, end)
 
     def text_of(self, source: str) -> str:
         return self._texts[source]
@@ -102,7 +109,9 @@ class FileStore:
         n = len(self.chunks)
         if n == 0:
             return empty_candidates(RANK_FEATURES, self.manifest.dimension)
-        allowed = None if sources is None else np.isin(self._source_of, sources)
+        wanted = set(sources or ())
+        allowed = None if sources is None else np.isin(
+            self._source_of, [n for n, s in enumerate(self._order) if s in wanted])
         pool = min(n, max(CANDIDATES, 4 * k))
         vector = encoded.vector
         if allowed is None:
@@ -114,7 +123,7 @@ class FileStore:
             subset = np.flatnonzero(allowed)
             sims = self.passage_vectors[subset] @ vector
             dense_ids = [int(i) for i in subset[top_k(sims, pool)]]
-        lexical_all = bm25_scores(self.bm25, question, n)
+        lexical_all = self.bm25.scores(question)
         if allowed is not None:
             lexical_all = np.where(allowed, lexical_all, 0.0)
         lexical_ids = [int(i) for i in top_k(lexical_all, pool) if lexical_all[i] > 0]
@@ -129,7 +138,7 @@ class FileStore:
                          token_offsets=self.token_offsets, contexts=self.context_of[cand],
                          frequencies=self.document_frequency, passages=n)
         return Candidates(cand, found, lexical, self._positions, self.sentence_offsets, self.sentence_vectors,
-                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab_dict, n)
+                          self.token_vectors, self.token_offsets, self.document_frequency, self.bm25.vocab, n)
 
     def __repr__(self) -> str:
         return f"FileStore({self.location!r})"

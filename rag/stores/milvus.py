@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,13 @@ from ..chunk import Chunk
 from ..embed import QueryVectors
 from ..errors import IndexStateError
 from ..ingest import page_at
+from ..lexical import K1, B, idf
 from ..retrieve import CANDIDATES, features
 from ..store import Manifest
 from ..text import tokens
 from ..tuning import RANK_FEATURES
 from .base import Candidates, empty_candidates
-from .milvus_layout import K1, B, Layout, chunk_of, code_words, collection_of, connect, first_line
+from .milvus_layout import Layout, chunk_of, code_words, collection_of, connect, first_line
 
 FIELDS = ["id", "vector", "record", "payload", "context"]
 
@@ -193,16 +193,16 @@ class MilvusStore:
                           self.frequencies, self.frequencies, n)
 
     def _bm25(self, query: list[str], passages: list[list[str]]) -> np.ndarray:
-        """Each passage's BM25 score (given its search tokens) for the query tokens, by bm25s's formula."""
+        """Each passage's BM25 score (given its search tokens) for the query tokens, by bm25s's formula
+        (as `rag.lexical`, computed here in float32 for the candidates only)."""
         n, scores = self.passage_count, np.zeros(len(passages), dtype=np.float32)
         if not query:
             return scores
-        idf = {t: np.float32(math.log(1 + (n - self.frequencies[t] + 0.5) / (self.frequencies[t] + 0.5)))
-               for t in set(query)}
+        weight = {t: np.float32(idf(self.frequencies[t], n)) for t in set(query)}
         for j, words in enumerate(passages):
             tf, length = Counter(words), np.float32(len(words))
             norm = np.float32(K1) * (np.float32(1 - B) + np.float32(B) * length / np.float32(self.average_length))
-            scores[j] = sum((idf[t] * (np.float32(tf[t]) / (norm + np.float32(tf[t]))) for t in query if tf[t]),
+            scores[j] = sum((weight[t] * (np.float32(tf[t]) / (norm + np.float32(tf[t]))) for t in query if tf[t]),
                             np.float32(0.0))
         return scores
 

@@ -20,16 +20,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..lexical import EMPTY, K1, B
 from ..text import tokens
 from .files import FileStore
-from .milvus_layout import EMPTY, K1, PIECE, B, code_words, collection_of, connect, packed, pieces
+from .milvus_layout import PIECE, code_words, collection_of, connect, packed, pieces
 
 BATCH = 128  # passages per insert
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
@@ -163,7 +164,7 @@ def _create(client: Any, name: str, width: int) -> None:
     client.create_collection(name + "_docs", schema=docs, index_params=doc_index)
 
 
-def _paragraphs(chunks: list[Any]) -> list[tuple[int, int]]:
+def _paragraphs(chunks: Sequence[Any]) -> list[tuple[int, int]]:
     """The first and last position of each passage's paragraph (consecutive passages of one paragraph)."""
     out: list[tuple[int, int]] = []
     lo = 0

@@ -24,8 +24,6 @@ from ..quantize import TokenMatrix
 from ..types import Citation, Passage
 
 PIECE = 15_000  # characters per VARCHAR array element: at most 60,000 bytes of UTF-8
-K1, B = 1.5, 0.75  # bm25s's defaults, which the index folder uses
-EMPTY = "\u2205"  # bm25s's stand-in token for a passage without any
 
 
 def parse(uri: str) -> tuple[str, str]:
