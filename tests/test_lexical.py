@@ -83,6 +83,8 @@ def test_vocabulary_is_bm25s_vocabulary_and_frequencies_count_passages(corpus, t
         for word in set(tokens(text) or [EMPTY]):
             counts[word] = counts.get(word, 0) + 1
     assert all(index.frequency(w) == c for w, c in counts.items())
+    del counts[EMPTY]
+    assert index.frequencies() == counts
     assert index.frequency("zyxwvut") == 0
 
 

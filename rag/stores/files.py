@@ -12,7 +12,6 @@ Does not build or write indexes (`rag.build`, `rag.store.write`).
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from ..embed import QueryVectors
 from ..retrieve import CANDIDATES, features, stored_vectors, top_k
 from ..sources import SourceTexts
 from ..store import Stored
-from ..text import word_set
 from ..tuning import RANK_FEATURES
 from .base import Candidates, empty_candidates
 
@@ -82,10 +80,7 @@ class FileStore:
     @functools.cached_property
     def document_frequency(self) -> dict[str, int]:
         """In how many passages each search token occurs (for IDF weights)."""
-        counts: Counter[str] = Counter()
-        for chunk in self.chunks:
-            counts.update(word_set(chunk.search_text))
-        return dict(counts)
+        return self.bm25.frequencies()
 
     def text_of(self, source: str) -> str:
         return self._texts[source]
