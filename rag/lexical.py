@@ -72,6 +72,12 @@ class Lexical:
         i = self.vocab.get(word)
         return 0 if i is None else int(self.indptr[i + 1] - self.indptr[i])
 
+    def frequencies(self) -> dict[str, int]:
+        """In how many passages each search token occurs (the stand-in of empty passages left out)."""
+        counts = dict(zip(self.words, np.diff(self.indptr).tolist(), strict=True))
+        counts.pop(EMPTY, None)
+        return counts
+
     def scores(self, question: str) -> np.ndarray:
         """Each passage's BM25 score for the question's search tokens (a repeated token counts again)."""
         out = np.zeros(self.passages, dtype=np.float32)

@@ -9,8 +9,11 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import pytest
+from conftest import SMALL_CORPUS, quiet
 
-from rag import lexical
+import rag
+from rag import lexical, store
+from rag.embed import HashEmbedder
 from rag.errors import IndexStateError
 from rag.lexical import EMPTY, LexicalWriter
 from rag.text import tokens
@@ -80,6 +83,8 @@ def test_vocabulary_is_bm25s_vocabulary_and_frequencies_count_passages(corpus, t
         for word in set(tokens(text) or [EMPTY]):
             counts[word] = counts.get(word, 0) + 1
     assert all(index.frequency(w) == c for w, c in counts.items())
+    del counts[EMPTY]
+    assert index.frequencies() == counts
     assert index.frequency("zyxwvut") == 0
 
 
@@ -167,3 +172,29 @@ def test_a_damaged_index_is_a_one_line_error(corpus, tmp_path, damage: str) -> N
         lexical.load(folder)
     message = str(err.value)
     assert "\n" not in message and str(folder) in message and "rebuild" in message
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "none"])
+def test_a_build_tokenises_only_new_passages_and_equals_a_fresh_one(make_seeds, tmp_path, monkeypatch,
+                                                                    change: str) -> None:
+    seeds = make_seeds(SMALL_CORPUS)
+    rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(32), log=quiet)
+    if change == "edit":
+        (seeds / "bees.txt").write_text(SMALL_CORPUS["bees.txt"].replace("white", "pale blue"), "utf-8")
+    elif change == "add":
+        (seeds / "workshop.txt").write_text("Workshop\n\nCopper pipes resist corrosion in hard water.\n", "utf-8")
+    elif change == "remove":
+        (seeds / "chess.txt").unlink()
+    tokenised: list[str] = []
+    add = LexicalWriter.add
+    monkeypatch.setattr(LexicalWriter, "add", lambda self, texts: (tokenised.extend(texts), add(self, texts))[1])
+    rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(32), log=quiet)
+    monkeypatch.undo()
+    rag.build_index(seeds, tmp_path / "fresh", embedder=HashEmbedder(32), log=quiet)
+    again, fresh = store.read(tmp_path / "index"), store.read(tmp_path / "fresh")
+    assert again.bm25.words == fresh.bm25.words
+    for name in lexical.ARRAYS:
+        assert np.array_equal(getattr(again.bm25, name), getattr(fresh.bm25, name)), name
+    changed = {"edit": "bees.txt", "add": "workshop.txt"}.get(change)
+    assert tokenised == [c.search_text for c in again.chunks if c.passage.citation.source == changed]
+    assert again.bm25.passages == len(again.chunks)
