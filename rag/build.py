@@ -14,7 +14,6 @@ Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from .retrieve import faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowfile import release
 from .rowwriter import RowWriter, Written
-from .text import tokens, vocabulary  # tokens, not the cached word_set: each text is counted once
+from .text import vocabulary  # tokens, not the cached word_set: each text is counted once
 from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
@@ -110,7 +109,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     gen, paths = store.new_generation(target)
     writer, lexical = RowWriter(paths, embedder.dimension), LexicalWriter()
     try:
-        written, frequencies = _write_rows(writer, lexical, entries, old, chunked, embed)
+        written = _write_rows(writer, lexical, entries, old, chunked, embed)
         sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
@@ -140,7 +139,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
         store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=lexical,
-                    frequencies=frequencies, manifest=manifest, sealed=sealed)
+                    manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
         if isinstance(err, OSError):
@@ -155,13 +154,10 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
 
 def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Document | Unchanged], old: Previous | None,
                 chunked: dict[str, list[Chunk]],
-                embed: Callable[[list[Chunk]], ChunkVectors]) -> tuple[Written, dict[str, int]]:
+                embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
     """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
-    of about `BATCH` passages, so the float rows of one batch at most are held. Also in how many passages each
-    search word occurs: the earlier index's counts, less those of its documents not re-used, plus the new ones'."""
+    of about `BATCH` passages, so the float rows of one batch at most are held; BM25's rows likewise."""
     batch: list[Document] = []
-    counts: Counter[str] = Counter(old.frequencies if old else {})
-    dropped = dict(old.rows) if old else {}
 
     def flush() -> None:
         if batch:
@@ -171,15 +167,12 @@ def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Documen
             lexical.add([c.search_text for c in chunks])
             for doc in batch:
                 writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
-            for chunk in chunks:
-                counts.update(set(tokens(chunk.search_text)))
             batch.clear()
 
     for e in entries:
         if isinstance(e, Unchanged) and old:
             flush()
             writer.add(e.source, old.arrays, old.rows[e.source])
-            dropped.pop(e.source, None)
             start, end = old.rows[e.source].chunks
             if old.lexical is not None:
                 lexical.reuse(old.lexical, start, end)
@@ -190,10 +183,7 @@ def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Documen
             if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:
                 flush()
     flush()
-    for rows in dropped.values():
-        for chunk in old.arrays.chunks[rows.chunks[0] : rows.chunks[1]] if old else ():
-            counts.subtract(set(tokens(chunk.search_text)))
-    return writer.finish(), {word: n for word, n in counts.items() if n > 0}
+    return writer.finish()
 
 
 def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ than loading an array (a copy): hashing every file added 28-59% to the load
 time of a 1,000-passage index, the shipped check 3-6% (about 1 ms; see
 `bench/bench_checksums.py`). So:
 
-* text files (passages, documents, word counts, bm25's JSON) are hashed in
+* text files (passages, documents, bm25's JSON) are hashed in
   full: a passage line swapped or edited would otherwise be served as it is
   (sha256 reads a million passages' lines in well under a second);
 * binary arrays (.npy, .faiss) up to `HASH_LIMIT` bytes are hashed in full;

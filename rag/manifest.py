@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import IndexStateError
 
-FORMAT = "rag-index v7"  # v7: passages read lazily through a row table; per-document rows and word counts stored
+FORMAT = "rag-index v7"  # v7: passages read lazily through a row table; per-document rows stored; BM25 of rag.lexical
 MANIFEST = "manifest.json"
 
 

@@ -18,7 +18,6 @@ Layout of an index folder (every file inspectable; no pickle):
                               where each sentence's or context's rows start
     bm25-<gen>/               the BM25 index (rag.lexical: JSON + .npy arrays,
                               memory-mapped)
-    frequencies-<gen>.json    in how many passages each search word occurs
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
 
@@ -60,7 +59,7 @@ from .passagefile import Passages, open_passages
 from .quantize import TokenMatrix
 
 DATA_FILES = ("passages", "passage_rows", "vectors", "sentences", "tokens", "token_scales", "token_offsets", "bm25",
-              "frequencies", "documents")
+              "documents")
 HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
 
 
@@ -93,7 +92,7 @@ def discard(index_dir: Path, gen: str) -> None:
 
 
 def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
-          frequencies: dict[str, int], manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None
+          manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None
           ) -> Manifest:
     """Write generation `gen`'s other data files (its `ROW_FILES` are written), then switch the manifest to it
     atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out (`seal_rows`), else worked out here.
@@ -103,7 +102,7 @@ def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], fa
     """
     try:
         new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index, bm25=bm25,
-                                     frequencies=frequencies, manifest=manifest, sealed=sealed)
+                                     manifest=manifest, sealed=sealed)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
         discard(index_dir, gen)  # this generation's data files and its temporary manifest
@@ -130,13 +129,12 @@ def unwritable(index_dir: Path, err: OSError) -> IndexStateError:
 
 
 def _files(gen: str) -> dict[str, str]:
-    suffixes = {"passages": ".jsonl", "vectors": ".faiss", "bm25": "", "frequencies": ".json", "documents": ".jsonl"}
+    suffixes = {"passages": ".jsonl", "vectors": ".faiss", "bm25": "", "documents": ".jsonl"}
     return {kind: f"{kind}-{gen}{suffixes.get(kind, '.npy')}" for kind in DATA_FILES}
 
 
 def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
-           frequencies: dict[str, int], manifest: dict[str, Any],
-           sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
+           manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
     """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
     import faiss
 
@@ -144,7 +142,6 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
     digests: dict[str, str] = {}
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
                                                ({"source": s, **r} for s, r in documents.items()))
-    digests[files["frequencies"]] = _write_lines(index_dir / files["frequencies"], [dict(sorted(frequencies.items()))])
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
     bm25.save(str(index_dir / files["bm25"]))
     table = np.load(index_dir / files["passage_rows"], mmap_mode="r", allow_pickle=False)
@@ -201,7 +198,6 @@ class Stored:
     token_offsets: np.ndarray
     bm25: lexical.Lexical | None  # None when read with `bm25=False`
     documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
-    frequencies: dict[str, int]  # search word -> in how many passages it occurs
 
     @property
     def passage_rows(self) -> np.ndarray:
@@ -226,7 +222,6 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
         lexical_rows = lexical.load(files["bm25"]) if bm25 else None
-        frequencies = json.loads(files["frequencies"].read_bytes())
         documents = {}
         with open(files["documents"], encoding="utf-8") as handle:
             for line in handle:
@@ -237,10 +232,10 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     token_vectors = TokenMatrix(values, scales)
-    check_shapes(index_dir, manifest, rebuild, chunks=chunks, faiss_index=faiss_index, frequencies=frequencies,
+    check_shapes(index_dir, manifest, rebuild, chunks=chunks, faiss_index=faiss_index,
                  sentence_vectors=sentence_vectors, token_vectors=token_vectors, token_offsets=token_offsets)
     return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, lexical_rows,
-                  documents, frequencies)
+                  documents)
 
 
 __all__ = ["DATA_FILES", "FORMAT", "MANIFEST", "ROW_FILES", "Manifest", "Stored", "discard", "new_generation",

@@ -35,7 +35,7 @@ def check_files(index_dir: Path, manifest: Manifest, rebuild: str, hash_limit: i
 
 
 def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: Passages, faiss_index: Any,
-                 frequencies: Any, sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
+                 sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
                  token_offsets: np.ndarray) -> None:
     """Refuse arrays that do not fit the passages' row table, the manifest or each other."""
     rows = chunks.rows
@@ -50,8 +50,6 @@ def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: P
     if not _ranges_cover(manifest.ranges, (n, n_sentences, n_contexts)):
         raise IndexStateError(f"Index {index_dir} has document rows in its manifest that do not cover its {n} "
                               f"passages in order; {rebuild}.")
-    if not isinstance(frequencies, dict):
-        raise IndexStateError(f"Index {index_dir} has word counts that are not a JSON object; {rebuild}.")
     if faiss_index.ntotal != n or sentence_vectors.shape[0] != n_sentences:
         raise IndexStateError(
             f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors and {sentence_vectors.shape[0]} "

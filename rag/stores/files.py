@@ -82,8 +82,8 @@ class FileStore:
         self.documents = SourceTexts(self.manifest.seeds_dir, index_dir, self._order, stored.documents,
                                      self.manifest.sources)
         self._texts = self.documents.texts
-        # In how many passages each search token occurs (for IDF weights), counted by the build.
-        self.document_frequency: dict[str, int] = stored.frequencies
+        # In how many passages each search token occurs (for IDF weights), from BM25's postings.
+        self.document_frequency: dict[str, int] = self.bm25.frequencies()
 
     @property
     def sources(self) -> list[str]:
