@@ -113,6 +113,9 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
+        # BM25 saved and freed before FAISS copies the vectors: the peak is the larger of the two, not their sum.
+        lexical.save(paths["bm25"])
+        del lexical
         faiss_index, kind = faiss_index_for(written.passages)
         release(written.passages)  # FAISS holds its own copy: the spool's pages need not stay in this process
         manifest = {
@@ -138,7 +141,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         old = None
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
-        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=lexical,
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=None,
                     manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)

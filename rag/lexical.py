@@ -146,9 +146,7 @@ class LexicalWriter:
         frequency = frequency[kept]
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
-        running = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=running[1:])
-        lengths = running[offsets[1:]] - running[offsets[:-1]]  # tokens per passage, repeats included
+        lengths = _sums(counts, offsets)  # tokens per passage, repeats included
         average = float(lengths.mean()) if len(lengths) else 0.0
         weights = idf(frequency, len(sizes)).astype(np.float32)
         order = _stable_order(terms)
@@ -178,6 +176,15 @@ def _joined(pieces: list[np.ndarray], kind: type) -> np.ndarray:
     joined = np.concatenate(pieces) if pieces else np.zeros(0, kind)
     pieces[:] = [joined]
     return joined
+
+
+def _sums(counts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The sum of `counts` in each slice [offsets[i], offsets[i + 1]), without a cumulative array as long as `counts`."""
+    filled = np.diff(offsets) > 0
+    out = np.zeros(len(filled), dtype=np.int64)
+    if filled.any():  # each non-empty slice runs to the next one's start (empty ones between start there too)
+        out[filled] = np.add.reduceat(counts, offsets[:-1][filled], dtype=np.int64)
+    return out
 
 
 def _stable_order(terms: np.ndarray) -> np.ndarray:

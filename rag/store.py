@@ -91,11 +91,11 @@ def discard(index_dir: Path, gen: str) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
+def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any | None,
           manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None
           ) -> Manifest:
-    """Write generation `gen`'s other data files (its `ROW_FILES` are written), then switch the manifest to it
-    atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out (`seal_rows`), else worked out here.
+    """Write generation `gen`'s other data files (its `ROW_FILES` are written, and its BM25 folder when `bm25` is
+    None), then switch the manifest to it atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out (`seal_rows`), else worked out here.
 
     On failure the new generation's files are removed and an OSError becomes
     an IndexStateError; the old manifest and its files stay as they were.
@@ -143,7 +143,8 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
                                                ({"source": s, **r} for s, r in documents.items()))
     faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
-    bm25.save(str(index_dir / files["bm25"]))
+    if bm25 is not None:
+        bm25.save(str(index_dir / files["bm25"]))
     table = np.load(index_dir / files["passage_rows"], mmap_mode="r", allow_pickle=False)
     others = [name for kind, name in files.items() if kind not in ROW_FILES]
     sums = checksums.seal(index_dir, others, digests)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import mmap
 from pathlib import Path
@@ -198,3 +199,14 @@ def test_a_build_tokenises_only_new_passages_and_equals_a_fresh_one(make_seeds, 
     changed = {"edit": "bees.txt", "add": "workshop.txt"}.get(change)
     assert tokenised == [c.search_text for c in again.chunks if c.passage.citation.source == changed]
     assert again.bm25.passages == len(again.chunks)
+
+
+def test_token_sums_per_passage_equal_slicing_with_empty_slices_anywhere() -> None:
+    from rag.lexical import _sums
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        sizes = rng.integers(0, 4, rng.integers(0, 12))  # a quarter of the passages without a token
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        counts = rng.integers(1, 9, int(offsets[-1])).astype(np.int32)
+        assert _sums(counts, offsets).tolist() == [int(counts[a:b].sum()) for a, b in itertools.pairwise(offsets)]
