@@ -7,10 +7,12 @@ prose (bench/corpus.py), then times, in the same process:
 - the embedder a build uses (`rag.embed.new_embedder`), precision "auto",
   reading passages with `encode` and the rest with `encode_spans` as `rag.vectors` does;
 - the same embedder forced to float32 (what the batching alone gives).
-Prints texts/s, ratios to the floor and the cosine of the adopted vectors to the
+The texts are read in rounds, each contender reading each slice in turn, so a
+load that comes and goes on a shared machine weighs on all alike. Prints
+texts/s, ratios to the floor and the cosine of the build's vectors to the
 floor's; asserts nothing.
 
-Run: `python bench/bench_embed.py [--passages N]` (`make bench` runs it with the default).
+Run: `python bench/bench_embed.py [--passages N] [--rounds N]` (`make bench` runs it with the default).
 """
 
 from __future__ import annotations
@@ -67,19 +69,22 @@ def build_texts(passages: int) -> tuple[list[str], list[str]]:
     return recorder.passages, recorder.spans
 
 
-def read(embedder, passages: list[str], spans: list[str]) -> tuple[float, np.ndarray, np.ndarray]:
+def read(embedder, passages: list[str], spans: list[str]) -> tuple[float, np.ndarray]:
+    """Seconds to read `passages` as `rag.vectors` does (`encode`) and `spans` (`encode_spans`); their vectors."""
     from rag.embed import BATCH
 
     started = time.perf_counter()
     vectors = embedder.encode(passages, batch_size=BATCH)
     encoded = embedder.encode_spans(spans, [[(0, len(t))] for t in spans])
     seconds = time.perf_counter() - started
-    return seconds, vectors, np.array([e.vector for e in encoded])
+    return seconds, np.concatenate([vectors, np.array([e.vector for e in encoded]).reshape(-1, vectors.shape[1])])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=500, help="passages of real text whose reads are timed")
+    parser.add_argument("--rounds", type=int, default=4, help="slices the texts are cut into; each is read by "
+                        "every contender in turn, so a load that comes and goes weighs on all of them alike")
     args = parser.parse_args(argv)
     import os
 
@@ -89,23 +94,32 @@ def main(argv: list[str] | None = None) -> None:
     from rag.embed import SentenceTransformerEmbedder, packaged_model_path
 
     passages, spans = build_texts(args.passages)
-    texts = len(passages) + len(spans)
-    print(f"  {len(passages)} passages and {len(spans)} sentences and contexts: {texts} texts")
+    print(f"  {len(passages)} passages and {len(spans)} sentences and contexts: {len(passages) + len(spans)} texts, "
+          f"read in {args.rounds} rounds (uptime: {os.getloadavg()[0]:.2f} load average at the start)")
     plain = SentenceTransformer(str(packaged_model_path()), device="cpu")
     adopted = SentenceTransformerEmbedder()
     fp32 = SentenceTransformerEmbedder(precision="float32")
-    for model in (plain, adopted, fp32):  # warm up
-        (model.encode(["warm up"]) if model is plain else model.encode_query("warm up"))
-    started = time.perf_counter()
-    floor_vectors = plain.encode(passages + spans, normalize_embeddings=True)
-    floor = time.perf_counter() - started
-    print(f"  floor, SentenceTransformer.encode float32: {texts / floor:.1f} texts/s")
-    for name, embedder in ((f"build's embedder ({adopted.precision})", adopted), ("build's embedder (float32)", fp32)):
-        seconds, vectors, sentence_vectors = read(embedder, passages, spans)
-        cosines = np.concatenate([(vectors * floor_vectors[: len(passages)]).sum(1),
-                                  (sentence_vectors * floor_vectors[len(passages):]).sum(1)])
-        print(f"  {name}: {texts / seconds:.1f} texts/s ({floor / seconds:.2f}x the floor); cosine to the floor's "
-              f"vectors min {cosines.min():.5f}, mean {cosines.mean():.6f}")
+    plain.encode(["warm up"])
+    names = {"adopted": f"build's embedder ({adopted.precision})", "fp32": "build's embedder (float32)"}
+    seconds = {"floor": 0.0, "adopted": 0.0, "fp32": 0.0}
+    cosines = []
+    for n in range(args.rounds):
+        part_p, part_s = passages[n :: args.rounds], spans[n :: args.rounds]
+        started = time.perf_counter()
+        floor = plain.encode(part_p + part_s, normalize_embeddings=True)
+        seconds["floor"] += time.perf_counter() - started
+        for key, embedder in (("adopted", adopted), ("fp32", fp32)):
+            took, vectors = read(embedder, part_p, part_s)
+            seconds[key] += took
+            if key == "adopted":
+                cosines.append((vectors * floor).sum(axis=1))
+    texts = len(passages) + len(spans)
+    print(f"  floor, SentenceTransformer.encode float32: {texts / seconds['floor']:.1f} texts/s")
+    for key, name in names.items():
+        print(f"  {name}: {texts / seconds[key]:.1f} texts/s ({seconds['floor'] / seconds[key]:.2f}x the floor)")
+    every = np.concatenate(cosines)
+    print(f"  cosine of the build's vectors to the floor's: min {every.min():.5f}, mean {every.mean():.6f} "
+          f"(load average at the end {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
