@@ -8,9 +8,10 @@ prose (bench/corpus.py), then times, in the same process:
   reading passages with `encode` and the rest with `encode_spans` as `rag.vectors` does;
 - the same embedder forced to float32 (what the batching alone gives).
 `--rounds N` cuts the texts into N slices, each read by every contender in turn, so
-a load that comes and goes weighs on all alike; but bfloat16 then pays for new
-tensor shapes in every slice (4 rounds, quiet: 0.72x the floor against 1.82x in
-one), so the default is one round. Prints
+a load that comes and goes weighs on all alike; but bfloat16 then read far slower
+(4 rounds, load average 1.2: 0.72x the floor against 1.82x in one round; the
+cause, perhaps oneDNN's set-up for each new tensor shape, is not measured), so
+the default is one round. Prints
 texts/s, ratios to the floor and the cosine of the build's vectors to the
 floor's; asserts nothing.
 
