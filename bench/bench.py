@@ -165,6 +165,11 @@ def main() -> None:
     print("\n== Index layer scaling (synthetic clustered 384-d vectors, 200 single queries, top-50)")
     scaling(embedder.dimension)
 
+    print("\n== Model read rate: the build's embedder against plain float32 encode (bench/bench_embed.py)")
+    import bench_embed
+
+    bench_embed.main([])
+
     print("\n== Scale: real-model and model-free builds, disk, load and query (bench/bench_scale.py)")
     import bench_scale
 

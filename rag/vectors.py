@@ -23,7 +23,7 @@ import numpy as np
 
 from .chunk import Chunk
 from .context import context_ids, context_text
-from .embed import Embedder
+from .embed import BATCH, Embedder
 from .errors import ModelError
 from .quantize import TokenMatrix, stack
 from .text import dehyphenate
@@ -63,7 +63,8 @@ def embed_chunks(embedder: Embedder, chunks: list[Chunk], *, texts: dict[str, st
                     for c in part for source in (c.passage.citation.source,)]
         flat = [t for sentences_of in texts_of for t in sentences_of]
         encoded = embedder.encode_spans(flat, [[(0, len(t))] for t in flat], on_batch=on_batch)
-        passages.append(embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in part]))
+        passages.append(embedder.encode([f"{labels[c.passage.citation.source]}: {c.search_text}" for c in part],
+                                         batch_size=BATCH))
         if on_batch:
             on_batch(len(part))
         sentences.append(np.array([e.vector for e in encoded], dtype=np.float32).reshape(len(encoded), d))
