@@ -70,7 +70,8 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     # Read before loading the model: a bad seeds folder fails fast.
     entries, skipped = ingest_changed(seeds, old.sha256 if old else {})
     embedder = embedder or load_embedder(model)
-    if old and old.dimension != embedder.dimension:
+    precision = getattr(embedder, "precision", None)  # bfloat16 or float32 rows are not mixed in one index
+    if old and (old.dimension != embedder.dimension or old.precision != precision):
         old = None
         entries, skipped = ingest_changed(seeds, {})
     docs = [e for e in entries if isinstance(e, Document)]
@@ -121,6 +122,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,
+            "precision": precision,
             "chunking": chunking,
             "faiss": kind,
             "contexts": written.contexts,

@@ -91,6 +91,7 @@ class Previous:
     sha256: dict[str, str]  # by source, of the files those rows were made from
     documents: dict[str, dict[str, Any]]  # the text extracted from PDFs, web pages and Word files
     dimension: int
+    precision: str | None  # the model's numerics the rows were made with (rag.embed)
     lexical: Lexical | None = None  # its BM25 rows, re-used without tokenising again
 
 
@@ -128,4 +129,5 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
                     old.token_vectors, old.token_offsets, keep=old.faiss_index)
     rows = {s: Rows((r[0], r[1]), (r[2], r[3]), (r[4], r[5])) for s, r in old.manifest.ranges.items()}
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
-    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension, old.bm25)
+    return Previous(arrays, rows, sha, old.documents, old.manifest.dimension,
+                    store.raw_manifest(index_dir).get("precision"), old.bm25)

@@ -28,7 +28,7 @@ from .errors import ModelError
 from .quantize import TokenMatrix, stack
 from .text import dehyphenate
 
-SLICE = 4096  # passages read between two quantisations
+SLICE = 1024  # passages read between two quantisations
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,17 @@ def test_a_failure_after_the_new_index_is_live_keeps_it(make_seeds, tmp_path: Pa
     else:
         build(seeds, tmp_path / "index")  # cleaning up the old generation is not worth failing for
     assert "workshop.txt" in {c.passage.citation.source for c in store.read(tmp_path / "index").chunks}
+
+
+def test_rows_made_with_other_numerics_are_not_re_used(make_seeds, tmp_path: Path) -> None:
+    seeds = make_seeds(SMALL_CORPUS)
+
+    class Bfloat16(HashEmbedder):
+        precision = "bfloat16"
+
+    rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(), log=quiet)
+    rag.build_index(seeds, tmp_path / "index", embedder=Bfloat16(), log=quiet)
+    manifest = store.raw_manifest(tmp_path / "index")
+    assert manifest["build"] == {"reused": 0, "embedded": len(SMALL_CORPUS)} and manifest["precision"] == "bfloat16"
+    rag.build_index(seeds, tmp_path / "index", embedder=Bfloat16(), log=quiet)
+    assert store.raw_manifest(tmp_path / "index")["build"]["reused"] == len(SMALL_CORPUS)
