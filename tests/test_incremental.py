@@ -206,7 +206,10 @@ def test_a_live_index_rebuild_embeds_only_the_changed_document(make_seeds, tmp_p
 
 @pytest.mark.model
 def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds, tmp_path: Path) -> None:
-    """The model reads texts in batches by length, so floats may differ in the last bits: within tolerance."""
+    """The model reads texts in batches by length, so floats may differ in the last bits: within tolerance.
+
+    Under bfloat16 autocast (rag.embed) a text's vector depends a little on the shapes of the batch it was read
+    in (up to about 6e-4 a component, a cosine above 0.9999); in float32 only in the last bits."""
     seeds = make_seeds(SMALL_CORPUS)
     rag.build_index(seeds, tmp_path / "index", log=quiet)
     (seeds / "bees.txt").write_text(EDITED, "utf-8")
@@ -216,10 +219,13 @@ def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds
     one, two = store.read(tmp_path / "index"), store.read(tmp_path / "fresh")
     assert one.chunks == two.chunks
     np.testing.assert_array_equal(one.token_offsets, two.token_offsets)
-    np.testing.assert_allclose(one.sentence_vectors, two.sentence_vectors, atol=1e-5)
+    noise = 2e-3 if store.raw_manifest(tmp_path / "index").get("precision") == "bfloat16" else 1e-5
+    np.testing.assert_allclose(one.sentence_vectors, two.sentence_vectors, atol=noise)
     from rag.retrieve import stored_vectors
 
-    np.testing.assert_allclose(stored_vectors(one.faiss_index), stored_vectors(two.faiss_index), atol=1e-5)
+    a, b = stored_vectors(one.faiss_index), stored_vectors(two.faiss_index)
+    np.testing.assert_allclose(a, b, atol=noise)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9999
     np.testing.assert_allclose(one.token_vectors.rows(0, len(one.token_vectors)),
                                two.token_vectors.rows(0, len(two.token_vectors)), atol=0.02)  # int8 steps
     for q in ("Why do beekeepers paint hives?", "What does Rotterdam connect to shore power?"):
