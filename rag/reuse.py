@@ -130,4 +130,4 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
     rows = {s: Rows((r[0], r[1]), (r[2], r[3]), (r[4], r[5])) for s, r in old.manifest.ranges.items()}
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}
     return Previous(arrays, rows, sha, old.documents, old.manifest.dimension,
-                    store.raw_manifest(index_dir).get("precision"), old.bm25)
+                    raw.get("precision"), old.bm25)
