@@ -189,7 +189,7 @@ def main() -> None:
 def scaling(dim: int) -> None:
     import faiss
 
-    from rag.retrieve import faiss_index_for
+    from rag.dense import faiss_index_for
 
     rng = np.random.default_rng(0)
     print(f"{'passages':>9} {'index':>13} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'recall@10 vs exact':>19}")

@@ -6,8 +6,9 @@ documents keep their rows (`rag.reuse`) and only new or changed ones are read
 by the model; FAISS is remade from all rows, BM25 from the earlier index's
 rows and the new passages' tokens (`rag.lexical`). Each document is
 de-hyphenated by its own words, so its rows never depend on the others.
-Rows and passages are written as they come (`rag.rowwriter`), so no build
-holds every passage.
+Documents are parsed and chunked as the build reaches them (`rag.intake`),
+and rows and passages written as they come (`rag.rowwriter`), so a build
+holds one batch of documents, never the corpus.
 Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 """
 
@@ -19,18 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .chunk import MAX_WORDS, Chunk, chunk_document
-from .context import context_ids, document_label
+from .chunk import MAX_WORDS
+from .context import document_label
+from .dense import EXACT_KIND, faiss_index_for
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
-from .ingest import Document, Unchanged, describe, ingest_changed
+from .intake import Chunked, Intake, Unchanged
 from .lexical import LexicalWriter
-from .retrieve import faiss_index_for
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
-from .rowfile import release
 from .rowwriter import RowWriter, Written
-from .text import vocabulary  # tokens, not the cached word_set: each text is counted once
 from .vectors import SLICE, ChunkVectors, embed_chunks
 
 NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
@@ -67,58 +66,44 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
     step("reading", 0, 0)
     old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None
-    # Read before loading the model: a bad seeds folder fails fast.
-    entries, skipped = ingest_changed(seeds, old.sha256 if old else {})
+    intake = Intake(seeds, old.sha256 if old else {}, max_words=max_words, say=say, verbose=verbose)
+    intake.prime(BATCH)  # before loading the model: a seeds folder with nothing readable fails fast
     embedder = embedder or load_embedder(model)
     precision = getattr(embedder, "precision", None)  # bfloat16 or float32 rows are not mixed in one index
     if old and (old.dimension != embedder.dimension or old.precision != precision):
         old = None
-        entries, skipped = ingest_changed(seeds, {})
-    docs = [e for e in entries if isinstance(e, Document)]
-    for s in skipped:
-        say(f"skipped {s.source}: {s.reason}")
-    for doc in docs:
-        if verbose:
-            say(describe(doc))
-        else:
-            for note in doc.notes:
-                say(f"{doc.source}: {note}")
-    vocabularies = {doc.source: vocabulary(doc.text[b.start:b.end] for b in doc.body) for doc in docs}
-    chunked = {doc.source: chunk_document(doc, max_words=max_words, vocabulary=vocabularies[doc.source])
-               for doc in docs}
-    new_chunks = [c for doc in docs for c in chunked[doc.source]]
-    total = len(new_chunks) + sum(len(c.sentences) for c in new_chunks) + len(context_ids(new_chunks)[1])
-    del new_chunks
-    bar = _progress_bar(total, progress)
+        intake = Intake(seeds, {}, max_words=max_words, say=say, verbose=verbose)
+        intake.prime(BATCH)
+    bar = _progress_bar(intake.texts_estimate(), progress)
     done = 0
 
     def read(n: int) -> None:
         nonlocal done
         done += n
-        step("embedding", min(done, total), total)
+        total = max(done, intake.texts_estimate())  # exact once every file is parsed
+        step("embedding", done, total)
         if bar:
+            bar.total = total
             bar.update(n)
 
-    step("embedding", 0, total)
-    texts = {doc.source: doc.text for doc in docs}
-    labels = {doc.source: document_label(doc) for doc in docs}
-
-    def embed(batch: list[Chunk]) -> ChunkVectors:
-        return embed_chunks(embedder, batch, texts=texts, labels=labels, vocabularies=vocabularies,
-                            on_batch=read)
-
+    step("embedding", 0, intake.texts_estimate())
     gen, paths = store.new_generation(target)
     writer, lexical = RowWriter(paths, embedder.dimension), LexicalWriter()
     try:
-        written = _write_rows(writer, lexical, entries, old, chunked, embed)
+        written, extracted = _write_rows(writer, lexical, intake, old, lambda batch: embed_chunks(
+            embedder, [c for item in batch for c in item.chunks], texts={i.doc.source: i.doc.text for i in batch},
+            labels={i.doc.source: document_label(i.doc) for i in batch},
+            vocabularies={i.doc.source: i.vocabulary for i in batch}, on_batch=read))
+        step("embedding", done, done)
         sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
         # BM25 saved and freed before FAISS copies the vectors: the peak is the larger of the two, not their sum.
         lexical.save(paths["bm25"])
         del lexical
-        faiss_index, kind = faiss_index_for(written.passages)
-        release(written.passages)  # FAISS holds its own copy: the spool's pages need not stay in this process
+        faiss_index, kind = faiss_index_for(written.passages)  # a block at a time, each block's pages dropped
+        if kind == EXACT_KIND:  # FAISS holds codes: the exact vectors are kept as a file of their own
+            writer.keep_passages(paths["passage_vectors"])
         manifest = {
             "model": embedder.name,
             "dimension": embedder.dimension,
@@ -128,18 +113,11 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             "contexts": written.contexts,
             "rows": layout(),
             "seeds_dir": str(seeds.resolve()),
-            "sources": {**{s.source: s.sha256 for s in skipped if s.sha256},
-                        **{e.source: e.sha256 for e in entries}},
-            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-            "build": {"reused": len(entries) - len(docs), "embedded": len(docs)},
+            "sources": intake.sources,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in intake.skipped],
+            "build": {"reused": intake.found - intake.parsed, "embedded": intake.parsed},
             "ranges": writer.ranges,
         }
-        extracted = _extracted(entries, old)
-        # Every document's rows are written: its text and chunks are freed before BM25 is saved.
-        for held in (chunked, texts, labels, vocabularies):
-            held.clear()
-        docs.clear()
-        entries.clear()
         old = None
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
@@ -157,49 +135,44 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     return embedder
 
 
-def _write_rows(writer: RowWriter, lexical: LexicalWriter, entries: list[Document | Unchanged], old: Previous | None,
-                chunked: dict[str, list[Chunk]],
-                embed: Callable[[list[Chunk]], ChunkVectors]) -> Written:
-    """Every document's rows in order: an unchanged one's from the earlier index, the others embedded in batches
-    of about `BATCH` passages, so the float rows of one batch at most are held; BM25's rows likewise."""
-    batch: list[Document] = []
+def _write_rows(writer: RowWriter, lexical: LexicalWriter, intake: Intake, old: Previous | None,
+                embed: Callable[[list[Chunked]], ChunkVectors]) -> tuple[Written, dict[str, dict[str, Any]]]:
+    """Every document's rows in order: an unchanged one's from the earlier index, the others parsed and embedded
+    in batches of about `BATCH` passages, so one batch of documents and its float rows at most are held; BM25's
+    rows likewise. Also the text extracted from each PDF, web page or Word file, by source, in order."""
+    batch: list[Chunked] = []
+    extracted: dict[str, dict[str, Any]] = {}
 
     def flush() -> None:
         if batch:
-            chunks = [c for doc in batch for c in chunked[doc.source]]
-            fresh = Arrays.of(chunks, embed(chunks))
+            chunks = [c for item in batch for c in item.chunks]
+            fresh = Arrays.of(chunks, embed(batch))
             rows = document_rows(chunks)
             lexical.add([c.search_text for c in chunks])
-            for doc in batch:
-                writer.add(doc.source, fresh, rows.get(doc.source, NO_ROWS))
+            for item in batch:
+                writer.add(item.doc.source, fresh, rows.get(item.doc.source, NO_ROWS))
             batch.clear()
 
-    for e in entries:
-        if isinstance(e, Unchanged) and old:
+    for item in intake:
+        if isinstance(item, Unchanged) and old:
             flush()
-            writer.add(e.source, old.arrays, old.rows[e.source])
-            start, end = old.rows[e.source].chunks
+            writer.add(item.source, old.arrays, old.rows[item.source])
+            start, end = old.rows[item.source].chunks
             if old.lexical is not None:
                 lexical.reuse(old.lexical, start, end)
             else:
                 lexical.add([c.search_text for c in old.arrays.chunks[start:end]])
-        elif isinstance(e, Document):
-            batch.append(e)
-            if sum(len(chunked[doc.source]) for doc in batch) >= BATCH:
+            if item.source in old.documents:
+                extracted[item.source] = old.documents[item.source]
+        elif isinstance(item, Chunked):
+            batch.append(item)
+            if item.doc.kind != "text":
+                extracted[item.doc.source] = {"kind": item.doc.kind, "text": item.doc.text,
+                                              "pages": list(item.doc.pages)}
+            if sum(len(i.chunks) for i in batch) >= BATCH:
                 flush()
     flush()
-    return writer.finish()
-
-
-def _extracted(entries: list[Document | Unchanged], old: Previous | None) -> dict[str, dict[str, Any]]:
-    """The text extracted from each PDF, web page or Word file, by source, in the documents' order."""
-    out = {}
-    for e in entries:
-        if isinstance(e, Document) and e.kind != "text":
-            out[e.source] = {"kind": e.kind, "text": e.text, "pages": list(e.pages)}
-        elif isinstance(e, Unchanged) and old and e.source in old.documents:
-            out[e.source] = old.documents[e.source]
-    return out
+    return writer.finish(), extracted
 
 
 def _progress_bar(total: int, shown: bool) -> Any:

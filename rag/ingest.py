@@ -19,21 +19,16 @@ Does not split blocks into sentences or passages: that is `rag.chunk`.
 from __future__ import annotations
 
 import bisect
-import dataclasses
-import hashlib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .classify import BODY, BOILERPLATE, BYLINE, BYLINE_RE, HEADING, PULL_QUOTE, SUBTITLE, TITLE, classify
 from .errors import IngestError
 from .formats import SUFFIXES as _FORMAT_SUFFIXES
-from .formats import FormatError, read_document
 from .headings import heading_name, label_text, run_in_label
 from .layout import strip_markup
-from .limits import corpus_too_big, file_too_big, limits
-from .seedfiles import check_source, find_sources, printable, read_source
+from .seedfiles import find_sources
 from .text import sentence_spans
 
 SUFFIXES = _FORMAT_SUFFIXES  # every kind of file a reader exists for (rag.formats)
@@ -126,79 +121,12 @@ def decode_source(data: bytes, name: str) -> str:
     return text
 
 
-def _sized_sources(seeds_dir: Path) -> list[tuple[Path, Path, str]]:
-    """(path, file to read, why not) for every source; too big is a reason, too much in all an IngestError."""
-    lim = limits()
-    out, total, counted = [], 0, 0
-    for path in find_sources(seeds_dir):
-        target, problem = check_source(path, seeds_dir)
-        if not problem:
-            try:
-                size = target.stat().st_size
-            except OSError:
-                size = 0  # vanished or unreadable: reading it says why
-            problem = file_too_big(size, lim)
-            if not problem:
-                total, counted = total + size, counted + 1
-        out.append((path, target, problem))
-    if error := corpus_too_big(total, counted, lim, seeds_dir):
-        raise IngestError(error)
-    return out
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    """A file whose bytes hash to the sha256 an earlier index recorded for it: not parsed again."""
-
-    source: str
-    sha256: str
-
-
 def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
-    """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal."""
+    """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal (see `rag.intake`)."""
+    from .intake import ingest_changed  # reading files is rag.intake's, which parses with this module
+
     entries, skipped = ingest_changed(seeds_dir, {})
     return [e for e in entries if isinstance(e, Document)], skipped
-
-
-def ingest_changed(seeds_dir: Path, known: Mapping[str, str]) -> tuple[list[Document | Unchanged], list[Skipped]]:
-    """Like `ingest`, in the same order, but a file whose sha256 is `known[source]` is `Unchanged`, not parsed."""
-    docs: list[Document | Unchanged] = []
-    skipped: list[Skipped] = []
-    for path, target, problem in _sized_sources(seeds_dir):
-        source = path.relative_to(seeds_dir).as_posix()
-        if problem:
-            skipped.append(Skipped(printable(source), problem))
-            continue
-        try:
-            data = read_source(target)
-        except OSError as err:
-            skipped.append(Skipped(source, f"cannot be read ({err.strerror or err}); check its permissions"))
-            continue
-        # The fingerprint is of these very bytes, so the manifest can never
-        # record an edit made after they were read.
-        sha = hashlib.sha256(data).hexdigest()
-        if known.get(source) == sha:
-            docs.append(Unchanged(source, sha))
-            continue
-        try:
-            extracted = read_document(path, data)
-        except FormatError as err:
-            skipped.append(Skipped(source, err.reason.split(": ", 1)[-1] if err.reason.startswith(path.name)
-                                   else err.reason, sha))
-            continue
-        except IngestError as err:
-            skipped.append(Skipped(source, str(err).split(": ", 1)[-1], sha))
-            continue
-        doc = dataclasses.replace(parse(extracted.text, source), sha256=sha, kind=extracted.kind,
-                                  pages=extracted.pages, notes=extracted.notes)
-        if not doc.body:
-            skipped.append(Skipped(source, "no body text found after removing boilerplate", sha))
-            continue
-        docs.append(doc)
-    if not docs:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped)
-        raise IngestError(f"No readable documents in {seeds_dir} ({reasons}).")
-    return docs, skipped
 
 
 # --- classification -------------------------------------------------------

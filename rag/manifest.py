@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import IndexStateError
 
-FORMAT = "rag-index v7"  # v7: passages read lazily through a row table; per-document rows stored; BM25 of rag.lexical
+FORMAT = "rag-index v8"  # v8: 8-bit HNSW above 200k passages with exact vectors beside; v7: lazy passages, rag.lexical
 MANIFEST = "manifest.json"
 
 

@@ -8,8 +8,7 @@ token of the question finds its best match in the passage. `rag eval
 results (the same sentences reached twice) are suppressed, best first.
 
 Does not load models or files or search a store: it works on the arrays a
-store gathered (`rag.stores.Candidates`), plus the FAISS helpers the local-files
-store and the build use (BM25 is `rag.lexical`).
+store gathered (`rag.stores.Candidates`). FAISS is `rag.dense`, BM25 `rag.lexical`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -34,7 +32,6 @@ LEXICAL_SHARE = 0.2  # weight of max-normalised BM25 in "blend"
 SENTENCE_SHARE = 0.5  # weight of the best sentence's cosine in a passage's dense score
 FUSIONS = ("fused", "late", "blend", "rrf", "dense", "bm25")
 CANDIDATES = 50
-FLAT_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -48,50 +45,6 @@ class Hit:
     late: float  # late-interaction (MaxSim) score over the passage's tokens
     dense_rank: int  # 1-based; 0 when outside the candidates
     lexical_rank: int
-
-
-def faiss_index_for(vectors: np.ndarray) -> tuple[Any, str]:
-    """An inner-product FAISS index suited to the corpus size.
-
-    Exact search (Flat) up to 200k vectors: one query costs 5.5 ms at 100k
-    and about 13 ms at 200k on one thread, near the question's encoding, with
-    exact recall, and making the index is a copy (0.2 s at 100k), so a build
-    that changes one document of a large corpus does not wait for a graph.
-    HNSW beyond, which stays around a millisecond at 100k+ at some cost in
-    recall (recall@10 0.86 at 100k) but takes about 50 s per 100k vectors to
-    build (measured by `bench/bench.py`). Candidates are re-scored exactly
-    afterwards.
-    """
-    import faiss
-
-    n, d = vectors.shape
-    index: Any
-    if n <= FLAT_LIMIT:
-        index = faiss.IndexFlatIP(d)
-        kind = "Flat"
-    else:
-        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 256
-        kind = "HNSW32"
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index, kind
-
-
-def stored_vectors(faiss_index: Any) -> np.ndarray:
-    """The passage vectors a Flat or HNSW-Flat FAISS index holds, as a read-only view (no copy).
-
-    The view lives as long as `faiss_index`: keep a reference to it.
-    """
-    import faiss
-
-    flat: Any = faiss.downcast_index(faiss_index.storage) if hasattr(faiss_index, "storage") else faiss_index
-    n, d = faiss_index.ntotal, faiss_index.d
-    if n == 0:
-        return np.zeros((0, d), dtype=np.float32)
-    view = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
-    view.flags.writeable = False
-    return view
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

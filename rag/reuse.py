@@ -33,13 +33,12 @@ from .context import context_ids
 from .errors import RagError
 from .lexical import Lexical
 from .quantize import TokenMatrix
-from .retrieve import stored_vectors
 from .vectors import ChunkVectors
 
 # Manifest key "rows": indexes without it took a corpus-wide vocabulary, so their rows are not re-used.
 LAYOUT = "per-document v1"
 # The code that turns a file into rows: a change to any of it (a new reader rule, a new chunking) makes rows anew.
-ROW_CODE = ("ingest", "layout", "classify", "boilerplate", "headings", "lines", "chunk", "text", "context", "vectors",
+ROW_CODE = ("ingest", "intake", "layout", "classify", "boilerplate", "headings", "lines", "chunk", "text", "context", "vectors",
             "passes", "embed", "quantize", "reuse", "formats/*")
 
 
@@ -125,7 +124,7 @@ def previous(index_dir: Path, *, model: str, chunking: dict[str, Any]) -> Previo
         old = store.read(index_dir)  # BM25 memory-mapped (rag.lexical)
     except RagError:  # damaged or half-written: build from scratch
         return None
-    arrays = Arrays(old.chunks, old.passage_rows[:-1, 2], stored_vectors(old.faiss_index), old.sentence_vectors,
+    arrays = Arrays(old.chunks, old.passage_rows[:-1, 2], old.passage_vectors, old.sentence_vectors,
                     old.token_vectors, old.token_offsets, keep=old.faiss_index)
     rows = {s: Rows((r[0], r[1]), (r[2], r[3]), (r[4], r[5])) for s, r in old.manifest.ranges.items()}
     sha = {s: h for s, h in old.manifest.sources.items() if s in rows}

@@ -14,6 +14,7 @@ Does not embed (`rag.vectors`) nor build FAISS or BM25 (`rag.build`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +92,10 @@ class RowWriter:
         np.save(self.offsets_path, offsets, allow_pickle=False)
         sha256 = self.passage_file.finish(self.contexts)
         return Written(self.passages.load(), self.sentences.rows, self.contexts, sha256)
+
+    def keep_passages(self, path: Path) -> None:
+        """Move the finished passage vectors' spool file to `path` (an .npy file), instead of removing it."""
+        os.replace(self.spools[0], path)
 
     def close(self) -> None:
         """Every file closed and the spool files removed (the passage vectors read from them go with them)."""

@@ -8,7 +8,10 @@ Layout of an index folder (every file inspectable; no pickle):
     passages-<gen>.jsonl      one passage per line, with sentence offsets;
                               passage_rows-<gen>.npy where each line starts, its
                               first sentence and its context (`rag.passagefile`)
-    vectors-<gen>.faiss       passage vectors (FAISS inner-product index)
+    vectors-<gen>.faiss       passage vectors (FAISS inner-product index,
+                              `rag.dense`); above 200k passages it holds 8-bit
+                              codes and passage_vectors-<gen>.npy the exact
+                              vectors (float32) candidates are re-scored with
     sentences-<gen>.npy       sentence vectors (float32), for choosing quotes
     tokens-<gen>.npy          every sentence's contextual token vectors (int8,
                               see rag.quantize), stacked, then those of each
@@ -52,14 +55,15 @@ from typing import Any
 import numpy as np
 
 from . import checksums, lexical
+from .dense import flat_vectors
 from .errors import IndexStateError
 from .folder import writable_folder
 from .manifest import FORMAT, MANIFEST, Manifest, raw_manifest, rebuild_command
 from .passagefile import Passages, open_passages
 from .quantize import TokenMatrix
 
-DATA_FILES = ("passages", "passage_rows", "vectors", "sentences", "tokens", "token_scales", "token_offsets", "bm25",
-              "documents")
+DATA_FILES = ("passages", "passage_rows", "vectors", "passage_vectors", "sentences", "tokens", "token_scales",
+              "token_offsets", "bm25", "documents")
 HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
 
 
@@ -70,7 +74,8 @@ ROW_FILES = ("sentences", "tokens", "token_scales", "token_offsets", "passages",
 def new_generation(index_dir: Path) -> tuple[str, dict[str, Path]]:
     """A new generation id for `index_dir` and the path of each of its data files (the folder made writable).
 
-    A build may write the `ROW_FILES` there itself, then pass `gen` to `write`; if it fails first, `discard`.
+    A build may write the `ROW_FILES` there itself (and "passage_vectors" when FAISS holds only codes, see
+    `rag.dense`), then pass `gen` to `write`; if it fails first, `discard`.
     """
     writable_folder(index_dir)
     # Unique per build, so a new generation never overwrites the files the manifest points at.
@@ -139,6 +144,8 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
     import faiss
 
     files = _files(gen)
+    if not (index_dir / files["passage_vectors"]).exists():
+        del files["passage_vectors"]  # the FAISS index holds the exact vectors itself (`rag.dense`)
     digests: dict[str, str] = {}
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
                                                ({"source": s, **r} for s, r in documents.items()))
@@ -193,7 +200,8 @@ class Stored:
 
     manifest: Manifest
     chunks: Passages  # a read-only Sequence[Chunk], each decoded on demand
-    faiss_index: Any  # its vectors memory-mapped
+    faiss_index: Any  # its vectors or codes memory-mapped
+    passage_vectors: np.ndarray  # float32, exact, memory-mapped: FAISS's own (Flat) or a file's (`rag.dense`)
     sentence_vectors: np.ndarray  # float32, memory-mapped
     token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
     token_offsets: np.ndarray
@@ -218,6 +226,8 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
 
         chunks = open_passages(files["passages"], files["passage_rows"])
         faiss_index = faiss.read_index(str(files["vectors"]), faiss.IO_FLAG_MMAP_IFC)
+        passage_vectors = (np.load(files["passage_vectors"], allow_pickle=False, mmap_mode="r")
+                           if "passage_vectors" in files else flat_vectors(faiss_index))
         sentence_vectors = np.load(files["sentences"], allow_pickle=False, mmap_mode="r")
         values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
@@ -233,10 +243,10 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
         # Also what a reader sees when a concurrent build replaced the files under it.
         raise IndexStateError(f"Index {index_dir} could not be read ({type(err).__name__}: {err}); {rebuild}.") from None
     token_vectors = TokenMatrix(values, scales)
-    check_shapes(index_dir, manifest, rebuild, chunks=chunks, faiss_index=faiss_index,
+    check_shapes(index_dir, manifest, rebuild, chunks=chunks, faiss_index=faiss_index, passage_vectors=passage_vectors,
                  sentence_vectors=sentence_vectors, token_vectors=token_vectors, token_offsets=token_offsets)
-    return Stored(manifest, chunks, faiss_index, sentence_vectors, token_vectors, token_offsets, lexical_rows,
-                  documents)
+    return Stored(manifest, chunks, faiss_index, passage_vectors, sentence_vectors, token_vectors, token_offsets,
+                  lexical_rows, documents)
 
 
 __all__ = ["DATA_FILES", "FORMAT", "MANIFEST", "ROW_FILES", "Manifest", "Stored", "discard", "new_generation",

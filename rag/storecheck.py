@@ -35,7 +35,7 @@ def check_files(index_dir: Path, manifest: Manifest, rebuild: str, hash_limit: i
 
 
 def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: Passages, faiss_index: Any,
-                 sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
+                 passage_vectors: np.ndarray, sentence_vectors: np.ndarray, token_vectors: TokenMatrix,
                  token_offsets: np.ndarray) -> None:
     """Refuse arrays that do not fit the passages' row table, the manifest or each other."""
     rows = chunks.rows
@@ -50,10 +50,11 @@ def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: P
     if not _ranges_cover(manifest.ranges, (n, n_sentences, n_contexts)):
         raise IndexStateError(f"Index {index_dir} has document rows in its manifest that do not cover its {n} "
                               f"passages in order; {rebuild}.")
-    if faiss_index.ntotal != n or sentence_vectors.shape[0] != n_sentences:
+    if faiss_index.ntotal != n or passage_vectors.shape[0] != n or sentence_vectors.shape[0] != n_sentences:
         raise IndexStateError(
-            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors and {sentence_vectors.shape[0]} "
-            f"sentence vectors for {n} passages and {n_sentences} sentences); {rebuild}."
+            f"Index {index_dir} is inconsistent ({faiss_index.ntotal} vectors, {passage_vectors.shape[0]} exact ones "
+            f"and {sentence_vectors.shape[0]} sentence vectors for {n} passages and {n_sentences} sentences); "
+            f"{rebuild}."
         )
     values, scales = token_vectors.values, token_vectors.scales
     if (values.ndim != 2 or values.shape[1] != manifest.dimension or values.dtype != np.int8
@@ -64,6 +65,8 @@ def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: P
             f"Index {index_dir} has token vectors of shape {values.shape} ({values.dtype}), {scales.shape[0]} scales "
             f"and {len(token_offsets)} offsets, which do not fit its {n_sentences} sentences; {rebuild}."
         )
+    if passage_vectors.ndim != 2 or passage_vectors.shape[1] != manifest.dimension:
+        raise IndexStateError(f"Index {index_dir} has passage vectors of shape {passage_vectors.shape}; {rebuild}.")
     if sentence_vectors.ndim != 2 or sentence_vectors.shape[1] != manifest.dimension:
         raise IndexStateError(f"Index {index_dir} has sentence vectors of shape {sentence_vectors.shape}; {rebuild}.")
     if faiss_index.d != manifest.dimension:

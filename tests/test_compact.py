@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.dense import faiss_index_for, flat_vectors
 from rag.embed import HashEmbedder
 from rag.passes import split_tokens
 from rag.quantize import TokenMatrix, quantize, stack
-from rag.retrieve import faiss_index_for, maxsim, stored_vectors, top_k
+from rag.retrieve import maxsim, top_k
 
 
 def _unit_rows(rng: np.random.Generator, n: int, d: int = 64) -> np.ndarray:
@@ -75,10 +76,10 @@ def test_top_k_equals_the_head_of_a_stable_descending_sort(k: int) -> None:
 
 
 @pytest.mark.parametrize("n", [40, 60_000])
-def test_stored_vectors_are_faiss_own_vectors_without_a_copy(n: int) -> None:
+def test_flat_vectors_are_faiss_own_vectors_without_a_copy(n: int) -> None:
     vectors = _unit_rows(np.random.default_rng(n), n, 16)
     index, _ = faiss_index_for(vectors)
-    view = stored_vectors(index)
+    view = flat_vectors(index)
     np.testing.assert_array_equal(view, vectors)
     assert not view.flags.owndata and not view.flags.writeable
 

@@ -66,9 +66,7 @@ def assert_same_index(a: Path, b: Path) -> None:
     assert one.chunks == two.chunks
     assert one.documents == two.documents
     assert one.manifest.sources == two.manifest.sources and one.manifest.contexts == two.manifest.contexts
-    from rag.retrieve import stored_vectors
-
-    np.testing.assert_array_equal(stored_vectors(one.faiss_index), stored_vectors(two.faiss_index))
+    np.testing.assert_array_equal(one.passage_vectors, two.passage_vectors)
     np.testing.assert_array_equal(one.sentence_vectors, two.sentence_vectors)
     np.testing.assert_array_equal(one.token_vectors.values, two.token_vectors.values)
     np.testing.assert_array_equal(one.token_vectors.scales, two.token_vectors.scales)
@@ -221,9 +219,7 @@ def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds
     np.testing.assert_array_equal(one.token_offsets, two.token_offsets)
     noise = 2e-3 if store.raw_manifest(tmp_path / "index").get("precision") == "bfloat16" else 1e-5
     np.testing.assert_allclose(one.sentence_vectors, two.sentence_vectors, atol=noise)
-    from rag.retrieve import stored_vectors
-
-    a, b = stored_vectors(one.faiss_index), stored_vectors(two.faiss_index)
+    a, b = one.passage_vectors, two.passage_vectors
     np.testing.assert_allclose(a, b, atol=noise)
     assert float(np.min(np.sum(a * b, axis=1))) > 0.9999
     np.testing.assert_allclose(one.token_vectors.rows(0, len(one.token_vectors)),

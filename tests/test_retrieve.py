@@ -14,8 +14,9 @@ import pytest
 from conftest import REPORT_NAME, SMALL_CORPUS
 
 import rag
+from rag.dense import FLAT_LIMIT, faiss_index_for
 from rag.embed import HashEmbedder
-from rag.retrieve import FLAT_LIMIT, LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, faiss_index_for, fuse, maxsim
+from rag.retrieve import LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, fuse, maxsim
 
 # --- FAISS against brute force ---------------------------------------------------
 
@@ -61,7 +62,7 @@ def test_flat_faiss_returns_every_vector_when_asked_for_all() -> None:
 
 def test_corpus_above_the_flat_limit_uses_hnsw_with_high_recall_against_brute_force(monkeypatch) -> None:
     # Lower the limit rather than build a huge index: the branch is the same.
-    monkeypatch.setattr(sys.modules["rag.retrieve"], "FLAT_LIMIT", 3_000)
+    monkeypatch.setattr(sys.modules["rag.dense"], "FLAT_LIMIT", 3_000)
     rng = np.random.default_rng(3)
     vectors = _unit_rows(rng, 3_001, 16)
     index, kind = faiss_index_for(vectors)

@@ -161,7 +161,7 @@ def test_an_index_of_the_previous_format_is_refused_and_the_default_one_rebuilt(
         rag.load_index(hash_index.index_dir, embedder=HashEmbedder())
     index = open_index(hash_index.manifest.seeds_dir, hash_index.index_dir, model="hash-embedder", progress=False)
     assert "older format" in capsys.readouterr().err
-    assert index.manifest.format == store.FORMAT == "rag-index v7"
+    assert index.manifest.format == store.FORMAT == "rag-index v8"
 
 
 def test_row_ranges_copied_from_a_mapped_file_or_an_array_are_the_rows(tmp_path: Path) -> None:

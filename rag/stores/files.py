@@ -23,7 +23,7 @@ import numpy as np
 
 from ..chunk import Chunk
 from ..embed import QueryVectors
-from ..retrieve import CANDIDATES, features, stored_vectors, top_k
+from ..retrieve import CANDIDATES, features, top_k
 from ..sources import SourceTexts
 from ..store import Stored
 from ..tuning import RANK_FEATURES
@@ -71,7 +71,7 @@ class FileStore:
         self.sentence_offsets = np.ascontiguousarray(rows[:, 1])
         # Each chunk's context (document name and section): its token rows follow every sentence's.
         self.context_of = rows[:-1, 2] + int(self.sentence_offsets[-1])
-        self.passage_vectors = stored_vectors(stored.faiss_index)  # a view of FAISS's own (mapped) copy
+        self.passage_vectors = stored.passage_vectors  # exact, mapped (`rag.dense`)
         # Documents in index order, and each passage's document as a number into them.
         ranges = self.manifest.ranges
         self._order = list(ranges)
