@@ -90,7 +90,8 @@ print(json.dumps({"load_s": load, "encode_ms": encode, "retrieve_ms": retrieve, 
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
-KINDS = ("tokens", "token_scales", "token_offsets", "sentences", "vectors", "passages", "bm25", "documents")
+KINDS = ("tokens", "token_scales", "token_offsets", "sentences", "vectors", "passage_vectors", "passages", "bm25",
+         "documents")
 
 
 def _run(code: str, *args: str) -> dict:

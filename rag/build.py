@@ -95,6 +95,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             labels={i.doc.source: document_label(i.doc) for i in batch},
             vocabularies={i.doc.source: i.vocabulary for i in batch}, on_batch=read))
         step("embedding", done, done)
+        old = None  # the earlier index (its HNSW graph, its mapped rows) let go before BM25 and FAISS are made
         sealed = store.seal_rows(target, gen, written.passages_sha256)  # while FAISS is made and BM25 saved
         if bar:
             bar.close()  # before any line about what follows
@@ -118,7 +119,6 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             "build": {"reused": intake.found - intake.parsed, "embedded": intake.parsed},
             "ranges": writer.ranges,
         }
-        old = None
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
         store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=None,

@@ -1,11 +1,11 @@
 """How large a document, and all documents together, may be before a build refuses them.
 
-A build embeds every passage, at about 21 passages a second on two CPU
-cores (`make bench`); plain text makes about one passage per 430 bytes (the
-shipped report: 23.6 KB, 55 passages). So a 50 MB text file is ~116,000
-passages, about 1.5 hours, and 200 MB of text about 6 hours: a night, the
-most a build should silently cost. Inputs that large are more often a
-mistake (a log, a dump, a scanned book) than something to wait for, so:
+A build embeds every passage, at about 100 passages a second on two CPU
+cores (`make bench`: 101 to 113 on real prose); plain text makes about one
+passage per 430 bytes (the shipped report: 23.6 KB, 55 passages). So a 50 MB
+text file is ~116,000 passages, about 20 minutes, and 200 MB of text about
+an hour and a half. Inputs that large are more often a mistake (a log, a
+dump, a scanned book) than something to wait for, so:
 
 - a file over `max_file_bytes` (default 50 MB) is skipped, named in the build
   output with its size and the limit;
@@ -80,7 +80,7 @@ def corpus_too_big(total: int, files: int, lim: Limits, seeds: object) -> str:
     if total <= lim.max_corpus_bytes:
         return ""
     return (f"The documents in {seeds} come to {size_text(total)} in {files} files, over the "
-            f"{size_text(lim.max_corpus_bytes)} limit for all documents together (a build embeds ~21 passages a "
+            f"{size_text(lim.max_corpus_bytes)} limit for all documents together (a build embeds ~100 passages a "
             f"second); remove some, or raise {CORPUS_VARIABLE} (megabytes) and run the build again.")
 
 

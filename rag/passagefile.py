@@ -96,6 +96,13 @@ class Passages(Sequence[Chunk]):
         """The lines of passages [start, end), as stored."""
         return bytes(self._data[int(self.rows[start, 0]) : int(self.rows[end, 0])])
 
+    def release(self, start: int, end: int) -> None:
+        """Drop the mapped pages of passages [start, end)'s lines from this process (they stay in the page
+        cache): a build copying an earlier index's lines would otherwise hold them all until it ends."""
+        if isinstance(self._data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            first = int(self.rows[start, 0]) // mmap.PAGESIZE * mmap.PAGESIZE
+            self._data.madvise(mmap.MADV_DONTNEED, first, int(self.rows[end, 0]) - first)
+
     def _decode(self, n: int) -> Chunk:
         try:
             return decode(self.raw(n, n + 1))
@@ -123,6 +130,7 @@ class PassageWriter:
             return
         if isinstance(chunks, Passages):  # an earlier index's lines, copied as they are
             data, old = chunks.raw(start, end), np.asarray(chunks.rows[start : end + 1])
+            chunks.release(start, end)
             offsets, firsts = old[:, 0] - old[0, 0], old[:, 1] - old[0, 1]
         else:
             lines = [encode(c) for c in chunks[start:end]]
