@@ -76,7 +76,7 @@ loaded_model = time.perf_counter()
 index = rag.load_index(Path(sys.argv[1]))
 load = time.perf_counter() - loaded_model
 questions = json.loads(sys.argv[3])
-for q in questions[:3]:
+for q in ("What is this about?", "Who wrote it?", "When was it changed?"):  # none of the questions timed
     index.answer(q)
 def p50(fn):
     times = []
@@ -84,10 +84,11 @@ def p50(fn):
         t = time.perf_counter(); fn(q); times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 encode = p50(lambda q: index.embedder.encode_query(q))
+answer = p50(lambda q: index.answer(q, 5))  # each question's first time: its rows' pages are read then
 retrieve = p50(lambda q: index.retrieve(q, 5))
-answer = p50(lambda q: index.answer(q, 5))
+again = p50(lambda q: index.answer(q, 5))
 print(json.dumps({"load_s": load, "encode_ms": encode, "retrieve_ms": retrieve, "answer_ms": answer,
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "again_ms": again, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 KINDS = ("tokens", "token_scales", "token_offsets", "sentences", "vectors", "passage_vectors", "passages", "bm25",
@@ -139,8 +140,9 @@ def query(target: Path, model: str) -> None:
     r = _run(QUERY, str(target), model, json.dumps(questions))
     print(f"  load {r['load_s']:.2f} s (model already loaded); p50 over {len(questions)} questions: bare encoding "
           f"{r['encode_ms']:.2f} ms, retrieve {r['retrieve_ms']:.2f} ms ({r['retrieve_ms'] / r['encode_ms']:.1f}x), "
-          f"answer {r['answer_ms']:.2f} ms ({r['answer_ms'] / r['encode_ms']:.1f}x; "
-          f"{r['answer_ms'] - r['encode_ms']:.1f} ms beyond encoding); query process peak RSS {r['rss_kb'] / 1024:.0f} MB")
+          f"answer {r['answer_ms']:.2f} ms the first time a question is asked ({r['answer_ms'] / r['encode_ms']:.1f}x; "
+          f"{r['answer_ms'] - r['encode_ms']:.1f} ms beyond encoding), {r['again_ms']:.2f} ms asked again; "
+          f"query process peak RSS {r['rss_kb'] / 1024:.0f} MB")
 
 
 def _timed(parse: Any, text: str) -> float:
