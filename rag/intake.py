@@ -174,13 +174,13 @@ class Intake:
                     self.sources[item.source] = item.sha256
                 self.say(f"skipped {item.source}: {item.reason}")
                 continue
-            self.sources[item.doc.source if isinstance(item, Chunked) else item.source] = (
-                item.doc.sha256 if isinstance(item, Chunked) else item.sha256)
-            if isinstance(item, Chunked) and self.verbose:
-                self.say(describe(item.doc))
-            elif isinstance(item, Chunked):
-                for note in item.doc.notes:
-                    self.say(f"{item.doc.source}: {note}")
+            if isinstance(item, Chunked):
+                doc = item.doc
+                self.sources[doc.source] = doc.sha256
+                for line in [describe(doc)] if self.verbose else [f"{doc.source}: {note}" for note in doc.notes]:
+                    self.say(line)
+            else:
+                self.sources[item.source] = item.sha256
             yield item
         if not self.found:
             raise no_documents(self.seeds_dir, self.skipped)
