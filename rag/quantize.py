@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rowfile import will_need
+
 LEVELS = 127
 
 
@@ -65,6 +67,8 @@ class TokenMatrix:
         if len(query) == 0 or not filled.any():
             return out
         s, n = starts[filled], lengths[filled]
+        will_need(self.values, s, s + n)  # a cold index's rows read together, not a page fault at a time
+        will_need(self.scales, s, s + n)
         firsts = np.cumsum(n) - n
         rows = np.repeat(s - firsts, n) + np.arange(int(n.sum()))  # every span's rows, one after another
         sims = (np.asarray(self.values[rows], dtype=np.float32) @ np.asarray(query, dtype=np.float32).T)

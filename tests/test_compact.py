@@ -118,3 +118,28 @@ def test_reading_passages_in_slices_gives_the_same_vectors_as_all_at_once() -> N
                  (whole.token_offsets, sliced.token_offsets)]:
         np.testing.assert_array_equal(a, b)
     assert whole.token_offsets[-1] == len(whole.tokens) and len(whole.token_offsets) == len(whole.sentences) + 2
+
+
+
+def test_the_byte_ranges_advised_cover_exactly_the_pages_of_the_rows_asked_for() -> None:
+    from rag.rowfile import advised_ranges
+
+    page, size, here = 4096, 1536, 128
+    ranges = advised_ranges(here, size, [0, 5, 9], [2, 5, 40], page)
+    assert len(ranges) == 2  # an empty range asks for nothing
+    for (first, length), (s, e) in zip(ranges, [(0, 2), (9, 40)], strict=True):
+        assert first % page == 0 and first <= here + s * size < first + page
+        assert first + length == here + e * size  # up to the last byte of the last row, no further
+
+
+def test_rows_of_a_mapped_file_or_of_a_view_of_it_are_advised_at_their_place_in_the_mapping(tmp_path) -> None:
+    from rag.rowfile import mapped_position, will_need
+
+    np.save(tmp_path / "rows.npy", np.arange(3_000 * 48, dtype=np.float32).reshape(3_000, 48))
+    mapped = np.load(tmp_path / "rows.npy", mmap_mode="r")
+    view = mapped[1_000:]
+    assert mapped_position(mapped) == mapped.offset  # just after the .npy header
+    assert mapped_position(view) == mapped.offset + 1_000 * mapped.strides[0]
+    assert mapped_position(np.zeros((3, 4))) is None
+    will_need(view, np.array([0, 1_990]), np.array([10, 2_000]))  # the kernel refuses a range off the mapping
+    np.testing.assert_array_equal(view[1_990:2_000], np.load(tmp_path / "rows.npy")[2_990:3_000])

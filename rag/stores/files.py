@@ -24,6 +24,7 @@ import numpy as np
 from ..chunk import Chunk
 from ..embed import QueryVectors
 from ..retrieve import CANDIDATES, features, top_k
+from ..rowfile import will_need
 from ..sources import SourceTexts
 from ..store import Stored
 from ..tuning import RANK_FEATURES
@@ -132,6 +133,8 @@ class FileStore:
             return empty_candidates(RANK_FEATURES, self.manifest.dimension)
         lexical = lexical_all[cand]
         first = self.sentence_offsets[cand]
+        will_need(self.passage_vectors, cand, cand + 1)  # a cold index's rows read together (`rag.rowfile`)
+        will_need(self.sentence_vectors, first, self.sentence_offsets[cand + 1])
         found = features(encoded, first=first, counts=self.sentence_offsets[cand + 1] - first,
                          passage=self.passage_vectors[cand] @ vector, lexical=lexical,
                          sentence_vectors=self.sentence_vectors, tokens=self.token_vectors,
