@@ -86,6 +86,8 @@ def read_pending(entry: Pending) -> Document | Skipped:
     source, path = entry.source, entry.path
     try:
         data = read_source(entry.target)
+    except FileNotFoundError:
+        return Skipped(source, "removed while the build was reading the folder")
     except OSError as err:
         return Skipped(source, f"cannot be read ({err.strerror or err}); check its permissions")
     # The fingerprint is of these very bytes, so the manifest can never

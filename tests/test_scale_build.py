@@ -139,3 +139,13 @@ def test_a_folder_of_unreadable_files_fails_before_the_model_is_loaded_and_names
     assert "empty-00.txt: the file is empty" in message and "and 7 more" in message
     assert "empty-11.txt" not in message and len(message) < 600
     assert sys.modules["rag.intake"] is rag.intake
+
+
+def test_a_file_removed_between_the_survey_and_its_reading_is_skipped_with_why(tmp_path, make_seeds) -> None:
+    seeds = make_seeds(SMALL_CORPUS)
+    intake = Intake(seeds, {}, max_words=80, say=quiet)
+    (seeds / "chess.txt").unlink()
+    items = list(intake)
+    assert "chess.txt" not in {i.doc.source for i in items if isinstance(i, Chunked)}
+    assert [(s.source, s.reason) for s in intake.skipped] == [
+        ("chess.txt", "removed while the build was reading the folder")]
