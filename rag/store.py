@@ -200,7 +200,7 @@ class Stored:
 
     manifest: Manifest
     chunks: Passages  # a read-only Sequence[Chunk], each decoded on demand
-    faiss_index: Any  # its vectors or codes memory-mapped
+    faiss_index: Any  # Flat: its vectors memory-mapped; HNSW over 8-bit codes: read into memory
     passage_vectors: np.ndarray  # float32, exact, memory-mapped: FAISS's own (Flat) or a file's (`rag.dense`)
     sentence_vectors: np.ndarray  # float32, memory-mapped
     token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
@@ -229,8 +229,8 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
         # into memory (a quarter of the float32 vectors') in one pass. Flat search reads its vectors in order.
         coded = "passage_vectors" in files
         faiss_index = faiss.read_index(str(files["vectors"]), 0 if coded else faiss.IO_FLAG_MMAP_IFC)
-        passage_vectors = (np.load(files["passage_vectors"], allow_pickle=False, mmap_mode="r")
-                           if "passage_vectors" in files else flat_vectors(faiss_index))
+        passage_vectors = (np.load(files["passage_vectors"], allow_pickle=False, mmap_mode="r") if coded
+                           else flat_vectors(faiss_index))
         sentence_vectors = np.load(files["sentences"], allow_pickle=False, mmap_mode="r")
         values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")

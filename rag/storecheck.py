@@ -65,8 +65,9 @@ def check_shapes(index_dir: Path, manifest: Manifest, rebuild: str, *, chunks: P
             f"Index {index_dir} has token vectors of shape {values.shape} ({values.dtype}), {scales.shape[0]} scales "
             f"and {len(token_offsets)} offsets, which do not fit its {n_sentences} sentences; {rebuild}."
         )
-    if passage_vectors.ndim != 2 or passage_vectors.shape[1] != manifest.dimension:
-        raise IndexStateError(f"Index {index_dir} has passage vectors of shape {passage_vectors.shape}; {rebuild}.")
+    if passage_vectors.ndim != 2 or passage_vectors.shape[1] != manifest.dimension or passage_vectors.dtype != np.float32:
+        raise IndexStateError(f"Index {index_dir} has passage vectors of shape {passage_vectors.shape} "
+                              f"({passage_vectors.dtype}); {rebuild}.")
     if sentence_vectors.ndim != 2 or sentence_vectors.shape[1] != manifest.dimension:
         raise IndexStateError(f"Index {index_dir} has sentence vectors of shape {sentence_vectors.shape}; {rebuild}.")
     if faiss_index.d != manifest.dimension:
