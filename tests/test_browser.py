@@ -236,3 +236,31 @@ def test_hostile_question_and_document_text_display_as_text_and_run_nothing(page
     assert page.page.evaluate("window.__pwned") is None
     assert page.dialogs == []
     assert page.foreign == []  # nothing loaded from anywhere but the app (no tracker pixel)
+
+
+def test_a_question_asked_while_the_page_is_still_loading_is_kept(browser, hash_index, monkeypatch):
+    """The page's load handler restores the stored conversation; when it ran slowly (a busy server), it used
+    to replace an answer given meanwhile with the empty stored one. Asking now waits for it."""
+    import time
+
+    from playwright.sync_api import expect
+
+    import ui.documents as docs_view
+
+    status_html = docs_view.status_html
+
+    def slow(*args, **kwargs):  # the load handler renders the status line; make that load take seconds
+        time.sleep(3)
+        return status_html(*args, **kwargs)
+
+    monkeypatch.setattr(docs_view, "status_html", slow)
+    with serving(hash_index) as url:
+        tab = Page(browser, url)
+        try:
+            answer = tab.ask("Which port connected its terminals to shore power?")
+            expect(answer.locator("blockquote.rag-quote").first).to_contain_text("Rotterdam")
+            tab.page.wait_for_timeout(4_000)  # past the slow load
+            expect(tab.page.locator(".rag-answer")).to_have_count(1)
+            expect(tab.page.locator("#rag-question textarea")).to_be_focused()
+        finally:
+            tab.context.close()

@@ -422,9 +422,16 @@ def test_build_app_exposes_ask_and_takes_its_words_from_the_documents(app_module
     names = [d.get("api_name") for d in config["dependencies"]]
     assert "ask" in names
     chatbot = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "rag-chat")
-    examples = [e["text"] for e in chatbot["props"]["examples"]]
+    box = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "rag-question")
+    # Asking and the examples wait for the page's load, which restores the stored conversation first.
+    assert not chatbot["props"].get("examples") and box["props"]["interactive"] is False
+    restore = next(f for f in demo.fns.values() if f.name == "restore")
+    out = restore.fn([], {})
+    loaded, box_loaded = out[0], out[5]
+    examples = [e["text"] for e in loaded["examples"]]
     # One question per document in turn: the first from report.txt's only section, then from other.txt's title.
     assert examples == ["What does Title say about Security?", "What is Harbour Notes about?"]
+    assert box_loaded["interactive"] is True and loaded["value"] == []
     assert config["title"] == "Ask 2 documents"
     assert chatbot["props"]["placeholder"] == "Ask a question about Title, Harbour Notes, or pick an example."
     assert chatbot["props"]["latex_delimiters"] == []

@@ -49,7 +49,7 @@ from .chat import (
     show_turn,
     valid_turns,
 )
-from .page import DROP_JS, DROP_ZONE, SCROLL_JS
+from .page import DROP_JS, DROP_ZONE, FOCUS_JS, SCROLL_JS
 from .render import render_question, text_html
 from .server import _launch_options, check_port, free_port, launch, start
 from .verdicts import OPTIONS, feedback_handler
@@ -133,6 +133,7 @@ def build_app(target: Any) -> gr.Blocks:
         shown = messages(index, turns)
         heading, chatbot, box = page_words(index)
         chatbot = {**chatbot, "value": shown}
+        box = {**box, "interactive": True}  # asking opens only now: a question asked sooner was wiped by this load
         return (chatbot, shown, saved["k"], doc_list(index, "", saved), heading, box,
                 docs_view.status_html(ws.status(), ws.skipped(index)), removable_docs(index), _seen(index))
 
@@ -215,7 +216,7 @@ def build_app(target: Any) -> gr.Blocks:
             with gr.Column(scale=3, elem_id="rag-main"):
                 chatbot = gr.Chatbot(
                     label="Chat", show_label=False, height="72vh", min_height=420, autoscroll=True,
-                    examples=[{"text": q} for q in docs_view.example_questions(infos)],
+                    examples=None,  # set by the page's load with the question box (see restore)
                     placeholder=docs_view.placeholder(infos),
                     latex_delimiters=[],  # a "$$" in a document must not become a formula
                     sanitize_html=True,  # defence in depth: ui.render already escapes everything
@@ -225,7 +226,7 @@ def build_app(target: Any) -> gr.Blocks:
                     elem_id="rag-chat",
                 )
                 question = gr.Textbox(placeholder=docs_view.placeholder(infos), show_label=False, max_lines=4,
-                                      submit_btn=True, elem_id="rag-question", autofocus=True)
+                                      submit_btn=True, elem_id="rag-question", interactive=False)
 
         outputs = [question, chatbot, shown, turns]
         question.submit(chat, [question, turns, shown, settings], outputs, concurrency_id="index",
@@ -239,7 +240,7 @@ def build_app(target: Any) -> gr.Blocks:
         gr.Timer(POLL_SECONDS).tick(tick, [seen, search, settings], watched, api_visibility="private",
                                     queue=False, show_progress="hidden")
         demo.load(restore, [turns, settings], [chatbot, shown, k, doc_box, heading, question, status, doomed, seen],
-                  api_visibility="private")
+                  api_visibility="private").then(None, js=FOCUS_JS)
         search.change(lambda q, s: doc_list(ws.index(), q, s), [search, settings], doc_box,
                       api_visibility="private", queue=False, show_progress="hidden")
         doc_box.input(pick, [doc_box, search, settings], settings, api_visibility="private", queue=False)

@@ -111,6 +111,8 @@ FEEDBACK_JS = """<script>
 HEAD = COPY_JS + FEEDBACK_JS
 
 # After an answer: bring the newest question (and the start of its answer) into view, inside the chat and the page.
+FOCUS_JS = """() => { document.querySelector("#rag-question textarea")?.focus(); }"""
+
 SCROLL_JS = """() => {
   const show = () => {
     const asked = document.querySelectorAll("#rag-chat .rag-question");
@@ -186,4 +188,4 @@ zone.addEventListener("dragleave", () => zone.classList.remove("rag-over"));
 zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("rag-over"); send([...e.dataTransfer.files]); });
 """
 
-__all__ = ["CSS", "DROP_JS", "DROP_ZONE", "FEEDBACK_LABELS", "FEEDBACK_WORDS", "HEAD", "SCROLL_JS"]
+__all__ = ["CSS", "DROP_JS", "DROP_ZONE", "FEEDBACK_LABELS", "FEEDBACK_WORDS", "FOCUS_JS", "HEAD", "SCROLL_JS"]
