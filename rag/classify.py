@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from .boilerplate import furniture, pull_quotes
 from .headings import (
+    ANSWERED,
     ARTICLE,
+    ASKED,
     NUMBER,
     OUTLINE,
     is_all_caps,
@@ -163,6 +165,10 @@ def _heading(text: str, i: int, units: list[Unit], clean: list[str], j: int | No
                 return "numbered question"
         if u.lines == 1 and is_all_caps(c) and not u.structural:
             return "upper-case heading"
+        if ASKED.match(c) and question(c):
+            return "FAQ question"
+    if ANSWERED.match(c):
+        return ""  # an FAQ's answer, however short, is never a heading
     if u.structural or not (standalone or line_per_unit):
         return ""
     if i and units[i - 1].block == u.block and units[i - 1].role == LAYOUT_HEADING:

@@ -6,7 +6,7 @@ is) and `rag.chunk` (which keeps a run-in label with its sentence). The forms
 are the ones documents use: numbered ("8. Termination", "1.2 Scope"),
 "Article 9" / "Section 3(a)", ALL-CAPS man-page and pydoc sections, Markdown
 ATX headings, Setext / reStructuredText underlines, Org-mode outline stars,
-Sphinx's pilcrow, and FAQ-style numbered questions.
+Sphinx's pilcrow, and FAQ questions (numbered, or "Q:").
 
 Does not look at a unit's neighbours: whether a heading-shaped line really
 heads something is decided in `rag.ingest`.
@@ -27,6 +27,8 @@ _GRID_BORDER = re.compile(r"^\+[-=+:]+\+$")
 OUTLINE = re.compile(r"^\*{1,6}\s+\S")  # Org-mode: "* INTRODUCTION", "** Socket directory"
 NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.|[A-Z]\.)(?=\s)")
 MULTI_LEVEL = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?(?=\s)")  # "1.2" / "1.2." / "3.5.1."
+ASKED = re.compile(r"^(?:Q|Question)\s*:\s+\S")  # an FAQ's "Q:  How do I ...?"
+ANSWERED = re.compile(r"^(?:A|Answer)\s*:\s+\S")  # and its "A:  ..."
 ARTICLE = re.compile(
     r"^(?:article|section|chapter|part|appendix|annex|schedule|clause|exhibit|§)\s*"
     r"(?:\d{1,4}|[ivxlcdm]{1,7}|[a-z])\b[\w.()\-]*(?=\s|$)",
@@ -101,13 +103,13 @@ def underlinable(s: str) -> bool:
 
 
 def question(s: str) -> bool:
-    """An FAQ-style numbered question: "1.2. Where does the name come from?".
+    """An FAQ-style question: "1.2. Where does the name come from?" or "Q:  Why is it named so?".
 
     A question may also be posed as "... fails with this:" when its number
     is multi-level ("2.2."), as FAQs number their questions.
     """
     s = s.rstrip()
-    if not NUMBER.match(s) or n_words(s) > 60:
+    if not (NUMBER.match(s) or ASKED.match(s)) or n_words(s) > 60:
         return False
     if s.endswith(("?", "?”", '?"')):
         return True

@@ -275,6 +275,19 @@ def test_faq_question_on_the_first_line_of_its_answer_is_its_heading() -> None:
     assert [_text(doc, b) for b in doc.body] == ["Run the installer. It takes a minute."]
 
 
+def test_faq_q_and_a_pairs_cite_their_question_and_an_answer_is_never_a_heading() -> None:
+    text = ("Tool FAQ\n========\n\nQ:  Does it read .7z archives?\n\nA:  No. Use 7-Zip for those files.\n\n\n"
+            "Q:  My tar does not know .tar.xz files.\n    How can I unpack them?\n\nA:  xz -dc foo.tar.xz | tar xf -\n\n\n"
+            "Q:  Is the format patented?\n\nA:  Nobody is aware of any patents that could affect it.\n")
+    doc = parse(text, "faq.txt")
+    assert doc.sections == ["Q: Does it read .7z archives?",
+                            "Q: My tar does not know .tar.xz files. How can I unpack them?", "Q: Is the format patented?"]
+    answers = {_text(doc, b): b.section for b in doc.body}
+    assert answers == {"A:  No. Use 7-Zip for those files.": "Q: Does it read .7z archives?",
+                       "A:  xz -dc foo.tar.xz | tar xf -": "Q: My tar does not know .tar.xz files. How can I unpack them?",
+                       "A:  Nobody is aware of any patents that could affect it.": "Q: Is the format patented?"}
+
+
 def test_run_in_label_is_merged_with_its_sentence_and_names_the_section() -> None:
     text = ("Licence\n\n2. Grant of Copyright License. Subject to the terms of this License, each Contributor "
             "grants You a copyright license. The grant is perpetual.\n")
