@@ -43,7 +43,7 @@ from .livestatus import no_seeds_notice as _no_seeds
 from .loading import load_index, open_index
 from .rebuild import Cancelled, StoppableEmbedder, lower_priority, own_embedder, release_memory
 from .types import Answer
-from .watch import HashSweep, Signature, changed_names, seeds_signature
+from .watch import HashSweep, Signature, changed_names, poll, seeds_signature, stamp
 
 CLOSE_SECONDS = 30.0  # close() waits this long at most for a rebuild to stop at its next step
 ATTEMPTS = 3  # builds in a row while files keep changing under them, before a rebuild is reported failed
@@ -69,7 +69,7 @@ class LiveIndex:
         self._idle = threading.Condition(self._lock)
         self._builder: threading.Thread | None = None
         self._stop = threading.Event()
-        self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self), self._stop, poll_seconds),
+        self._watcher = threading.Thread(target=poll, args=(weakref.ref(self), self._stop, poll_seconds),
                                          name=f"rag-watch {self.seeds}", daemon=True)
         weakref.finalize(self, self._stop.set)  # a LiveIndex dropped unclosed stops its watcher
         self._watcher.start()
@@ -115,7 +115,7 @@ class LiveIndex:
         """Swap `index` in, built from seeds of `signature` (holding the lock)."""
         self._index, self._signature, self._failed = index, signature, None
         self._sweep = HashSweep(self.seeds, index.manifest.sources)
-        self._manifest = _stat(self.index_dir / store.MANIFEST)
+        self._manifest = stamp(self.index_dir / store.MANIFEST)
         self._status = Status("ready", 0, 0, "", message, version_of(index), ())
 
     def _signature_now(self) -> Signature:
@@ -191,7 +191,7 @@ class LiveIndex:
 
     def _load_new_manifest(self) -> None:
         """Serve the index in the folder when its manifest changed (`rag build` was run) and no rebuild runs."""
-        now = _stat(self.index_dir / store.MANIFEST)
+        now = stamp(self.index_dir / store.MANIFEST)
         with self._lock:
             if now is None or now == self._manifest or self._builder is not None:
                 return
@@ -290,24 +290,6 @@ class LiveIndex:
         for thread in (self._watcher, self._builder):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=CLOSE_SECONDS)
-
-
-def _watch(ref: weakref.ref[LiveIndex], stop: threading.Event, seconds: float) -> None:
-    """The watcher thread: looks every `seconds` until stopped or the LiveIndex is gone (held weakly)."""
-    while not stop.wait(seconds):
-        live = ref()
-        if live is None:
-            return
-        live._look()
-        del live
-
-
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
 
 
 __all__ = ["LiveIndex", "Status", "version_of"]

@@ -15,14 +15,17 @@ signature, so `HashSweep` also re-hashes the documents, a bounded number of
 bytes per call and round-robin, and compares each with the sha256 the index
 recorded at build time: at most `BYTES_PER_STEP` are read per poll, and the
 whole folder is covered every ceil(size / BYTES_PER_STEP) polls. Both run in
-`rag.live`'s watcher thread, never while answering. Does not decide what to
+`rag.live`'s watcher thread (`poll`), never while answering. Does not decide what to
 do about a change: see `rag.live`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from pathlib import Path
+from typing import Any
 
 from .errors import IngestError
 from .formats import BY_SUFFIX, sniff
@@ -141,4 +144,26 @@ def _sha256(seeds: Path, name: str, too_big: int) -> tuple[str | None, int]:
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
-__all__ = ["BYTES_PER_STEP", "HashSweep", "Signature", "changed_names", "seeds_signature"]
+def stamp(path: Path) -> tuple[int, int] | None:
+    """A file's (size, modification time in ns), or None when it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def poll(ref: weakref.ref[Any], stop: threading.Event, seconds: float) -> None:
+    """A watcher thread's loop: calls `_look()` on what `ref` holds every `seconds`, until stopped or it is gone.
+
+    The watched object is held weakly, so one dropped without being closed stops being watched.
+    """
+    while not stop.wait(seconds):
+        live = ref()
+        if live is None:
+            return
+        live._look()
+        del live
+
+
+__all__ = ["BYTES_PER_STEP", "HashSweep", "Signature", "changed_names", "poll", "seeds_signature", "stamp"]
