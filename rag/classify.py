@@ -19,6 +19,7 @@ from .headings import (
     ANSWERED,
     ARTICLE,
     ASKED,
+    CODE_LIKE,
     NUMBER,
     OUTLINE,
     is_all_caps,
@@ -173,8 +174,8 @@ def _heading(text: str, i: int, units: list[Unit], clean: list[str], j: int | No
         return ""
     if i and units[i - 1].block == u.block and units[i - 1].role == LAYOUT_HEADING:
         return ""  # the first line of a section's text, on the line under its heading
-    if is_short_label(c) and is_prose(clean[j]) and u.indent <= nxt.indent:
-        return "short line followed by body text"
+    if is_short_label(c) and is_prose(clean[j]) and u.indent <= nxt.indent and not CODE_LIKE.search(c):
+        return "short line followed by body text"  # a command or a link over prose stays quotable text
     return ""
 
 

@@ -28,6 +28,7 @@ OUTLINE = re.compile(r"^\*{1,6}\s+\S")  # Org-mode: "* INTRODUCTION", "** Socket
 NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.|[A-Z]\.)(?=\s)")
 MULTI_LEVEL = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?(?=\s)")  # "1.2" / "1.2." / "3.5.1."
 ASKED = re.compile(r"^(?:Q|Question)\s*:\s+\S")  # an FAQ's "Q:  How do I ...?"
+CODE_LIKE = re.compile(r"://|^\$\s|^--?\w|\w\s?=(?!=)|[|;{}<>`]")  # a URL, a shell prompt, an option, code or markup
 ANSWERED = re.compile(r"^(?:A|Answer)\s*:\s+\S")  # and its "A:  ..."
 ARTICLE = re.compile(
     r"^(?:article|section|chapter|part|appendix|annex|schedule|clause|exhibit|§)\s*"

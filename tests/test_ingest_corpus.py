@@ -288,6 +288,20 @@ def test_faq_q_and_a_pairs_cite_their_question_and_an_answer_is_never_a_heading(
                        "A:  Nobody is aware of any patents that could affect it.": "Q: Is the format patented?"}
 
 
+@pytest.mark.parametrize("line", ["$ ~/.venvs/foo/bin/python -m pip install foo", "break-system-packages = true",
+                                  "https://wiki.example.org/Chromium/Debugging", "./configure CFLAGS=\"-fpie\""])
+def test_a_command_or_link_over_prose_is_text_to_quote_not_a_heading(line: str) -> None:
+    text = f"Install guide\n=============\n\nSetup\n-----\n\nRun this:\n{line}\n{PROSE}\n"
+    doc = parse(text, "guide.txt")
+    assert doc.sections == ["Setup"]
+    assert line in [_text(doc, b) for b in doc.body]
+
+
+def test_a_wiki_heading_with_equals_signs_stays_a_heading() -> None:
+    doc = parse(f"Notes\n\n== Notes to developers ==\n\n{PROSE}\n", "notes.txt")
+    assert len(doc.sections) == 1 and "Notes to developers" in doc.sections[0]
+
+
 def test_run_in_label_is_merged_with_its_sentence_and_names_the_section() -> None:
     text = ("Licence\n\n2. Grant of Copyright License. Subject to the terms of this License, each Contributor "
             "grants You a copyright license. The grant is perpetual.\n")
