@@ -218,8 +218,10 @@ class LiveIndex:
             self._builder.start()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
-        """`build_index`'s stages; within "embedding", how many texts the model has read."""
-        what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,}/{total:,}",
+        """`build_index`'s stages; within "embedding", how many texts the model has read, of a total
+        estimated from the documents read so far until the last."""
+        of = f"{total:,}" if done >= total else f"about {total:,}"
+        what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,} of {of}",
                 "writing": "writing the index"}.get(stage, stage)
         with self._lock:
             self._status = replace(self._status, stage=stage, done=done, total=total,

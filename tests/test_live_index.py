@@ -80,6 +80,8 @@ def test_answers_come_from_the_old_index_during_a_rebuild_and_from_the_new_text_
     # The texts the model reads: every passage (one more now) and each of its sentences and contexts.
     assert during.stage == "embedding" and during.total > sum(1 for _ in old.passages) + 1
     assert "embedding" in during.message and "\n" not in during.message
+    # Until the last file is read the total is estimated, and the line says so.
+    assert during.done < during.total and f"texts {during.done:,} of about {during.total:,}" in during.message
     # Meanwhile several callers at once still get the old index, whole: never blank, never an error.
     seen: list[object] = []
 
