@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from .headings import has_words, is_sentence, n_words
+from .headings import COPYRIGHT, has_words, is_sentence, n_words
 from .layout import HEADING, LIST, Unit
 from .text import WORD_RE, sentence_spans
 
@@ -34,7 +34,13 @@ _PDF_LINE = re.compile(
     r"\b(?:download|format|version|full|print|file)\b.*\bpdf\b",
     re.IGNORECASE,
 )
+# A CMS part's name ("comment-portlet", "social_share-buttons"), not a hyphenated term ("www-data", "set-up"):
+# one of its parts names a kind of page widget.
 _WIDGET = re.compile(r"^[a-z]+(?:[-_][a-z]+)+$")
+_WIDGET_PART = re.compile(
+    r"(?:^|[-_])(?:portlet|widget|block|share|sharing|social|menu|nav|navbar|sidebar|footer|header|related|embed|"
+    r"button|buttons|banner|cookie|cookies|comment|comments|newsletter|subscribe|breadcrumb|breadcrumbs|toolbar|"
+    r"teaser|carousel|slider|ad|ads|promo|tags)(?:$|[-_])")
 NAV_MAX_WORDS = 6
 NO_WORDS = "no words"
 _SHINGLE = 4  # words per key in the pull-quote index
@@ -52,11 +58,11 @@ def furniture(clean: list[str], units: list[Unit], raw: list[str]) -> dict[int, 
             continue
         if _nav_candidate(c, units[i]) and counts[c.casefold()] >= 3:
             found[i] = f"short line repeated {counts[c.casefold()]} times (navigation label)"
-        elif n_words(c) <= 15 and _CREDIT.search(c) and not c.endswith("."):
+        elif n_words(c) <= 15 and _CREDIT.search(c) and not c.endswith(".") and not COPYRIGHT.match(c):
             found[i] = "photo credit"
         elif n_words(c) <= 25 and _PDF_LINE.search(c):
             found[i] = "download-the-PDF line"
-        elif _WIDGET.match(raw[i]):
+        elif _WIDGET.match(raw[i]) and _WIDGET_PART.search(raw[i]):
             found[i] = "page widget name"
     for i in contact_blocks(clean, units):
         found.setdefault(i, "contact block (e-mail or phone number)")

@@ -20,6 +20,7 @@ from .headings import (
     ARTICLE,
     ASKED,
     CODE_LIKE,
+    COPYRIGHT,
     NUMBER,
     OUTLINE,
     is_all_caps,
@@ -174,8 +175,9 @@ def _heading(text: str, i: int, units: list[Unit], clean: list[str], j: int | No
         return ""
     if i and units[i - 1].block == u.block and units[i - 1].role == LAYOUT_HEADING:
         return ""  # the first line of a section's text, on the line under its heading
-    if is_short_label(c) and is_prose(clean[j]) and u.indent <= nxt.indent and not CODE_LIKE.search(c):
-        return "short line followed by body text"  # a command or a link over prose stays quotable text
+    if is_short_label(c) and is_prose(clean[j]) and u.indent <= nxt.indent \
+            and not CODE_LIKE.search(c) and not COPYRIGHT.match(c):
+        return "short line followed by body text"  # a command, a link or a notice over prose stays text
     return ""
 
 

@@ -302,6 +302,19 @@ def test_a_wiki_heading_with_equals_signs_stays_a_heading() -> None:
     assert len(doc.sections) == 1 and "Notes to developers" in doc.sections[0]
 
 
+def test_a_copyright_notice_and_a_hyphenated_term_are_kept_as_text() -> None:
+    text = ("Users and Groups\n\nJoey Hess\n\nCopyright © 2001, 2002 Joey Hess\n\nCopyright © 2005 David Mandelberg\n\n"
+            "This document is free; you can redistribute it under the terms of the licence.\n\npostgres\n\n"
+            "Postgresql databases are owned by this user and group.\n\nwww-data\n\n"
+            "Some web servers run as www-data. Web content should not be owned by this user.\n\ncomment-portlet\n")
+    doc = parse(text, "users.txt")
+    assert [b.reason for b in doc.dropped] == ["page widget name"]  # only the CMS part's name
+    assert doc.sections == ["postgres", "www-data"]
+    body = [_text(doc, b) for b in doc.body]
+    assert "Copyright © 2005 David Mandelberg" in body and "Joey Hess" in body
+    assert next(b for b in doc.body if _text(doc, b).startswith("Some web servers")).section == "www-data"
+
+
 def test_run_in_label_is_merged_with_its_sentence_and_names_the_section() -> None:
     text = ("Licence\n\n2. Grant of Copyright License. Subject to the terms of this License, each Contributor "
             "grants You a copyright license. The grant is perpetual.\n")
