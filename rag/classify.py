@@ -12,6 +12,7 @@ Does not build `Block`s or carry sections down the document: see `rag.ingest`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .boilerplate import furniture, pull_quotes
@@ -37,6 +38,7 @@ from .layout import MAN_SECTION, Unit, split_units, strip_markup
 BODY, HEADING, TITLE, BYLINE, SUBTITLE, PULL_QUOTE, BOILERPLATE = (
     "body", "heading", "title", "byline", "subtitle", "pull_quote", "boilerplate")
 
+MARKED_MAX_WORDS = 30  # longer text styled as a heading is a paragraph in the wrong style
 BYLINE_RE = re.compile(
     r"^[*_]{0,2}(?i:by|von|par|written by|author:)\s+"
     r"([A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|und|et|de|van|von|&))*)[*_]{0,2}$"
@@ -55,7 +57,9 @@ class Classified:
     byline: int | None
 
 
-def classify(text: str) -> Classified:
+def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classified:
+    """What each unit of `text` is. `marked` holds the (start, end, level) spans a reader saw as headings in the
+    file's own markup (an HTML <h2>, a Word Heading style, a PDF's larger type): a unit inside one is a heading."""
     units = split_units(text)
     clean = [strip_markup(text[u.start : u.end]) for u in units]
     kinds: list[str] = [""] * len(units)
@@ -69,6 +73,9 @@ def classify(text: str) -> Classified:
     for i, reason in furniture(clean, units, raw).items():
         mark(i, BOILERPLATE, reason)
     title_i, byline_i = _title_and_byline(units, clean, kinds, reasons)
+    for i in _inside(units, marked):
+        if n_words(clean[i]) <= MARKED_MAX_WORDS:
+            mark(i, HEADING, "heading in the file's markup")
     for i, reason in pull_quotes(raw, units,
                                  {j for j, k in enumerate(kinds) if k}).items():
         mark(i, PULL_QUOTE, reason)  # before headings: a pull quote must not open a section
@@ -88,6 +95,19 @@ def classify(text: str) -> Classified:
                 kinds[i], reasons[i] = HEADING, reason
     kinds = [k or BODY for k in kinds]
     return Classified(units, clean, kinds, reasons, title_i, byline_i)
+
+
+def _inside(units: list[Unit], spans: Sequence[tuple[int, int, int]]) -> list[int]:
+    """The units that lie wholly inside one of `spans` (both in text order)."""
+    found: list[int] = []
+    ordered = sorted(spans)
+    j = 0
+    for i, u in enumerate(units):
+        while j < len(ordered) and ordered[j][1] <= u.start:
+            j += 1
+        if j < len(ordered) and ordered[j][0] <= u.start and u.end <= ordered[j][1]:
+            found.append(i)
+    return found
 
 
 def _following(kinds: list[str]) -> list[int | None]:

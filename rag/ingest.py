@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,15 +133,16 @@ def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
 # --- classification -------------------------------------------------------
 
 
-def parse(text: str, source: str) -> Document:
+def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = ()) -> Document:
     """Classify the units of one decoded file into a Document, each body block in its section.
 
     A body block's section is the nearest heading above it, or the run-in
     label its paragraph (or an earlier one since that heading) opens with:
     "2. Grant of Copyright License. Subject to ..." sits in "2. Grant of
-    Copyright License".
+    Copyright License". `headings` are the spans a reader saw as headings in the file's markup
+    (`rag.formats.Extracted.headings`).
     """
-    found = classify(text)
+    found = classify(text, headings)
     units, clean, kinds, reasons = found.units, found.clean, found.kinds, found.reasons
     author = BYLINE_RE.match(clean[found.byline]).group(1) if found.byline is not None else None  # type: ignore[union-attr]
     blocks: list[Block] = []

@@ -99,7 +99,7 @@ def read_pending(entry: Pending) -> Document | Skipped:
         return Skipped(source, err.reason.split(": ", 1)[-1] if err.reason.startswith(path.name) else err.reason, sha)
     except IngestError as err:
         return Skipped(source, str(err).split(": ", 1)[-1], sha)
-    doc = dataclasses.replace(parse(extracted.text, source), sha256=sha, kind=extracted.kind,
+    doc = dataclasses.replace(parse(extracted.text, source, extracted.headings), sha256=sha, kind=extracted.kind,
                               pages=extracted.pages, notes=extracted.notes)
     if not doc.body:
         return Skipped(source, "no body text found after removing boilerplate", sha)

@@ -339,7 +339,7 @@ def test_html_keeps_the_article_and_drops_the_furniture(samples: Samples) -> Non
     found = {(ex.text[a:b], level) for a, b, level in ex.headings}
     assert {(h, 2) for h in heads} <= found
     assert "- Cyber defence exercises\n- Maritime domain awareness" in ex.text
-    assert "Partner | Since\nJapan | 2014" in ex.text
+    assert "| Partner | Since |\n| Japan | 2014 |" in ex.text
     assert ex.notes == ()
 
 
@@ -381,7 +381,34 @@ def test_docx_headings_from_styles_and_tables_as_rows(samples: Samples) -> None:
         ("Cybersecurity and Disinformation", 2),
     ]
     assert "\n\n- Cyber defence exercises\n- Maritime domain awareness\n- Space situational awareness\n\n" in ex.text
-    assert "\n\nPartner | Since\nJapan | 2014\nAustralia | 2013\n\n" in ex.text
+    assert "\n\n| Partner | Since |\n| Japan | 2014 |\n| Australia | 2013 |\n\n" in ex.text
+
+
+def test_a_word_heading_style_makes_a_section_whatever_its_words(tmp_path) -> None:
+    import docx
+
+    from rag.ingest import ingest
+
+    word = docx.Document()
+    word.add_heading("README for the library", 0)
+    word.add_heading("Bug Reports, Feature Requests, Contributions, Etc.", 1)
+    word.add_paragraph("The library is maintained on a public forge. Please file bug reports there, with a test case.")
+    word.add_heading("Oldest known working tool versions", 2)
+    table = word.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, [("Component", "Oldest version"), ("automake", "1.14")], strict=True):
+        row.cells[0].text, row.cells[1].text = cells
+    word.add_paragraph("Older versions may work too, but nobody has tested them on this code.")
+    word.save(tmp_path / "readme.docx")
+    (doc,), skipped = ingest(tmp_path)
+    assert not skipped and doc.title == "README for the library"
+    assert doc.sections == ["Bug Reports, Feature Requests, Contributions, Etc.", "Oldest known working tool versions"]
+    assert [(doc.text[b.start : b.end][:20], b.section) for b in doc.body] == [
+        ("The library is maint", "Bug Reports, Feature Requests, Contributions, Etc."),
+        ("| Component | Oldest", "Oldest known working tool versions"),  # the whole table, one unit
+        ("Older versions may w", "Oldest known working tool versions"),
+    ]
+    table = next(b for b in doc.body if doc.text[b.start : b.end].startswith("| Component"))
+    assert doc.text[table.start : table.end] == "| Component | Oldest version |\n| automake | 1.14 |"
 
 
 # --- choosing a reader, and hostile files ------------------------------------------------------

@@ -128,6 +128,11 @@ class TextBuilder:
         return Extracted("".join(self.parts), kind, headings=tuple(self.headings), notes=tuple(notes))
 
 
+def table_row(cells: list[str]) -> str:
+    """A table row as a Markdown pipe-table line, "| a | b |", which ingestion keeps as one table unit."""
+    return "| " + " | ".join(" ".join(c.split()) for c in cells) + " |"
+
+
 def need(module: str, package: str, kind: str) -> None:
     """Raise FormatError saying what to install when a reader's library is missing."""
     import importlib.util

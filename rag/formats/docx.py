@@ -3,7 +3,7 @@
 Headings come from paragraph styles (Title, Heading 1-6, and styles based on
 them) and are recorded in `headings`; list paragraphs (numbered or in a List
 style) become "- item" lines of one block; each table row becomes one line,
-cells separated by " | ". Blocks are separated by a blank line.
+as "| a | b |". Blocks are separated by a blank line.
 
 The archive is checked before parsing: its total uncompressed size and
 member count must be under limits, so a zip bomb is refused with the numbers.
@@ -19,7 +19,7 @@ import re
 import zipfile
 from typing import Any
 
-from .base import Extracted, FormatError, TextBuilder, need
+from .base import Extracted, FormatError, TextBuilder, need, table_row
 
 MAX_BYTES = 100 * 2**20
 MAX_UNPACKED = 300 * 2**20
@@ -108,7 +108,7 @@ def _is_list_item(paragraph: Any) -> bool:
 
 
 def _rows(table: Any) -> list[str]:
-    """One "a | b" line per row; a merged cell counts once."""
+    """One "| a | b |" line per row; a merged cell counts once."""
     lines = []
     for row in table.rows:
         cells, seen = [], set()
@@ -116,5 +116,5 @@ def _rows(table: Any) -> list[str]:
             if id(cell._tc) not in seen:
                 seen.add(id(cell._tc))
                 cells.append(" ".join(cell.text.split()))
-        lines.append(" | ".join(cells))
+        lines.append(table_row(cells))
     return lines

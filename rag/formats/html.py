@@ -3,7 +3,7 @@
 Navigation, cookie banners, share bars, comments and footers are left out by
 trafilatura's main-content extraction. Each heading (h1-h6) is its own block
 and is recorded in `headings`; blocks are separated by a blank line; list
-items are "- item" lines and table rows "a | b" lines. When trafilatura finds
+items are "- item" lines and table rows "| a | b |" lines. When trafilatura finds
 no main content, all visible text is used instead and a note says so.
 
 Nothing is fetched and no script runs: the page is parsed by lxml's HTML
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Extracted, FormatError, TextBuilder, need
+from .base import Extracted, FormatError, TextBuilder, need, table_row
 
 MAX_BYTES = 50 * 2**20
 CHARSET = re.compile(rb"""(?i)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""")
@@ -100,7 +100,7 @@ def _walk_xml(el: Any, out: TextBuilder) -> None:
         elif tag == "list":
             out.lines(_items(child))
         elif tag == "table":
-            out.lines([" | ".join(_text(c) for c in row.iter("cell")) for row in child.iter("row")])
+            out.lines([table_row([_text(c) for c in row.iter("cell")]) for row in child.iter("row")])
         elif tag in ("quote", "div", "main") and len(child):
             _walk_xml(child, out)
         else:
