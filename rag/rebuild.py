@@ -65,6 +65,8 @@ class StoppableEmbedder:
     def __init__(self, inner: Embedder, cancelled: Callable[[], bool] = lambda: False):
         self.inner, self.cancelled = inner, cancelled
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        # The numerics an index records: a build re-uses rows only when they match, so the wrapper must say them too.
+        self.precision = getattr(inner, "precision", None)
 
     def _check(self) -> None:
         if self.cancelled():

@@ -509,3 +509,29 @@ def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkey
     monkeypatch.setattr(rag.live, "seeds_signature", real)
     live._look()
     assert live.status().message == "" and live.status().state == "ready"
+
+
+def test_a_background_rebuild_re_uses_rows_made_with_the_same_numerics(make_seeds, tmp_path: Path, monkeypatch) -> None:
+    """The rebuild's embedder is wrapped so a closing index can stop it; the wrapper must still say the numerics
+    (bfloat16 with the packaged model), or every row of the earlier index is thrown away and embedded again."""
+    from rag import store
+    from rag.embed import HashEmbedder
+
+    class Bfloat16(HashEmbedder):
+        precision = "bfloat16"
+
+    seeds = make_seeds(SMALL_CORPUS)
+    rag.build_index(seeds, tmp_path / "index", embedder=Bfloat16(), log=quiet)
+    monkeypatch.setattr(rag.live, "own_embedder", lambda name: Bfloat16())
+    live = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)
+    try:
+        live.current()
+        bees = seeds / "bees.txt"
+        bees.write_text(bees.read_text("utf-8") + "\nBumblebees also visit foxgloves.\n", "utf-8")
+        assert live.refresh().state == "indexing"
+        assert live.wait(WAIT).state == "ready"
+    finally:
+        live.close()
+    manifest = store.raw_manifest(tmp_path / "index")
+    assert manifest["precision"] == "bfloat16"
+    assert manifest["build"] == {"reused": len(SMALL_CORPUS) - 1, "embedded": 1}
