@@ -40,6 +40,7 @@ to rebuild: see `rag.loading`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -133,6 +134,14 @@ def unwritable(index_dir: Path, err: OSError) -> IndexStateError:
                            "space or fix the folder's permissions, then run `rag build` again.")
 
 
+def _failed_write(message: str) -> str:
+    """Why FAISS could not write its file, in the system's words when its message holds them."""
+    for code in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+        if os.strerror(code) in message:
+            return os.strerror(code)
+    return "the vector index could not be written"
+
+
 def _files(gen: str) -> dict[str, str]:
     suffixes = {"passages": ".jsonl", "vectors": ".faiss", "bm25": "", "documents": ".jsonl"}
     return {kind: f"{kind}-{gen}{suffixes.get(kind, '.npy')}" for kind in DATA_FILES}
@@ -149,7 +158,10 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
     digests: dict[str, str] = {}
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
                                                ({"source": s, **r} for s, r in documents.items()))
-    faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
+    try:
+        faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
+    except RuntimeError as err:  # FAISS reports a failed write so, with the C library's words inside
+        raise OSError(_failed_write(str(err))) from None
     if bm25 is not None:
         bm25.save(str(index_dir / files["bm25"]))
     table = np.load(index_dir / files["passage_rows"], mmap_mode="r", allow_pickle=False)

@@ -194,3 +194,20 @@ def test_questions_on_stdin_with_bytes_that_are_not_utf8_give_valid_json(small_i
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr.decode("utf-8", "replace")
     answers = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
     assert [a["question"] for a in answers] == ["Which flowers do bees \ufffd visit?", "What decides a chess endgame?"]
+
+
+def test_disk_full_while_faiss_writes_is_one_line_too(make_seeds, tmp_path, monkeypatch, capsys) -> None:
+    import faiss
+
+    def full(index, path):  # FAISS raises RuntimeError with the C library's words, not OSError
+        raise RuntimeError(f"Error in void faiss::write_index(...) at faiss/impl/io.cpp:91: fwrite to {path} "
+                           f"failed: {os.strerror(errno.ENOSPC)}")
+
+    monkeypatch.setattr(faiss, "write_index", full)
+    seeds = make_seeds(SMALL_CORPUS)
+    assert main(["build", "--seeds", str(seeds), "--index", str(tmp_path / "index"), "--model", "hash-embedder"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("rag: error:")]
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "free some space" in lines[0]
+    assert "Traceback" not in err and "write_index" not in err
+    assert not (tmp_path / "index").exists()
