@@ -14,6 +14,7 @@ Does not query (`rag.index.Index`) nor load an index back (`rag.loading`).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .folder import build_lock
 from .index import Index
 from .intake import Chunked, Intake, Unchanged
-from .lexical import LexicalWriter
+from .lexical import Damaged, LexicalWriter
 from .reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from .rowwriter import RowWriter, Written
 from .vectors import SLICE, ChunkVectors, embed_chunks
@@ -53,8 +54,15 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     with build_lock(target):
         # Written by a function of its own, so the documents, chunks, FAISS and BM25 objects of the build
         # are freed before the index is read back: the peak is the larger of the two, not their sum.
-        embedder = _write_index(seeds, target, model=model, max_words=max_words, embedder=embedder,
-                                progress=progress, verbose=verbose, say=say, step=step, reuse=reuse)
+        write = functools.partial(_write_index, seeds, target, model=model, max_words=max_words, embedder=embedder,
+                                  progress=progress, verbose=verbose, say=say, step=step)
+        try:
+            embedder = write(reuse=reuse)
+        except Damaged as err:  # found while copying the earlier index's rows: make every row anew instead
+            if not reuse:
+                raise
+            say(f"The earlier index's BM25 arrays are damaged ({err.what}); embedding every document again.")
+            embedder = write(reuse=False)
         stored = store.read(target)  # mapped, not decoded: as quick for a million passages as for a thousand
     return Index(stored, embedder, target)
 

@@ -56,6 +56,14 @@ def saturation(counts: np.ndarray, lengths: np.ndarray, average: float) -> np.nd
     return tf / (norm + tf)
 
 
+class Damaged(IndexStateError):
+    """A saved BM25 index whose ids point outside its arrays (a checksum samples large files; this is found in use)."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(f"The index's BM25 arrays are damaged ({what}); rebuild it with `rag build --full`.")
+
+
 class Lexical:
     """A saved BM25 index, its arrays memory-mapped."""
 
@@ -85,7 +93,10 @@ class Lexical:
             i = self.vocab.get(word)
             if i is not None:
                 start, end = int(self.indptr[i]), int(self.indptr[i + 1])
-                out[self.indices[start:end]] += self.data[start:end]  # a token's passages are distinct
+                try:
+                    out[self.indices[start:end]] += self.data[start:end]  # a token's passages are distinct
+                except (IndexError, ValueError):
+                    raise Damaged(f"a passage number of {word!r} is out of range") from None
         return out
 
 
@@ -121,7 +132,11 @@ class LexicalWriter:
             self.renumbered[id(old)] = (old, ids)  # `old` kept so its id stays its own
         ids = self.renumbered[id(old)][1]
         first, last = int(old.offsets[start]), int(old.offsets[end])
-        self._append(ids[old.terms[first:last]], np.array(old.counts[first:last], np.int32),
+        terms = old.terms[first:last]
+        if not 0 <= first <= last <= len(old.terms) or (terms.size and not 0 <= int(terms.min()) <= int(terms.max())
+                                                        < len(ids)):
+            raise Damaged(f"passages {start}-{end} hold token ids out of range")
+        self._append(ids[terms], np.array(old.counts[first:last], np.int32),
                      np.diff(old.offsets[start : end + 1]).astype(np.int64))
 
     def _append(self, terms: np.ndarray, counts: np.ndarray, sizes: np.ndarray) -> None:

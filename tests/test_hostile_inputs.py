@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, SMALL_CORPUS, quiet
 
 import rag
+import rag.checksums
+from rag import store
 from rag.cli import main
 from rag.embed import HashEmbedder
 from rag.errors import IngestError, InputError
@@ -211,3 +213,42 @@ def test_disk_full_while_faiss_writes_is_one_line_too(make_seeds, tmp_path, monk
     assert len(lines) == 1 and "No space left on device" in lines[0] and "free some space" in lines[0]
     assert "Traceback" not in err and "write_index" not in err
     assert not (tmp_path / "index").exists()
+
+
+def _damage_bm25(index_dir: Path, name: str) -> None:
+    """Overwrite the ids of one BM25 array past their range, as damage a sampled checksum does not see would."""
+    folder = index_dir / store.read(index_dir).manifest.files["bm25"]
+    path = folder / f"{name}.npy"
+    values = np.load(path, mmap_mode="r+")
+    values[len(values) // 4 :] = 1_000_000_000
+    values.flush()
+    del values
+
+
+@pytest.fixture
+def damaged_bm25(make_seeds, tmp_path, monkeypatch):
+    seeds = make_seeds(SMALL_CORPUS)
+    _build(seeds, tmp_path / "index")
+    monkeypatch.setattr(rag.checksums, "mismatch", lambda *args, **kwargs: None)  # as if the damage was not sampled
+    return seeds, tmp_path / "index"
+
+
+def test_damaged_bm25_postings_give_a_one_line_error_at_question_time(damaged_bm25, capsys) -> None:
+    _, index_dir = damaged_bm25
+    _damage_bm25(index_dir, "indices")
+    index = rag.load_index(index_dir, embedder=HashEmbedder(), check_sources=False)
+    with pytest.raises(rag.IndexStateError, match=r"BM25 arrays are damaged .*rag build --full"):
+        for question in ("Which port connected its terminals to shore power?", "Which flowers do bees visit?",
+                         "What do smaller harbours pay for first?"):
+            index.answer(question)
+
+
+def test_a_build_over_damaged_bm25_rows_embeds_every_document_again(damaged_bm25) -> None:
+    seeds, index_dir = damaged_bm25
+    _damage_bm25(index_dir, "terms")
+    (seeds / "wasps.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
+    said: list[str] = []
+    index = rag.build_index(seeds, index_dir, embedder=HashEmbedder(), log=said.append)
+    assert any("BM25 arrays are damaged" in line and "embedding every document again" in line for line in said)
+    assert store.raw_manifest(index_dir)["build"] == {"reused": 0, "embedded": len(SMALL_CORPUS) + 1}
+    assert "wasps.txt" in index.sources
