@@ -27,7 +27,7 @@ from .formats import FormatError, read_document
 from .ingest import Document, Skipped, describe, parse
 from .limits import corpus_too_big, file_too_big, limits
 from .seedfiles import check_source, find_sources, printable, read_source
-from .text import vocabulary as words_of  # tokens, not the cached word_set: each text is counted once
+from .text import vocabulary as words_of
 
 
 @dataclass(frozen=True)

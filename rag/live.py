@@ -148,8 +148,9 @@ class LiveIndex:
 
     # --- watching ------------------------------------------------------
 
-    def _look(self) -> None:
-        """The watcher's periodic look: a failure is shown in the status until a later look succeeds."""
+    def look(self) -> None:
+        """`refresh`, as the watcher thread calls it (`rag.watch.poll`): never raises; a failure is shown in the
+        status until a later look succeeds."""
         try:
             self.refresh()
         except Exception as err:  # noqa: BLE001 - the watcher must outlive any one bad look
@@ -219,7 +220,8 @@ class LiveIndex:
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         """`build_index`'s stages; within "embedding", how many texts the model has read, of a total
-        estimated from the documents read so far until the last."""
+        estimated from the documents read so far until the last (the texts of documents parsed count whole, so
+        the estimate is never below the count)."""
         of = f"{total:,}" if done >= total else f"about {total:,}"
         what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,} of {of}",
                 "writing": "writing the index"}.get(stage, stage)

@@ -39,7 +39,7 @@ from .vectors import ChunkVectors
 LAYOUT = "per-document v1"
 # The code that turns a file into rows: a change to any of it (a new reader rule, a new chunking) makes rows anew.
 ROW_CODE = ("ingest", "intake", "layout", "classify", "boilerplate", "headings", "lines", "chunk", "text", "context", "vectors",
-            "passes", "embed", "quantize", "reuse", "formats/*")
+            "passes", "embed", "quantize", "reuse", "lexical", "formats/*")  # lexical: BM25's rows are re-used too
 
 
 @functools.cache

@@ -154,7 +154,7 @@ def stamp(path: Path) -> tuple[int, int] | None:
 
 
 def poll(ref: weakref.ref[Any], stop: threading.Event, seconds: float) -> None:
-    """A watcher thread's loop: calls `_look()` on what `ref` holds every `seconds`, until stopped or it is gone.
+    """A watcher thread's loop: calls `look()` on what `ref` holds every `seconds`, until stopped or it is gone.
 
     The watched object is held weakly, so one dropped without being closed stops being watched.
     """
@@ -162,7 +162,7 @@ def poll(ref: weakref.ref[Any], stop: threading.Event, seconds: float) -> None:
         live = ref()
         if live is None:
             return
-        live._look()
+        live.look()
         del live
 
 

@@ -504,10 +504,10 @@ def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkey
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(rag.live, "seeds_signature", broken)
-    live._look()  # what the watcher thread does every poll
+    live.look()  # what the watcher thread does every poll
     assert "Could not check" in live.status().message
     monkeypatch.setattr(rag.live, "seeds_signature", real)
-    live._look()
+    live.look()
     assert live.status().message == "" and live.status().state == "ready"
 
 
