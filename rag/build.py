@@ -129,7 +129,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         }
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
-        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, bm25=None,
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index,
                     manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
@@ -166,10 +166,7 @@ def _write_rows(writer: RowWriter, lexical: LexicalWriter, intake: Intake, old: 
             flush()
             writer.add(item.source, old.arrays, old.rows[item.source])
             start, end = old.rows[item.source].chunks
-            if old.lexical is not None:
-                lexical.reuse(old.lexical, start, end)
-            else:
-                lexical.add([c.search_text for c in old.arrays.chunks[start:end]])
+            lexical.reuse(old.lexical, start, end)
             if item.source in old.documents:
                 extracted[item.source] = old.documents[item.source]
         elif isinstance(item, Chunked):

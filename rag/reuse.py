@@ -91,7 +91,7 @@ class Previous:
     documents: dict[str, dict[str, Any]]  # the text extracted from PDFs, web pages and Word files
     dimension: int
     precision: str | None  # the model's numerics the rows were made with (rag.embed)
-    lexical: Lexical | None = None  # its BM25 rows, re-used without tokenising again
+    lexical: Lexical  # its BM25 rows, re-used without tokenising again
 
 
 def document_rows(chunks: Sequence[Chunk]) -> dict[str, Rows]:

@@ -97,17 +97,17 @@ def discard(index_dir: Path, gen: str) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any | None,
-          manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None
-          ) -> Manifest:
-    """Write generation `gen`'s other data files (its `ROW_FILES` are written, and its BM25 folder when `bm25` is
-    None), then switch the manifest to it atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out (`seal_rows`), else worked out here.
+def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any,
+          manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None) -> Manifest:
+    """Write generation `gen`'s other data files (its `ROW_FILES` and BM25 folder are written by then), then
+    switch the manifest to it atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out
+    (`seal_rows`), else worked out here.
 
     On failure the new generation's files are removed and an OSError becomes
     an IndexStateError; the old manifest and its files stay as they were.
     """
     try:
-        new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index, bm25=bm25,
+        new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index,
                                      manifest=manifest, sealed=sealed)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
@@ -147,7 +147,7 @@ def _files(gen: str) -> dict[str, str]:
     return {kind: f"{kind}-{gen}{suffixes.get(kind, '.npy')}" for kind in DATA_FILES}
 
 
-def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any, bm25: Any,
+def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any,
            manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
     """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
     import faiss
@@ -162,8 +162,6 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
         faiss.write_index(faiss_index, str(index_dir / files["vectors"]))
     except RuntimeError as err:  # FAISS reports a failed write so, with the C library's words inside
         raise OSError(_failed_write(str(err))) from None
-    if bm25 is not None:
-        bm25.save(str(index_dir / files["bm25"]))
     table = np.load(index_dir / files["passage_rows"], mmap_mode="r", allow_pickle=False)
     others = [name for kind, name in files.items() if kind not in ROW_FILES]
     sums = checksums.seal(index_dir, others, digests)
@@ -217,7 +215,7 @@ class Stored:
     sentence_vectors: np.ndarray  # float32, memory-mapped
     token_vectors: TokenMatrix  # int8 rows and their scales, memory-mapped
     token_offsets: np.ndarray
-    bm25: lexical.Lexical | None  # None when read with `bm25=False`
+    bm25: lexical.Lexical
     documents: dict[str, dict[str, Any]]  # source -> {"kind", "text", "pages"} for extracted formats
 
     @property
@@ -226,8 +224,8 @@ class Stored:
         return self.chunks.rows
 
 
-def read(index_dir: Path, *, bm25: bool = True) -> Stored:
-    """The index in `index_dir`, checked against its manifest; `bm25=False` leaves BM25 unread."""
+def read(index_dir: Path) -> Stored:
+    """The index in `index_dir`, checked against its manifest."""
     from .storecheck import check_files, check_shapes
 
     manifest = Manifest.read(index_dir)
@@ -247,7 +245,7 @@ def read(index_dir: Path, *, bm25: bool = True) -> Stored:
         values = np.load(files["tokens"], allow_pickle=False, mmap_mode="r")
         scales = np.load(files["token_scales"], allow_pickle=False, mmap_mode="r")
         token_offsets = np.load(files["token_offsets"], allow_pickle=False)
-        lexical_rows = lexical.load(files["bm25"]) if bm25 else None
+        lexical_rows = lexical.load(files["bm25"])
         documents = {}
         with open(files["documents"], encoding="utf-8") as handle:
             for line in handle:

@@ -61,8 +61,6 @@ class FileStore:
         self.manifest = stored.manifest
         self.chunks = stored.chunks
         self.faiss_index = stored.faiss_index
-        if stored.bm25 is None:
-            raise ValueError("a FileStore answers with BM25: read the index with rag.store.read(index_dir)")
         self.bm25 = stored.bm25
         self.sentence_vectors = stored.sentence_vectors
         self.token_vectors = stored.token_vectors
