@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .headings import RULE
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})([^`]*)$")
+_PRE = re.compile(r"^<pre(?:\s[^>]*)?>", re.IGNORECASE)  # Markdown's raw-HTML code block, closed by "</pre>"
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,14 @@ def read_lines(text: str) -> list[Line]:
 
 
 def fences(text: str, lines: list[Line]) -> dict[int, int]:
-    """Closed Markdown fences: opening line index -> closing line index. An unclosed fence is not a fence."""
+    """Closed Markdown fences and <pre> blocks: opening line index -> closing line index. An unclosed fence is
+    not a fence."""
     marks: dict[str, list[int]] = {"`": [], "~": []}
     for i, ln in enumerate(lines):
         m = _FENCE.match(text[ln.cs : ln.ce])
         if m and ln.indent <= 3:
             marks[m.group(1)[0]].append(i)
+    pre_ends = [i for i, ln in enumerate(lines) if "</pre>" in text[ln.cs : ln.ce].lower()]
     found: dict[int, int] = {}
     i = 0
     while i < len(lines):
@@ -75,6 +78,12 @@ def fences(text: str, lines: list[Line]) -> dict[int, int]:
                     break
             if i in found:
                 i = found[i] + 1
+                continue
+        elif ln.indent <= 3 and _PRE.match(text[ln.cs : ln.ce]):
+            after = bisect.bisect_left(pre_ends, i)
+            if after < len(pre_ends) and pre_ends[after] > i:  # closed on a later line (on its own line: one unit)
+                found[i] = pre_ends[after]
+                i = pre_ends[after] + 1
                 continue
         i += 1
     return found

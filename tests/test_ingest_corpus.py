@@ -315,6 +315,15 @@ def test_a_copyright_notice_and_a_hyphenated_term_are_kept_as_text() -> None:
     assert next(b for b in doc.body if _text(doc, b).startswith("Some web servers")).section == "www-data"
 
 
+def test_a_markdown_pre_block_with_blank_lines_is_one_code_unit() -> None:
+    pre = ("<pre># /etc/nsswitch.conf\n\npasswd:         compat\n\nhosts:          files <b>mdns4_minimal "
+           "[NOTFOUND=return]</b> dns\nnetworks:       files</pre>")
+    text = f"# Setup\n\nOn Debian the hosts line of the file looks like this:\n\n{pre}\n\n{PROSE}\n"
+    doc = parse(text, "readme.md")
+    assert pre in [_text(doc, b) for b in doc.body]
+    assert not any(_text(doc, b).startswith(("passwd:", "hosts:")) for b in doc.body)
+
+
 def test_run_in_label_is_merged_with_its_sentence_and_names_the_section() -> None:
     text = ("Licence\n\n2. Grant of Copyright License. Subject to the terms of this License, each Contributor "
             "grants You a copyright license. The grant is perpetual.\n")
