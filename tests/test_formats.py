@@ -246,6 +246,11 @@ def test_pdf_page_without_text_layer_is_noted_and_hyphen_join_kept(samples: Samp
     assert [b[0] for b in ex.boxes(start, start + len("hyphen-ation"))] == [2, 2]
 
 
+def test_pdf_line_end_hyphen_before_a_digit_is_joined_too() -> None:
+    ex = read_document(Path("ids.pdf"), tiny_pdf(["Install the policykit-\n1 package; the ids of 2019-\n2024 stay."]))
+    assert ex.text == "Install the policykit-1 package; the ids of 2019-2024 stay."
+
+
 def test_pdf_limits_are_enforced_with_the_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     data = tiny_pdf(["One.", "Two.", "Three."])
     monkeypatch.setattr(formats_pdf, "MAX_PAGES", 2)

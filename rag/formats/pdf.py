@@ -3,7 +3,7 @@
 Lines of a paragraph are joined with one space, even across column and page
 breaks, so a quote never stops at a line end; paragraphs are separated by a
 blank line. A line that ends in a hyphen is joined to the next with no space
-("hyphen-" + "ation" gives "hyphen-ation"): the characters stay as PDFium
+("hyphen-" + "ation" gives "hyphen-ation", "policykit-" + "1" gives "policykit-1"): the characters stay as PDFium
 reports them (it already spells a ligature glyph as its letters, "fi"), and
 search de-hyphenates later. Running
 headers, footers and page numbers are dropped (see `pdf_layout`) and reported
@@ -175,7 +175,7 @@ def _assemble(paras: list[list[Line]], n_pages: int) -> Extracted:
         for k, ln in enumerate(para):
             if k:
                 prev = para[k - 1].text
-                joined = prev[-1:] in HYPHENS and prev[-2:-1].isalpha() and ln.text[:1].isalpha()
+                joined = prev[-1:] in HYPHENS and prev[-2:-1].isalnum() and ln.text[:1].isalnum()
                 if not joined:
                     put(" ")
             if starts[ln.page] is None:
