@@ -129,7 +129,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         }
         step("writing", writer.passage_file.passages, writer.passage_file.passages)
         writer.close()
-        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index,
+        store.write(target, gen=gen, documents=extracted, faiss_index=faiss_index, exact_vectors=kind == EXACT_KIND,
                     manifest=manifest, sealed=sealed)
     except BaseException as err:
         store.discard(target, gen)
@@ -162,7 +162,8 @@ def _write_rows(writer: RowWriter, lexical: LexicalWriter, intake: Intake, old: 
             batch.clear()
 
     for item in intake:
-        if isinstance(item, Unchanged) and old:
+        if isinstance(item, Unchanged):
+            assert old is not None  # only an earlier index's fingerprints make a file Unchanged
             flush()
             writer.add(item.source, old.arrays, old.rows[item.source])
             start, end = old.rows[item.source].chunks

@@ -97,18 +97,19 @@ def discard(index_dir: Path, gen: str) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any,
+def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, exact_vectors: bool,
           manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None = None) -> Manifest:
     """Write generation `gen`'s other data files (its `ROW_FILES` and BM25 folder are written by then), then
     switch the manifest to it atomically; `sealed`: the checksums of the `ROW_FILES`, being worked out
-    (`seal_rows`), else worked out here.
+    (`seal_rows`), else worked out here. `exact_vectors`: the build kept a "passage_vectors" file (FAISS holds
+    only codes, `rag.dense`).
 
     On failure the new generation's files are removed and an OSError becomes
     an IndexStateError; the old manifest and its files stay as they were.
     """
     try:
         new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index,
-                                     manifest=manifest, sealed=sealed)
+                                     exact_vectors=exact_vectors, manifest=manifest, sealed=sealed)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
         discard(index_dir, gen)  # this generation's data files and its temporary manifest
@@ -147,13 +148,13 @@ def _files(gen: str) -> dict[str, str]:
     return {kind: f"{kind}-{gen}{suffixes.get(kind, '.npy')}" for kind in DATA_FILES}
 
 
-def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any,
+def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any, exact_vectors: bool,
            manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
     """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
     import faiss
 
     files = _files(gen)
-    if not (index_dir / files["passage_vectors"]).exists():
+    if not exact_vectors:
         del files["passage_vectors"]  # the FAISS index holds the exact vectors itself (`rag.dense`)
     digests: dict[str, str] = {}
     digests[files["documents"]] = _write_lines(index_dir / files["documents"],
