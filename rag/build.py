@@ -83,6 +83,8 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
         intake = Intake(seeds, {}, max_words=max_words, say=say, verbose=verbose)
         intake.prime(BATCH)
     bar = _progress_bar(intake.texts_estimate(), progress)
+    if bar:
+        intake.say = _above(bar, say)  # a line said while the bar runs goes above it, not through it
     done = 0
 
     def read(n: int) -> None:
@@ -179,6 +181,16 @@ def _write_rows(writer: RowWriter, lexical: LexicalWriter, intake: Intake, old: 
                 flush()
     flush()
     return writer.finish(), extracted
+
+
+def _above(bar: Any, say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say`, with the progress bar cleared while it writes and drawn again under the line."""
+
+    def said(line: str) -> None:
+        with bar.external_write_mode(file=sys.stderr):
+            say(line)
+
+    return said
 
 
 def _progress_bar(total: int, shown: bool) -> Any:

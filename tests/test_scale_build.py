@@ -8,6 +8,7 @@ must give the index a build that read every document first would give.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import faiss
@@ -149,3 +150,12 @@ def test_a_file_removed_between_the_survey_and_its_reading_is_skipped_with_why(t
     assert "chess.txt" not in {i.doc.source for i in items if isinstance(i, Chunked)}
     assert [(s.source, s.reason) for s in intake.skipped] == [
         ("chess.txt", "removed while the build was reading the folder")]
+
+
+def test_lines_said_while_the_progress_bar_runs_go_above_it(tmp_path, make_seeds, capsys) -> None:
+    corpus = {f"{name.split('.')[0]}-{n}.txt": text for n in range(3) for name, text in SMALL_CORPUS.items()}
+    rag.build_index(make_seeds(corpus), tmp_path / "i", embedder=HashEmbedder(32), progress=True, verbose=True)
+    err = capsys.readouterr().err
+    said = [part for part in re.split(r"[\r\n]", err) if "title '" in part]
+    assert len(said) == len(corpus)
+    assert not [part for part in said if "Embedding" in part]  # the bar was cleared before each line
