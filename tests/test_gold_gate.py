@@ -26,13 +26,13 @@ REPORT_GOLD = GOLD / "japan-nato-alignment.jsonl"
 DEV_MINIMUMS = {
     "mrr@10": 0.78,  # target 0.80; held out 0.835 when set
     "min_mrr@10": 0.63,  # target 0.65 for every document; 0.652 (python-json-module)
-    "evidence_in_first_quote": 0.63,  # target 0.65; 0.682
-    "evidence_in_top3_quotes": 0.77,  # target 0.85, not met: 0.796
+    "evidence_in_first_quote": 0.63,  # target 0.65; 0.698
+    "evidence_in_top3_quotes": 0.77,  # target 0.85, not met: 0.806
     "quote_exactness": 1.0,
     "abstention": 0.39,  # target 0.85, not met: 0.419
     "min_naive_margin": -0.04,  # target above 0 for every document, not met: -0.014 (mpl-2.0)
 }
-DEV_MAXIMUMS = {"false_abstention": 0.085}  # target 0.05, not met: 0.063
+DEV_MAXIMUMS = {"false_abstention": 0.085}  # target 0.05, not met: 0.064
 
 # Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set.
 FAQ_MINIMUMS = {"mrr@10": 0.92, "min_mrr@10": 0.88, "evidence_in_first_quote": 0.76,
