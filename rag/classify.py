@@ -74,7 +74,8 @@ def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classifi
         mark(i, BOILERPLATE, reason)
     title_i, byline_i = _title_and_byline(units, clean, kinds, reasons)
     for i in _inside(units, marked):
-        if n_words(clean[i]) <= MARKED_MAX_WORDS:
+        words = n_words(clean[i])  # a long sentence in larger type (a call-out) stays text to quote
+        if words <= MARKED_MAX_WORDS and (words <= 12 or not is_sentence(clean[i])):
             mark(i, HEADING, "heading in the file's markup")
     for i, reason in pull_quotes(raw, units,
                                  {j for j, k in enumerate(kinds) if k}).items():

@@ -479,3 +479,18 @@ def test_zip_bomb_docx_is_refused_with_the_numbers(bomb: bytes) -> None:
     assert unpacked > 300 * 2**20 and len(bomb) < 2**20
     assert f"unpacks to {unpacked:,} bytes from {len(bomb):,}" in message
     assert "zip bomb" in message and "\n" not in message
+
+
+def test_a_long_sentence_styled_as_a_heading_stays_text_to_quote(tmp_path) -> None:
+    import docx
+
+    from rag.ingest import ingest
+
+    word = docx.Document()
+    word.add_heading("Annual review", 0)
+    callout = "Shipping through the northern canal doubled in 2023, and officials expect the growth to continue next year."
+    word.add_heading(callout, 2)
+    word.add_paragraph("The harbour authority published its figures in March, with a table for each terminal.")
+    word.save(tmp_path / "review.docx")
+    (doc,), _ = ingest(tmp_path)
+    assert callout in [doc.text[b.start : b.end] for b in doc.body]
