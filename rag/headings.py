@@ -29,7 +29,9 @@ NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.|[A-Z]\.)(?=\s)
 MULTI_LEVEL = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?(?=\s)")  # "1.2" / "1.2." / "3.5.1."
 ASKED = re.compile(r"^(?:Q|Question)\s*:\s+\S")  # an FAQ's "Q:  How do I ...?"
 CODE_LIKE = re.compile(r"://|^\$\s|^--?\w|\w\s?=(?!=)|[|;{}<>`]")  # a URL, a shell prompt, an option, code or markup
-COPYRIGHT = re.compile(r"^copyright\b", re.IGNORECASE)  # the document's own notice: never a credit or a heading
+# The document's own notice ("Copyright © 2005 A. Name", "Copyright 2019 The Authors"): never a credit or a heading.
+# A section named "Copyright" or "Copyright and licence" has no year and no sign, and is a heading as any other.
+COPYRIGHT = re.compile(r"^copyright\b.*(?:\b\d{4}\b|©|\(c\))", re.IGNORECASE)
 ANSWERED = re.compile(r"^(?:A|Answer)\s*:\s+\S")  # and its "A:  ..."
 ARTICLE = re.compile(
     r"^(?:article|section|chapter|part|appendix|annex|schedule|clause|exhibit|§)\s*"

@@ -302,6 +302,11 @@ def test_a_wiki_heading_with_equals_signs_stays_a_heading() -> None:
     assert len(doc.sections) == 1 and "Notes to developers" in doc.sections[0]
 
 
+def test_a_section_named_copyright_is_still_a_heading() -> None:
+    doc = parse(f"Tool README\n\nCopyright and licence\n\n{PROSE}\n", "README.txt")
+    assert doc.sections == ["Copyright and licence"]
+
+
 def test_a_copyright_notice_and_a_hyphenated_term_are_kept_as_text() -> None:
     text = ("Users and Groups\n\nJoey Hess\n\nCopyright © 2001, 2002 Joey Hess\n\nCopyright © 2005 David Mandelberg\n\n"
             "This document is free; you can redistribute it under the terms of the licence.\n\npostgres\n\n"
