@@ -26,7 +26,7 @@ from .abstain import Signals, expected_type, measure
 from .embed import QueryVectors
 from .quotes import Sentence, choose, cite, is_dependent, paragraph_of
 from .retrieve import Hit, maxsim, rank
-from .text import content_words, tokens
+from .text import SOFT_BREAK, content_words, tokens
 from .tuning import Params, shipped
 from .types import Answer
 
@@ -222,7 +222,10 @@ def render(result: Answer) -> str:
     if result.message:
         lines += [result.message, ""]
     for n, quote in enumerate(result.quotes, start=1):
-        lines.append(f"> “{' '.join(quote.text.split())}” [{n}]")
+        shown = quoted_lines(quote.text)
+        shown[0] = f"“{shown[0]}"
+        shown[-1] = f"{shown[-1]}” [{n}]"
+        lines.extend(f"> {line}" for line in shown)
         lines.append(">")
     if lines and lines[-1] == ">":
         lines.pop()
@@ -231,4 +234,12 @@ def render(result: Answer) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "follow_up", "render"]
+def quoted_lines(text: str) -> list[str]:
+    """A quote's lines for plain-text display: a paragraph is one line, while a table's rows, a list's items,
+    a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one)."""
+    code = text.lstrip().startswith(("<pre", "```", "~~~"))
+    lines = (text if code else SOFT_BREAK.sub(" ", text)).splitlines()
+    return [" ".join(line.split()) for line in lines if line.strip()] or [""]
+
+
+__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "follow_up", "quoted_lines", "render"]

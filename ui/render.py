@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answering import ABSTAIN_MESSAGE
+from rag.text import SOFT_BREAK
 from rag.types import Answer, Citation, Passage
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
@@ -35,8 +36,6 @@ PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
 RELATED_SHOWN = 3
 RELATED_NOTE = "Related passages, not an answer"
 COPY_LABEL = "Copy answer"
-# A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
-_SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![-*+•|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
 
 
 def text_html(text: str) -> str:
@@ -64,7 +63,7 @@ def reflow(text: str) -> str:
         joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
         return ("\u200b" if joined else " ") * len(gap)
 
-    return _SOFT_BREAK.sub(soft, text)
+    return SOFT_BREAK.sub(soft, text)
 
 
 def copy_text_html(text: str) -> str:
