@@ -26,7 +26,7 @@ from .abstain import Signals, expected_type, measure
 from .embed import QueryVectors
 from .quotes import Sentence, choose, cite, is_dependent, paragraph_of
 from .retrieve import Hit, maxsim, rank
-from .text import SOFT_BREAK, content_words, tokens
+from .text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
 from .tuning import Params, shipped
 from .types import Answer
 
@@ -237,7 +237,7 @@ def render(result: Answer) -> str:
 def quoted_lines(text: str) -> list[str]:
     """A quote's lines for plain-text display: a paragraph is one line, while a table's rows, a list's items,
     a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one)."""
-    code = text.lstrip().startswith(("<pre", "```", "~~~"))
+    code = text.lstrip().startswith(CODE_OPENERS)
     lines = (text if code else SOFT_BREAK.sub(" ", text)).splitlines()
     return [" ".join(line.split()) for line in lines if line.strip()] or [""]
 

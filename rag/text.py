@@ -15,6 +15,7 @@ from pathlib import Path
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
+CODE_OPENERS = ("<pre", "```", "~~~")  # a quote opening so is a code block: every line break of it counts
 SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![-*+•|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
 
 STOPWORDS = frozenset(

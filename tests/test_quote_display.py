@@ -18,3 +18,12 @@ from rag.answering import quoted_lines
 def test_a_paragraph_is_one_line_and_rows_items_and_code_keep_theirs(text: str, lines: list[str]) -> None:
     assert quoted_lines(text) == lines
     assert "".join(lines).replace(" ", "") == "".join(text.split())  # only whitespace moves
+
+
+def test_the_page_keeps_every_line_of_a_quoted_code_block_and_reflows_a_paragraph() -> None:
+    from ui.render import reflow
+
+    code = "<pre># /etc/nsswitch.conf\npasswd:   compat\nhosts:    files dns</pre>"
+    assert reflow(code) == code
+    prose = "The harbour authority said that\ntraffic doubled in 2023."
+    assert reflow(prose) == prose.replace("\n", " ") and len(reflow(prose)) == len(prose)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answering import ABSTAIN_MESSAGE
-from rag.text import SOFT_BREAK
+from rag.text import CODE_OPENERS, SOFT_BREAK
 from rag.types import Answer, Citation, Passage
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
@@ -50,8 +50,8 @@ def reflow(text: str) -> str:
     """`text` for reading on screen: line breaks that only wrap a paragraph become spaces.
 
     Keeps its length, so offsets into it still point at the same characters
-    (the page shows runs of spaces as one); blank lines, list items and table
-    rows keep their breaks.
+    (the page shows runs of spaces as one); blank lines, list items, table
+    rows and every line of a code block keep their breaks.
     A word broken by a hyphen at the line end ("Eu-" / "rope") is joined with
     a zero-width space instead, so it reads "Eu-rope". Only for display: the
     copied text and the JSON keep the document's characters.
@@ -63,7 +63,7 @@ def reflow(text: str) -> str:
         joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
         return ("\u200b" if joined else " ") * len(gap)
 
-    return SOFT_BREAK.sub(soft, text)
+    return text if text.lstrip().startswith(CODE_OPENERS) else SOFT_BREAK.sub(soft, text)
 
 
 def copy_text_html(text: str) -> str:
