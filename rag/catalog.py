@@ -3,7 +3,8 @@
 The index keeps each document's text (a text file is read back from the
 seeds; a PDF's, web page's or Word file's extracted text is stored) and each
 passage's section, but not the title ingestion found. The title is worked out
-again from the stored text by the same rules ingestion uses (`rag.ingest.parse`),
+again from the stored text by the same rules ingestion uses (`rag.ingest.parse`;
+a man page is listed by its NAME line rather than its header line, for display only),
 once per document version (keyed by the file's sha256 in the manifest), so a
 list refreshed after every rebuild costs only the documents that changed.
 
@@ -24,6 +25,7 @@ from .ingest import parse
 
 KIND_NAMES = {"pdf": "PDF", "html": "web page", "docx": "Word", "markdown": "Markdown", "text": "text"}
 _WORD = re.compile(r"\S*[^\W_]\S*")
+MAN_HEADER = re.compile(r"^(\S+)\((\w+)\)\s.*\s\1\(\2\)$")  # a man page's first line: "SSH(1) ... SSH(1)"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,11 @@ def _title(source: str, fingerprint: str, text: str) -> str | None:
     with _titles_lock:
         if key in _titles:
             return _titles[key]
-    title = parse(text, source).title
+    doc = parse(text, source)
+    title = doc.title
+    if title and MAN_HEADER.match(title):  # "GIT-STASH(1) Git Manual GIT-STASH(1)": the NAME line names it better
+        named = next((b for b in doc.body if b.section == "NAME"), None)
+        title = " ".join(text[named.start : named.end].split()) if named is not None else title
     with _titles_lock:
         if len(_titles) > 4096:  # a long-running server sees many versions; keep the cache bounded
             _titles.clear()

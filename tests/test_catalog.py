@@ -49,3 +49,13 @@ def test_a_pdf_counts_pages(tmp_path):
 
 def test_a_file_name_in_words():
     assert name_in_words("reports/ssh-manual_v2.txt") == "ssh manual v2"
+
+
+def test_a_man_page_is_listed_by_its_name_line(make_seeds, build_hash_index):
+    page = ("GIT-STASH(1)\t\t\t  Git Manual\t\t\t  GIT-STASH(1)\n\nNAME\n       git-stash - Stash the changes in a dirty "
+            "working directory away\n\nDESCRIPTION\n       Use git stash when you want to record the current state of "
+            "the working directory and the index, but want to go back to a clean working directory.\n")
+    index = build_hash_index(make_seeds({"git-stash.txt": page, **SMALL_CORPUS}))
+    found = {info.source: info for info in catalog(index)}
+    assert found["git-stash.txt"].title == "git-stash - Stash the changes in a dirty working directory away"
+    assert parse(page, "git-stash.txt").title == "GIT-STASH(1) Git Manual GIT-STASH(1)"  # search's label is unchanged
