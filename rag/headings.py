@@ -19,9 +19,10 @@ import re
 _SENTENCE_END = (".", "!", "?", ".”", '."', ".)", "?”", '?"', "!”")
 
 ATX = re.compile(r"^#{1,6}\s+\S")
-BULLET = re.compile(r"^[-*+•]\s")
+BULLETS = "-*+•◦○●▪▫■□‣⁃"  # the marks lists are drawn with, a man page's "○" among them
+BULLET = re.compile(rf"^[{re.escape(BULLETS)}]\s")
 RULE = re.compile(r"^([=\-~*^+#_])\1{2,}$")  # a line of one repeated mark: an underline or a rule
-LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)]|\([a-z]\)|[a-z]\)|\((?:i|ii|iii|iv|v|vi|vii|viii|ix|x)\))\s+\S")
+LIST_ITEM = re.compile(f"^(?:[{re.escape(BULLETS)}]|" + r"\d{1,3}[.)]|\([a-z]\)|[a-z]\)|\((?:i|ii|iii|iv|v|vi|vii|viii|ix|x)\))\s+\S")
 TABLE_ROW = re.compile(r"^[|+].*[|+]$")
 _GRID_BORDER = re.compile(r"^\+[-=+:]+\+$")
 OUTLINE = re.compile(r"^\*{1,6}\s+\S")  # Org-mode: "* INTRODUCTION", "** Socket directory"

@@ -380,3 +380,14 @@ def test_many_similar_numbered_paragraphs_are_body_not_headings() -> None:
         f"Paragraph {i} says that harbour {i} rebuilt grid {i} to handle electric ships before {i + 1}."
         for i in range(500)) + "\n"
     assert HEADING not in {b.kind for b in parse(small, "x.txt").blocks}
+
+
+def test_a_man_page_bullet_is_a_list_item_not_a_section() -> None:
+    text = ("ZSTD(1)\n\nOPTIONS\n\t   Note: the window log must also be passed to the decompressor.\n\n"
+            "       \u25cb   -D DICT: use DICT as Dictionary to compress or decompress FILE(s)\n\n"
+            "       \u25cb   --patch-from FILE: Specify the file to be used as a reference point\n"
+            "\t   for the diff engine. This is effectively dictionary compression with some\n"
+            "\t   convenient parameter selection.\n")
+    doc = parse(text, "zstd.txt")
+    assert doc.sections == ["OPTIONS"]
+    assert any(_text(doc, b).startswith("\u25cb   -D DICT") for b in doc.body)
