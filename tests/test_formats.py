@@ -494,3 +494,21 @@ def test_a_long_sentence_styled_as_a_heading_stays_text_to_quote(tmp_path) -> No
     word.save(tmp_path / "review.docx")
     (doc,), _ = ingest(tmp_path)
     assert callout in [doc.text[b.start : b.end] for b in doc.body]
+
+
+ZLIB_HOW = Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html")  # Debian's zlib1g-dev
+
+
+@pytest.mark.skipif(not ZLIB_HOW.exists(), reason="needs zlib1g-dev's zlib_how.html (apt-get install zlib1g-dev)")
+def test_an_old_style_page_keeps_the_text_between_its_tags() -> None:
+    """zlib's usage example puts its prose straight inside <body>, between a </pre> and the next tag; the
+    main-content reader loses about a tenth of it. A page with no navigation, header or footer keeps every
+    visible word instead, and a note says so."""
+    ex = read_document(ZLIB_HOW, ZLIB_HOW.read_bytes())
+    for sentence in ("is simply the buffer size for feeding data to and pulling data",
+                     "This is an ugly hack required to avoid corruption of the input and output data"):
+        assert sentence in " ".join(ex.text.split())
+    assert "#include <stdio.h>\n#include <string.h>" in ex.text  # code keeps its lines
+    assert ex.notes and ex.notes[0].startswith("kept all visible text")
+    page = ZLIB_HOW.read_text("latin-1").replace("<body", "<nav><a href='/'>Home</a></nav><body", 1)
+    assert not read_document(Path("site.html"), page.encode("latin-1")).notes  # a furnished page: main content

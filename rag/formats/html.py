@@ -21,6 +21,10 @@ from .base import Extracted, FormatError, TextBuilder, need, table_row
 MAX_BYTES = 50 * 2**20
 CHARSET = re.compile(rb"""(?i)<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""")
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# A page with any of these has furniture for the main-content reader to leave out.
+FURNISHED = re.compile(r"""<(?:nav|header|footer|aside)\b|\b(?:class|id)\s*=\s*["'][^"']*"""
+                       r"(?:nav|menu|footer|sidebar|cookie|share|banner|breadcrumb)", re.IGNORECASE)
+KEEP_SHARE = 0.95  # below this share of an unfurnished page's visible words, the reader lost text
 SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas", "select"}
 BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "li", "ul", "ol", "dl",
           "dt", "dd", "table", "tr", "blockquote", "pre", "figure", "figcaption", "form", "br", "hr", "address"}
@@ -49,6 +53,9 @@ def read(data: bytes, name: str) -> Extracted:
         words = " ".join(main.itertext()).split() if main is not None else []
         # Only the page title is no main content either (trafilatura returns it when it finds nothing else).
         if words and words != title.split():
+            whole = _unfurnished_text(page, len(words))
+            if whole is not None:
+                return whole
             out = TextBuilder()
             names = {_text(h) for h in main.iter("head")}
             if title and main.find(".//head[@rend='h1']") is None and title not in names:
@@ -121,6 +128,21 @@ def _items(lst: Any) -> list[str]:
         for sub in item.findall("list"):
             lines += _items(sub)
     return lines
+
+
+def _unfurnished_text(page: str, kept: int) -> Extracted | None:
+    """All visible text, when the main-content reader kept under `KEEP_SHARE` of a page that has no navigation,
+    header, footer, menu or banner to leave out: an old-style page whose text sits between tags, which the
+    reader loses. None otherwise."""
+    if FURNISHED.search(page):
+        return None
+    out = TextBuilder()
+    _visible_text(page, out)
+    visible = len("".join(out.parts).split())
+    if kept >= KEEP_SHARE * visible:
+        return None
+    return out.build("html", [f"kept all visible text: the main-content reader found {kept:,} of its {visible:,} "
+                              "words on a page with no navigation, header or footer to leave out"])
 
 
 def _visible_text(page: str, out: TextBuilder) -> None:
