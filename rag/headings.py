@@ -29,7 +29,8 @@ OUTLINE = re.compile(r"^\*{1,6}\s+\S")  # Org-mode: "* INTRODUCTION", "** Socket
 NUMBER = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[IVXLC]{1,6}\.|[A-Z]\.)(?=\s)")
 MULTI_LEVEL = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?(?=\s)")  # "1.2" / "1.2." / "3.5.1."
 ASKED = re.compile(r"^(?:Q|Question)\s*:\s+\S")  # an FAQ's "Q:  How do I ...?"
-CODE_LIKE = re.compile(r"://|^\$\s|^--?\w|\w\s?=(?!=)|[|;{}<>`]")  # a URL, a shell prompt, an option, code or markup
+# A URL, a shell prompt, an option, an assignment, code or markup (a MyST target: "(label)=").
+CODE_LIKE = re.compile(r"://|^\$\s|^--?\w|\w\s?=(?!=)|[|;{}<>`]|^\(.*\)=$")
 # The document's own notice ("Copyright © 2005 A. Name", "Copyright 2019 The Authors"): never a credit or a heading.
 # A section named "Copyright" or "Copyright and licence" has no year and no sign, and is a heading as any other.
 COPYRIGHT = re.compile(r"^copyright\b.*(?:\b\d{4}\b|©|\(c\))", re.IGNORECASE)

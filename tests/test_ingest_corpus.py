@@ -289,6 +289,7 @@ def test_faq_q_and_a_pairs_cite_their_question_and_an_answer_is_never_a_heading(
 
 
 @pytest.mark.parametrize("line", ["$ ~/.venvs/foo/bin/python -m pip install foo", "break-system-packages = true",
+                                  "(Fixing conflicting dependencies)=",
                                   "https://wiki.example.org/Chromium/Debugging", "./configure CFLAGS=\"-fpie\""])
 def test_a_command_or_link_over_prose_is_text_to_quote_not_a_heading(line: str) -> None:
     text = f"Install guide\n=============\n\nSetup\n-----\n\nRun this:\n{line}\n{PROSE}\n"
