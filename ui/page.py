@@ -110,9 +110,10 @@ FEEDBACK_JS = """<script>
 </script>""".replace("LABELS", json.dumps(FEEDBACK_LABELS)).replace("WORDS", json.dumps(FEEDBACK_WORDS))
 HEAD = COPY_JS + FEEDBACK_JS
 
-# After an answer: bring the newest question (and the start of its answer) into view, inside the chat and the page.
+# Once the page's load has opened the question box: put the cursor in it.
 FOCUS_JS = """() => { document.querySelector("#rag-question textarea")?.focus(); }"""
 
+# After an answer: bring the newest question (and the start of its answer) into view, inside the chat and the page.
 SCROLL_JS = """() => {
   const show = () => {
     const asked = document.querySelectorAll("#rag-chat .rag-question");
