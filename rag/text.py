@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from .headings import BULLETS
+
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-# A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
 CODE_OPENERS = ("<pre", "```", "~~~")  # a quote opening so is a code block: every line break of it counts
-SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![-*+•◦○●▪▫■□‣⁃|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
+# A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
+SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![" + re.escape(BULLETS) + r"|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
 
 STOPWORDS = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "let", "may", "might", "must", "shall", "us", "via", "per", "etc", "according", "within", "without", "upon"]
