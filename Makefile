@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv index eval followups heldout calibrate bench lint clean
+.PHONY: run test venv index eval followups heldout calibrate bench lint screenshots clean
 
 run: $(STAMP)  ## set everything up and start the web chat
 	$(BIN)/rag serve
@@ -49,6 +49,9 @@ calibrate: $(STAMP)  ## refit rag/params.json on every development gold set
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+
+screenshots: $(STAMP)  ## redraw docs/workspace-*.png from the browser tests (a plain test run writes them to artifacts/)
+	RAG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/test_browser_workspace.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ui tests bench

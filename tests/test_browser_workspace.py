@@ -8,7 +8,8 @@ what it records) reaches the log, a reload keeps the conversation, a dropped
 document is removed again, a PDF printed by Chromium is uploaded (its transfer
 and then its indexing shown), answered with its page cited, followed up,
 filtered to and given feedback. Screenshots of each state go to
-docs/workspace-*.png. A last test runs `rag serve` itself, stops and starts
+artifacts/workspace-*.png, or to docs/ with `make screenshots` (a test run never
+writes a tracked file). A last test runs `rag serve` itself, stops and starts
 it on the same folder, and finds the conversation and settings after a reload.
 
 Needs /usr/bin/chromium (Debian: `apt-get install -y chromium`); skipped without it.
@@ -40,7 +41,8 @@ pytestmark = [pytest.mark.model, pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
+# Screenshots: artifacts/ (ignored by git) unless `make screenshots` points RAG_SCREENSHOTS at docs/.
+SHOTS = Path(os.environ.get("RAG_SCREENSHOTS") or ROOT / "artifacts")
 MANUAL = ROOT / "tests" / "gold" / "docs" / "ssh-manual.txt"  # hard-wrapped, long enough to index for a while
 UPLOADED = "uploads/ssh-manual.txt"
 REBUILD_WAIT = 900  # seconds: an upper bound for a rebuild on a busy machine, not a performance assertion
@@ -94,8 +96,8 @@ def tab(browser, url):  # noqa: F811 - the browser fixture imported above
 
 
 def shot(tab: Page, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
-    tab.page.screenshot(path=str(DOCS / f"workspace-{name}.png"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(SHOTS / f"workspace-{name}.png"))
 
 
 def doc_label(tab: Page, source: str):
@@ -447,8 +449,8 @@ def test_on_a_phone_the_chat_comes_first_and_shows_the_newest_question(browser, 
         page.wait_for_timeout(1200)  # the chat settles (its own autoscroll runs after ours)
         assert page.evaluate(in_view), "the newest question is scrolled out of view"
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "workspace-phone.png"))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "workspace-phone.png"))
     finally:
         context.close()
 
