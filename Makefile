@@ -30,11 +30,10 @@ eval: $(STAMP)  ## held-out report over the development gold sets, with ablation
 		--chart docs/abstention-tradeoff.png --compare docs/eval.json
 
 followups: $(STAMP)  ## follow-up questions answered with their conversation and alone: development and two held-out sets
-	$(BIN)/python -m rag.conversations tests/gold/followups/conversations.jsonl --seeds tests/gold/docs \
-		--index .rag-cache/dev
-	$(BIN)/python -m rag.conversations tests/gold/followups-heldout/conversations.jsonl \
+	$(BIN)/rag followups tests/gold/followups/conversations.jsonl --seeds tests/gold/docs --index .rag-cache/dev
+	$(BIN)/rag followups tests/gold/followups-heldout/conversations.jsonl \
 		--seeds tests/gold/followups-heldout/docs --index .rag-cache/followups-heldout
-	$(BIN)/python -m rag.conversations tests/gold/followups-heldout2/conversations.jsonl \
+	$(BIN)/rag followups tests/gold/followups-heldout2/conversations.jsonl \
 		--seeds tests/gold/followups-heldout2/docs --index .rag-cache/followups-heldout2
 
 heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences and two FAQs, kept out of every fit, scored as shipped
@@ -45,7 +44,7 @@ heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences and two FAQs, kept out o
 	$(BIN)/rag eval tests/faq --seeds tests/faq/docs --index .rag-cache/faq --shipped --ablations
 
 calibrate: $(STAMP)  ## refit rag/params.json on every development gold set
-	$(BIN)/python bench/calibrate.py
+	$(BIN)/rag calibrate
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

@@ -1,4 +1,4 @@
-"""The `rag` command: build, search, ask, eval, serve.
+"""The `rag` command: build, search, ask, serve, feedback, and the evaluators' eval, followups, calibrate.
 
 Errors from the library become one line on stderr and exit code 1, never a
 traceback. `--json` prints the same fields as the library's dataclasses.
@@ -7,15 +7,18 @@ traceback. `--json` prints the same fields as the library's dataclasses.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .default import default_paths
 from .errors import RagError
+from .maintain import add_commands
 
 EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx); the index is rebuilt when they "
           "change.")
@@ -42,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rag")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def valid_text(text: str) -> str:
     """`text` with bytes that were not UTF-8 (kept by Python as lone surrogates) replaced by U+FFFD.
 
@@ -51,10 +63,35 @@ def valid_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with "did you mean …?" on a mistyped subcommand or option."""
+
+    def error(self, message: str) -> NoReturn:
+        words: list[str] = []
+        if match := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
+            typed, words = match[1], re.findall(r"'([^']*)'", match[2])
+        elif match := re.search(r"unrecognized arguments: (\S+)", message):
+            typed, words = match[1].split("=")[0], _options(self)
+        if words and (near := difflib.get_close_matches(typed, words, n=1, cutoff=0.6)):
+            message += f"; did you mean '{near[0]}'?"
+        super().error(message)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of `parser` and of its subcommands, at any depth."""
+    found = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += _options(child)
+    return found
+
+
 def _parser() -> argparse.ArgumentParser:
     seeds, index = default_paths()
-    parser = argparse.ArgumentParser(prog="rag", description=__doc__.splitlines()[0], epilog=EPILOG)
-    sub = parser.add_subparsers(metavar="COMMAND")
+    parser = _Parser(prog="rag", description=__doc__.splitlines()[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"rag {_version()}")
+    sub = parser.add_subparsers(metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("build", help="build the index from the seeds folder")
     p.add_argument("--seeds", type=Path, default=seeds, help=f"documents folder (default: {seeds})")
@@ -84,25 +121,7 @@ def _parser() -> argparse.ArgumentParser:
                    "a follow-up (\"and why?\") is searched with the earlier questions")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="run gold-question sets and print retrieval and answer metrics")
-    p.add_argument("gold", type=Path, nargs="+", help="gold sets (JSONL, one per document; format in README), "
-                   "or folders of them")
-    _index_option(p, index)
-    p.add_argument("--seeds", type=Path, default=None, help="documents folder: build (or reuse) an index of it "
-                   "in --index (default: .rag-cache/NAME)")
-    p.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
-    p.add_argument("--json", dest="json_out", type=Path, help="write the full results to this JSON file")
-    p.add_argument("--min", dest="minimums", action="append", default=[], metavar="METRIC=VALUE",
-                   help="exit 1 if METRIC is below VALUE (repeatable), e.g. --min hit@5=0.95")
-    p.add_argument("--max", dest="maximums", action="append", default=[], metavar="METRIC=VALUE",
-                   help="exit 1 if METRIC is above VALUE (repeatable), e.g. --max false_abstention=0.04")
-    p.add_argument("--compare", type=Path, help="show deltas against a saved --json run")
-    p.add_argument("--ablations", action="store_true",
-                   help="also rank by the naive baseline, dense only, BM25 only, RRF and late interaction")
-    p.add_argument("--shipped", action="store_true", help="score every set with the shipped rag/params.json "
-                   "instead of fitting without each document (for documents the parameters never saw)")
-    p.add_argument("--chart", type=Path, help="save the abstention trade-off chart (PNG) here")
-    p.set_defaults(func=cmd_eval)
+    add_commands(sub, index, _index_option, open_index_of)
 
     p = sub.add_parser("serve", help="start the web chat")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -139,7 +158,7 @@ def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
                    "milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION (never rebuilt)")
 
 
-def _open(args: argparse.Namespace, *, live: bool = False) -> Any:
+def open_index_of(args: argparse.Namespace, *, live: bool = False) -> Any:
     """The index the user named (must be current), or the default one (rebuilt when stale).
 
     `live` is for long-running commands: they get the `rag.live.LiveIndex`,
@@ -191,7 +210,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .query import check_question
 
     check_question(args.question, args.k)
-    passages = _open(args).retrieve(args.question, args.k)
+    passages = open_index_of(args).retrieve(args.question, args.k)
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False, indent=2))
         return 0
@@ -212,7 +231,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             print("Type a question per line; Ctrl-D to finish.", file=sys.stderr)
         questions = None
-    index = _open(args, live=questions is None)
+    index = open_index_of(args, live=questions is None)
     stream = questions if questions is not None else (valid_text(line.rstrip("\n")) for line in _stdin_lines())
     failed = False
     history: list[str] | None = [] if args.conversation else None
@@ -244,16 +263,6 @@ def _stdin_lines() -> Any:
     return iter(sys.stdin)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .loading import open_index
-    from .report import run_cli
-
-    if args.seeds is not None and not args.store:
-        target = args.index or Path(".rag-cache") / args.seeds.resolve().name
-        return run_cli(args, open_index(args.seeds, target))
-    return run_cli(args, _open(args))
-
-
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .feedback import export_lines
@@ -276,7 +285,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
-    index = _open(args, live=True)
+    index = open_index_of(args, live=True)
     try:
         launch(index, host=args.host, port=args.port, upload=args.upload, feedback_log=args.feedback_log)
     finally:

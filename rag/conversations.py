@@ -7,6 +7,8 @@ history=...)`) and alone, the baseline that ignores the conversation. For
 answerable follow-ups the figure is the share whose first three quotes hold
 gold evidence; for the others, the share that abstain.
 
+`rag followups GOLD --seeds DIR --index DIR` prints the figures.
+
 Does not fit anything: the answers use the index's shipped parameters, and
 `rag.followup` has only fixed rules.
 """
@@ -14,7 +16,6 @@ Does not fit anything: the answers use the index's shipped parameters, and
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,29 +118,5 @@ def format_report(report: FollowupReport) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m rag.conversations GOLD --seeds DIR --index DIR`: print the figures."""
-    import argparse
+__all__ = ["Figures", "FollowupReport", "Outcome", "format_report", "load_conversations", "score"]
 
-    from .errors import RagError
-    from .loading import open_index
-
-    parser = argparse.ArgumentParser(prog="python -m rag.conversations", description=__doc__.splitlines()[0])
-    parser.add_argument("gold", type=Path, help="conversation gold set (JSONL with a history field)")
-    parser.add_argument("--seeds", type=Path, required=True, help="the documents folder")
-    parser.add_argument("--index", type=Path, required=True, help="index folder (built or reused)")
-    parser.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
-    args = parser.parse_args(argv)
-    try:
-        print(format_report(score(open_index(args.seeds, args.index), args.gold, k=args.k)))
-    except RagError as err:
-        print(f"rag: error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-__all__ = ["Figures", "FollowupReport", "Outcome", "format_report", "load_conversations", "main", "score"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

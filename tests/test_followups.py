@@ -18,7 +18,8 @@ from conftest import quiet
 
 import rag
 from rag.answering import explain
-from rag.conversations import format_report, main, score
+from rag.cli import main
+from rag.conversations import format_report, score
 from rag.followup import leans
 
 GOLD = Path(__file__).parent / "gold"
@@ -64,8 +65,8 @@ def test_questions_without_history_are_answered_as_before(dev_index):
     assert standing >= len(questions) // 2
 
 
-def test_the_module_prints_the_figures(dev_index, capsys):
-    assert main([str(CONVERSATIONS), "--seeds", str(GOLD / "docs"), "--index", str(dev_index.index_dir)]) == 0
+def test_rag_followups_prints_the_figures(dev_index, capsys):
+    assert main(["followups", str(CONVERSATIONS), "--seeds", str(GOLD / "docs"), "--index", str(dev_index.index_dir)]) == 0
     out = capsys.readouterr().out
     assert "with history" in out and "evidence in first 3 quotes" in out
 
