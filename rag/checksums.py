@@ -9,19 +9,23 @@ file in full: any changed byte is refused before anything is answered.
 
 Hashing is the price: it reads every byte, where loading otherwise maps the
 files and reads only what a question reaches. `bench/bench_checksums.py
---dimension 384` measured, as ratios to a load with no check: a 1,000-passage
-index (21 MB) loads in 2.8x the time (the sampled check this replaced, which
-missed bytes changed between its samples, 1.3x), a 5,000-passage one (106 MB)
-in 3.9x (sampled 1.04x); the cost grows with the files' size. Files are hashed
-on `WORKERS` threads (sha256 releases the GIL); on a busy machine that gained
-nothing over one. A check per block as each block is first read would load
-as fast as the sampled one, but a Flat FAISS search reads every vector, so
-the first question would still hash the whole vectors file, and every reader
-of the arrays would have to check its rows: not done.
+--dimension 384` measured (load average 7 on two cores), as ratios to a load
+with no check: a 1,000-passage index (21 MB) loads in 2.2x the time (the
+sampled check this replaced, which missed bytes changed between its samples,
+1.03x), a 5,000-passage one (106 MB) in 4.7x (sampled 1.27x); the cost grows
+with the files' size. sha256 releases the GIL, so `mismatch` can hash on
+several threads, but there two were no faster than one (2.26x and 5.18x), so
+loading uses one. A check per block as each block is first read would load
+about as fast as the sampled one, but a Flat FAISS search reads every vector,
+so the first question would still hash the whole vectors file (1.07x and
+1.5x with it), and every reader of the arrays would have to check its rows:
+not done.
 
 A build hashes every file it writes as it seals it (the text files as they are
-written), and its read-back of the index hashes them again: a check that
-trusted a file's time stamps could miss a write within the same clock tick.
+written); checking the earlier index before re-using its rows and reading the
+new one back hash them again: 0.28x and 0.45x of a build after one document
+changed, at 1,000 and 5,000 passages. Trusting a file's time stamps instead
+of hashing it again could miss a write within the same clock tick.
 
 An index built before full checksums (large binary files with only a size and
 a sampled sha256 in the manifest) still loads, checked the old way: by size
@@ -45,7 +49,7 @@ HASH_LIMIT = 1 << 62  # bytes; binary files larger than this would be checked by
 OLD_HASH_LIMIT = 64 << 10  # what builds before full checksums hashed in full (text files aside)
 TEXT_SUFFIXES = (".jsonl", ".json")  # always hashed in full
 SAMPLES, BLOCK = 64, 1024
-WORKERS = 2  # threads hashing on load
+WORKERS = 1  # threads hashing on load: two were no faster than one on the busy two-core machine measured
 _READ = 1 << 20
 
 
