@@ -93,8 +93,8 @@ def record(log_path: str | Path, *, verdict: str, question: str, history: Sequen
     path = Path(log_path)
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
     if len(data) > MAX_RECORD_BYTES:
-        raise InputError(f"Feedback not recorded: it takes {len(data):,} bytes, more than the {MAX_RECORD_BYTES:,} "
-                         "one record may (question, earlier questions and quotes); ask a shorter question.")
+        raise InputError(f"This feedback takes {len(data):,} bytes, more than the {MAX_RECORD_BYTES:,} one record may "
+                         "hold (question, earlier questions and quotes), so it was not recorded; ask a shorter question.")
     # The same verdict on the same answer twice in a row (a double click, a button firing twice) is one record.
     same = json.dumps({k: v for k, v in line.items() if k != "time"}, sort_keys=True, ensure_ascii=False)
     try:

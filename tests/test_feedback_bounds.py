@@ -30,7 +30,7 @@ def test_an_oversized_record_is_refused_and_nothing_is_written(tmp_path, part) -
     big = "x" * (feedback.MAX_RECORD_BYTES + 1)
     kwargs = {"question": big if part == "question" else "q?", "quote": big if part == "quote" else "",
               "history": [big] if part == "history" else ()}
-    with pytest.raises(InputError, match=r"Feedback not recorded: .* bytes, more than the .*shorter question"):
+    with pytest.raises(InputError, match=r"This feedback takes .* bytes, more than the .*not recorded; ask a shorter question"):
         _record(log, **kwargs)
     assert log.read_bytes() == before
 
