@@ -2,9 +2,15 @@
 
 Builds a synthetic ~1,000-passage index with the fast HashEmbedder (and, with
 `--dimension 384`, vectors the size the real model writes), then times
-`rag.load_index` three ways: with no checksum check at all, with the shipped,
-bounded check (see `rag.checksums`), and with every file hashed in full.
-Prints figures; asserts nothing.
+`rag.load_index` each way a check could be made, as a ratio to loading with no
+check at all: the sampled check of builds before full checksums (size and 64
+blocks of each large array), and every file hashed in full on one thread and
+on two (loading uses `rag.checksums.WORKERS`). A per-block check made as
+a block is first read would load as fast as the sampled one, but a Flat FAISS
+search reads every vector, so the first question would still hash the whole
+vectors file: its lower bound is the sampled load plus that hash, printed too.
+Then times a build after one document changed, and the share of it spent in
+sha256. Prints figures; asserts nothing.
 
     python bench/bench_checksums.py [--passages 1000] [--dimension 64] [--repeat 15]
 """
@@ -15,6 +21,7 @@ import argparse
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,33 +48,46 @@ def corpus(folder: Path, passages: int) -> None:
         (folder / f"doc{d:03}.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
 
 
-MODES = ("no check", "bounded check (shipped)", "every file hashed")
+# mode -> (hash limit, threads) of the check; None: no check
+MODES = {"no check": None, "sampled (before)": (checksums.OLD_HASH_LIMIT, 1),
+         "full sha256, 1 thread": (checksums.HASH_LIMIT, 1), "full sha256, 2 threads": (checksums.HASH_LIMIT, 2)}
 
 
 def timed(index_dir: Path, embedder: HashEmbedder, repeat: int) -> dict[str, float]:
     """Median load time per mode; the modes take turns, so drift in the machine's speed hits each alike."""
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
-    limit, mismatch = rag.store.HASH_LIMIT, checksums.mismatch
+    mismatch = checksums.mismatch
     try:
         for _ in range(repeat):
-            for mode in MODES:
-                rag.store.HASH_LIMIT = 1 << 62 if mode == "every file hashed" else limit
-                checksums.mismatch = (lambda *_args: "") if mode == "no check" else mismatch  # type: ignore[assignment]
+            for mode, way in MODES.items():
+                def check(index_dir: Path, sums: dict, _limit: object = None, way: tuple | None = way) -> str:
+                    return "" if way is None else mismatch(index_dir, sums, way[0], workers=way[1])
+                checksums.mismatch = check  # type: ignore[assignment]
                 start = time.perf_counter()
                 rag.load_index(index_dir, embedder=embedder)
                 times[mode].append(time.perf_counter() - start)
     finally:
-        rag.store.HASH_LIMIT, checksums.mismatch = limit, mismatch
+        checksums.mismatch = mismatch
     return {mode: statistics.median(values) for mode, values in times.items()}
 
 
-def check_alone(index_dir: Path, manifest: rag.store.Manifest, repeat: int) -> float:
-    """Median time of the check by itself (what `store.read` adds), for a figure free of load-time noise."""
+def hash_time(path: Path, repeat: int) -> float:
+    """Median time to sha256 one file in full."""
     times = []
-    for _ in range(repeat * 5):
+    for _ in range(repeat):
+        start = time.perf_counter()
+        checksums._sha256(path)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def check_alone(index_dir: Path, manifest: rag.store.Manifest, repeat: int, limit: int, workers: int) -> float:
+    """Median time of one way of checking by itself (what `store.read` adds), free of load-time noise."""
+    times = []
+    for _ in range(repeat * 3):
         start = time.perf_counter()
         checksums.data_files(index_dir, manifest.files.values())
-        checksums.mismatch(index_dir, manifest.checksums)
+        checksums.mismatch(index_dir, manifest.checksums, limit, workers=workers)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -89,14 +109,50 @@ def main() -> int:
         rag.load_index(index_dir, embedder=embedder)  # warm the page cache and imports
         medians = timed(index_dir, embedder, args.repeat)
         bare = medians["no check"]
-        print(f"{len(index.passages)} passages, {len(files)} data files, {size / 1e6:.1f} MB, "
-              f"{args.dimension}-d vectors; load_index, median of {args.repeat}:")
-        for mode, seconds in medians.items():
-            print(f"  {mode:24} {1000 * seconds:6.1f} ms  ({1000 * (seconds - bare):+.1f} ms, "
-                  f"{100 * (seconds - bare) / bare:+.1f}%)")
-        alone = check_alone(index_dir, index.manifest, args.repeat)
-        print(f"  the shipped check alone: {1000 * alone:.2f} ms, {100 * alone / bare:.1f}% of the unchecked load")
+        vectors = index_dir / index.manifest.files["vectors"]
+        lazy = medians["sampled (before)"] + hash_time(vectors, args.repeat)
+        print(f"{len(index.passages)} passages, {len(files)} data files, {size / 1e6:.1f} MB "
+              f"(vectors {vectors.stat().st_size / 1e6:.1f} MB), {args.dimension}-d vectors; load_index, "
+              f"median of {args.repeat}, as a ratio to loading with no check:")
+        for mode, seconds in [*medians.items(), ("per-block lazy, lower bound", lazy)]:
+            print(f"  {mode:28} {seconds / bare:5.2f}x  ({1000 * seconds:7.1f} ms)")
+        for mode, way in MODES.items():
+            if way is not None:
+                alone = check_alone(index_dir, index.manifest, args.repeat, *way)
+                print(f"  the check alone, {mode:22} {1000 * alone:7.2f} ms, {alone / bare:.2f}x the unchecked load")
+        one_document_changed(seeds, index_dir, embedder, args.repeat)
     return 0
+
+
+def one_document_changed(seeds: Path, index_dir: Path, embedder: HashEmbedder, repeat: int) -> None:
+    """Median time of a build after one document changed, and the share of it spent in sha256 (the earlier
+    index checked before its rows are re-used, the new files sealed, the new index read back)."""
+    sha256, spent, walls = checksums._sha256, [0.0], []
+    lock = threading.Lock()
+
+    def timed_sha256(path: Path) -> str:
+        start = time.perf_counter()
+        try:
+            return sha256(path)
+        finally:
+            with lock:
+                spent[0] += time.perf_counter() - start
+
+    shares = []
+    checksums._sha256 = timed_sha256  # type: ignore[assignment]
+    try:
+        for n in range(max(3, repeat // 3)):
+            with open(seeds / "doc000.txt", "a", encoding="utf-8") as handle:
+                handle.write(f"\nA new closing paragraph, number {n}, about the harbour archive.\n")
+            spent[0] = 0.0
+            start = time.perf_counter()
+            rag.build_index(seeds, index_dir, embedder=embedder, log=lambda _line: None)
+            walls.append(time.perf_counter() - start)
+            shares.append(spent[0] / walls[-1])
+    finally:
+        checksums._sha256 = sha256  # type: ignore[assignment]
+    print(f"  one document changed: build {1000 * statistics.median(walls):.0f} ms (median of {len(walls)}), "
+          f"sha256 {statistics.median(shares):.2f}x of it (thread time, summed over threads)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,16 @@ Each log line holds the verdict ("helpful", "wrong" or "should_abstain"), the
 question, the earlier questions of the conversation, the answer's quotes with
 their citations (and whether it abstained), the index version that answered
 and the time. Lines are appended with one write each under a lock, so
-concurrent users never interleave.
+concurrent users of one process never interleave (two processes should not
+share a log).
+
+The log is bounded: a record over `MAX_RECORD_BYTES` is refused (InputError
+saying so; nothing is cut, since a shortened question or quote would export as
+a gold-set line that no longer matches what was asked or quoted), and a log
+that would pass `MAX_LOG_BYTES` is rotated first: feedback.jsonl becomes
+feedback.jsonl.1, .1 becomes .2 and so on, the oldest past `KEEP` removed.
+Export reads the rotated files too, oldest first. Lines are split at "\n"
+only: U+2028, U+0085 and the like inside a question are text, not line ends.
 
 A candidate is what an evaluator reviews before adding it to a gold set:
 - helpful: answerable, the quotes as evidence (verbatim text, so it survives
@@ -23,8 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import glob
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -33,6 +44,9 @@ from typing import Any
 from .errors import InputError
 
 VERDICTS = ("helpful", "wrong", "should_abstain")
+MAX_RECORD_BYTES = 256 << 10  # one record's line: a question of 2,000 characters and k quotes take a few KB
+MAX_LOG_BYTES = 8 << 20  # a log is rotated before a record would take it past this
+KEEP = 4  # rotated files kept (feedback.jsonl.1 newest … feedback.jsonl.4 oldest): at most ~40 MB in all
 _lock = threading.Lock()
 
 
@@ -78,6 +92,9 @@ def record(log_path: str | Path, *, verdict: str, question: str, history: Sequen
                  sources=sources)
     path = Path(log_path)
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+    if len(data) > MAX_RECORD_BYTES:
+        raise InputError(f"This feedback takes {len(data):,} bytes, more than the {MAX_RECORD_BYTES:,} one record may "
+                         "hold (question, earlier questions and quotes), so it was not recorded; ask a shorter question.")
     # The same verdict on the same answer twice in a row (a double click, a button firing twice) is one record.
     same = json.dumps({k: v for k, v in line.items() if k != "time"}, sort_keys=True, ensure_ascii=False)
     try:
@@ -85,6 +102,12 @@ def record(log_path: str | Path, *, verdict: str, question: str, history: Sequen
         with _lock:
             if _last.get(str(path.resolve())) == same:
                 return line
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size and size + len(data) > MAX_LOG_BYTES:
+                _rotate(path)
             with open(path, "ab") as out:
                 out.write(data)
             _last[str(path.resolve())] = same
@@ -93,28 +116,58 @@ def record(log_path: str | Path, *, verdict: str, question: str, history: Sequen
     return line
 
 
-def read_log(log_path: str | Path) -> list[dict[str, Any]]:
-    """The log's records; InputError naming the line for one that is not a feedback record."""
+def _rotate(path: Path) -> None:
+    """feedback.jsonl -> feedback.jsonl.1, .1 -> .2, …; the file past `KEEP` (the oldest) is removed."""
+    path.with_name(f"{path.name}.{KEEP}").unlink(missing_ok=True)
+    for n in range(KEEP - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{n + 1}"))
+    os.replace(path, path.with_name(f"{path.name}.1"))
+
+
+def log_files(log_path: str | Path) -> list[Path]:
+    """The files of a log, oldest first: its rotated files (highest number first), then the log itself."""
     path = Path(log_path)
+    rotated = []
+    for other in path.parent.glob(f"{glob.escape(path.name)}.*"):
+        number = other.name[len(path.name) + 1:]
+        if number.isdigit() and other.is_file():
+            rotated.append((int(number), other))
+    return [p for _, p in sorted(rotated, reverse=True)] + ([path] if path.exists() or not rotated else [])
+
+
+def read_log(log_path: str | Path) -> list[dict[str, Any]]:
+    """The log's records, its rotated files' first (oldest first); InputError naming the file and line for one
+    that is not a feedback record."""
+    records = []
+    for path in log_files(log_path):
+        records += _read_file(path)
+    return records
+
+
+def _read_file(path: Path) -> list[dict[str, Any]]:
+    records = []
     try:
-        text = path.read_text("utf-8")
+        with open(path, "rb") as handle:  # binary lines end at b"\n" only, whatever a question holds
+            for number, raw in enumerate(handle, start=1):
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    raise InputError(f"{path}:{number}: not valid JSON; each line must be one feedback record.") from None
+                if (not isinstance(data, dict) or data.get("verdict") not in VERDICTS
+                        or not isinstance(data.get("question"), str)):
+                    raise InputError(f"{path}:{number}: not a feedback record (needs a verdict in "
+                                     f"{', '.join(VERDICTS)} and a question).")
+                records.append(data)
     except FileNotFoundError:
         raise InputError(f"Feedback log {path} does not exist; it is written by the web chat's feedback buttons "
                          "(`rag serve --feedback-log FILE`).") from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"Cannot read feedback log {path} ({err}).") from None
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError:
-            raise InputError(f"{path}:{number}: not valid JSON; each line must be one feedback record.") from None
-        if not isinstance(data, dict) or data.get("verdict") not in VERDICTS or not isinstance(data.get("question"), str):
-            raise InputError(f"{path}:{number}: not a feedback record (needs a verdict in {', '.join(VERDICTS)} "
-                             "and a question).")
-        records.append(data)
     return records
 
 
@@ -164,4 +217,5 @@ def export_lines(log_path: str | Path) -> list[str]:
     return [json.dumps(c, ensure_ascii=False) for c in export(read_log(log_path))]
 
 
-__all__ = ["VERDICTS", "candidate", "entry", "export", "export_lines", "read_log", "record"]
+__all__ = ["KEEP", "MAX_LOG_BYTES", "MAX_RECORD_BYTES", "VERDICTS", "candidate", "entry", "export", "export_lines",
+           "log_files", "read_log", "record"]

@@ -65,7 +65,7 @@ from .quantize import TokenMatrix
 
 DATA_FILES = ("passages", "passage_rows", "vectors", "passage_vectors", "sentences", "tokens", "token_scales",
               "token_offsets", "bm25", "documents")
-HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this are checked by size and sample
+HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this would be checked by size and sample: none are
 
 
 # A build writes these itself, as it goes (rag.rowwriter, rag.passagefile).
