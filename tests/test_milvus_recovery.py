@@ -22,11 +22,18 @@ from rag.stores.milvus_build import upload
 
 ROOT = Path(rag.__file__).resolve().parents[1]  # the tree `rag` comes from: subprocesses use the same
 
-# A build that kills itself with SIGKILL when its upload says a line starting with argv[1].
+# A build that kills itself with SIGKILL when its upload says a line starting with argv[1]; with argv[2]
+# "unmarked", its collections are made as uploads made them before they carried their mark.
 KILLED = """
 import os, signal, sys
+from pymilvus import MilvusClient
 from rag.cli import main
 from rag.stores import milvus_build
+if sys.argv[2] == "unmarked":
+    create = MilvusClient.create_collection
+    def unmarked(self, *args, properties=None, **kwargs):
+        return create(self, *args, **kwargs)
+    MilvusClient.create_collection = unmarked
 real = milvus_build.upload
 def upload(store, uri, *, log=None):
     def say(line):
@@ -35,7 +42,7 @@ def upload(store, uri, *, log=None):
             os.kill(os.getpid(), signal.SIGKILL)
     real(store, uri, log=say)
 milvus_build.upload = upload
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 # Collections the user made beside the store: names like an upload's, their own fields.
@@ -74,8 +81,9 @@ def test_the_next_build_drops_what_killed_builds_left_and_keeps_the_users_collec
     assert _python("-m", "rag.cli", *build).returncode == 0
     users = ["docs_mine", "docs_20260101000000_abcdef", "docs_20260101000000_abcdef_docs", "docs_x_docs"]
     assert _python("-c", USERS, str(db), *users).returncode == 0
-    for when in ("uploaded", "stored"):  # half-filled, then filled but not yet what `docs` stands for
-        killed = _python("-c", KILLED, when, *build)
+    # half-filled, filled but not yet what `docs` stands for, and as an upload without the mark left it
+    for when, how in (("uploaded", "marked"), ("stored", "marked"), ("uploaded", "unmarked")):
+        killed = _python("-c", KILLED, when, how, *build)
         assert killed.returncode == -9, killed.stderr[-2000:]
     left = _collections(db)
     assert set(users) < left and len(left) >= 2 + len(users) + 2  # the live pair, the user's, and the kills'
@@ -161,16 +169,44 @@ def test_a_build_into_a_damaged_store_repairs_it_or_says_so_in_one_line(built: P
         assert done.stderr.splitlines()[-1].startswith("rag: error: ") and "aside" in done.stderr.splitlines()[-1]
 
 
+LIBRARY = """
+import logging, sys
+import rag
+from rag.embed import HashEmbedder
+from rag.stores.milvus_build import upload
+logging.basicConfig()  # a program that shows its log: nothing from pymilvus, milvus-lite or their gRPC server
+files = rag.build_index(sys.argv[1], sys.argv[2], embedder=HashEmbedder(), log=lambda line: None)
+upload(files.store, sys.argv[3], log=lambda line: None)
+assert rag.open_store(sys.argv[3], embedder=HashEmbedder()).answer("Why paint hives white?").quotes
+for uri in sys.argv[4:]:
+    try:
+        rag.open_store(uri)
+    except rag.IndexStateError as err:
+        print(err)
+"""
+
+
 def test_the_library_raises_one_line_and_prints_nothing(built: Path, tmp_path: Path) -> None:
-    code = ("import sys, rag\n"
-            "try:\n"
-            "    rag.open_store(sys.argv[1])\n"
-            "except rag.IndexStateError as err:\n"
-            "    print(err)\n")
+    damaged = []
     for how in ("aliases", "overwritten"):
         db = tmp_path / f"{how}.db"
         shutil.copytree(built, db)
         _damage(db, how)
-        opened = _python("-c", code, f"milvus-lite:{db}/docs")
-        assert opened.stdout.count("\n") == 1 and "rebuild it with `rag build --store" in opened.stdout
-        assert opened.stderr == "", opened.stderr[:3000]
+        damaged.append(f"milvus-lite:{db}/docs")
+    seeds = write_seeds(tmp_path / "seeds", SMALL_CORPUS)
+    ran = _python("-c", LIBRARY, str(seeds), str(tmp_path / "index"), f"milvus-lite:{tmp_path}/new.db/docs",
+                  *damaged)
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr[:3000]
+    lines = ran.stdout.splitlines()
+    assert len(lines) == 2 and all("rebuild it with `rag build --store" in line for line in lines)
+
+
+def test_verbose_shows_what_milvus_logged_before_the_one_line(built: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.db"
+    shutil.copytree(built, db)
+    _damage(db, "aliases")
+    seeds = write_seeds(tmp_path / "seeds", {"bees.txt": SMALL_CORPUS["bees.txt"]})
+    done = _python("-m", "rag.cli", "build", "--seeds", str(seeds), "--store", f"milvus-lite:{db}/docs",
+                   "--model", "hash-embedder", "--verbose")
+    assert done.returncode == 1 and done.stderr.splitlines()[-1].startswith("rag: error: ")
+    assert "Traceback" in done.stderr and "milvus_lite" in done.stderr

@@ -32,7 +32,7 @@ from ..errors import IndexStateError
 from ..lexical import EMPTY, K1, B
 from ..text import tokens
 from .files import FileStore
-from .milvus_layout import PIECE, code_words, collection_of, connect, first_line, packed, pieces
+from .milvus_layout import LOG, PIECE, code_words, collection_of, connect, first_line, packed, pieces
 
 BATCH = 128  # passages per insert
 MARK = "rag.upload"  # a collection property: the name of the upload's pair, set as the collection is made
@@ -42,15 +42,24 @@ CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
 
 
 def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False,
-          log: Callable[[str], None] | None = None) -> None:
-    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`."""
+          log: Callable[[str], None] | None = None, verbose: bool = False) -> None:
+    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`.
+
+    With `verbose`, a failure first prints what pymilvus and milvus-lite
+    logged (their tracebacks), which stay off stderr otherwise.
+    """
     from .. import build_index
 
-    connect(uri)  # an unreachable server fails before the model is loaded
-    with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
-        index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
-        assert isinstance(index.store, FileStore)
-        upload(index.store, uri, log=log)
+    try:
+        connect(uri)  # an unreachable server fails before the model is loaded
+        with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
+            index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
+            assert isinstance(index.store, FileStore)
+            upload(index.store, uri, log=log)
+    except Exception:
+        if verbose:
+            print("\n".join(LOG.lines), file=sys.stderr)
+        raise
 
 
 def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = None) -> None:

@@ -49,8 +49,8 @@ def connect(uri: str) -> tuple[Any, str]:
         from pymilvus import MilvusClient
     except ImportError:
         raise IndexStateError("Milvus stores need pymilvus: pip install 'rag[milvus]'.") from None
-    quiet()
     lite = not target.startswith("http")
+    quiet(lite=lite)
     if lite and not Path(target).parent.is_dir():
         raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist; create it or "
                               "name a milvus-lite file in a folder that does.")
@@ -102,13 +102,16 @@ class _Log(logging.Handler):
 LOG = _Log()
 
 
-def quiet() -> None:
+def quiet(*, lite: bool = False) -> None:
     """Send pymilvus's and milvus-lite's log records to `LOG` instead of stderr (once per process).
 
     pymilvus prints to stderr through console handlers of its own; those are
-    replaced, other handlers a program added are kept.
+    replaced, other handlers a program added are kept. With `lite`, so are
+    the records of the gRPC server milvus-lite runs in this process (a
+    traceback for each call it does not implement, shown wherever a program
+    configured logging).
     """
-    for name in ("pymilvus", "pymilvus.milvus_client", "milvus_lite"):
+    for name in ("pymilvus", "pymilvus.milvus_client", "milvus_lite", *(["grpc._server"] if lite else [])):
         logger = logging.getLogger(name)
         if LOG not in logger.handlers:
             for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
