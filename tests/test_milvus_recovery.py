@@ -149,7 +149,7 @@ def test_a_damaged_milvus_lite_store_gives_one_line_and_nothing_else(built: Path
     assert str(db) in asked.stderr
 
 
-@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("how", ["aliases", "overwritten", "file"])
 def test_a_build_into_a_damaged_store_repairs_it_or_says_so_in_one_line(built: Path, tmp_path: Path,
                                                                         how: str) -> None:
     db = tmp_path / "copy.db"
@@ -210,3 +210,18 @@ def test_verbose_shows_what_milvus_logged_before_the_one_line(built: Path, tmp_p
                    "--model", "hash-embedder", "--verbose")
     assert done.returncode == 1 and done.stderr.splitlines()[-1].startswith("rag: error: ")
     assert "Traceback" in done.stderr and "milvus_lite" in done.stderr
+
+
+def test_a_store_another_program_has_open_says_so_in_one_line(built: Path, tmp_path: Path) -> None:
+    db = tmp_path / "open.db"
+    shutil.copytree(built, db)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from pymilvus import MilvusClient; "
+                               "MilvusClient(sys.argv[1]); print('open', flush=True); sys.stdin.read()", str(db)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        asked = _python("-m", "rag.cli", "ask", "Why paint hives white?", "--store", f"milvus-lite:{db}/docs")
+    finally:
+        holder.communicate("", timeout=60)
+    assert asked.returncode == 1 and asked.stderr.count("\n") == 1, asked.stderr[:3000]
+    assert "another program has it open" in asked.stderr

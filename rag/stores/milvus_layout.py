@@ -57,13 +57,14 @@ def connect(uri: str) -> tuple[Any, str]:
     if lite and Path(target).exists() and not Path(target).is_dir():
         raise IndexStateError(f"cannot open {uri}: {target} is a file, not a milvus-lite store (a folder); "
                               "name another path, or move the file aside if you no longer need it.")
+    LOG.cause()  # forget an earlier failure's: the one kept next is this attempt's
     try:
         return MilvusClient(uri=target, timeout=10), name
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds; the user needs one line
         cause = LOG.cause()
         if lite and cause is not None and type(cause).__name__ == "DataDirLockedError":
-            raise IndexStateError(f"cannot open {uri}: another program has it open (a `rag serve` or "
-                                  "`rag ask --store` still running?); stop it and try again.") from None
+            raise IndexStateError(f"cannot open {uri}: another program has it open (a `rag serve --store` "
+                                  "still running?); stop it and try again.") from None
         if lite:
             reason = first_line(cause) if cause is not None else first_line(err)
             raise IndexStateError(f"cannot open the milvus-lite store {target} ({reason}); it is damaged: move "
