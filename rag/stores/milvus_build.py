@@ -7,10 +7,13 @@ manifest, document frequencies and every document's text, pages and
 sha256), then points the alias NAME at it and drops the pair it replaces.
 Servers answering from NAME keep answering from the old pair while the
 upload runs and move to the new one when the old is gone (a failed upload
-removes its own pair and leaves NAME as it was). A store uploaded before
-aliases (a collection called NAME) is dropped first, once.
+removes its own pair and leaves NAME as it was). The pair of an upload
+killed before it could (SIGKILL, a power cut) is dropped by the next upload:
+see `remove_leftovers` for how a collection is shown to be an upload's. A
+store uploaded before aliases (a collection called NAME) is dropped first, once.
 
-Does not ingest or embed: `build_index` does, into a temporary folder.
+Does not ingest or embed: `build_index` does, into a temporary folder. Does
+not drop a collection it cannot show an upload made, nor any an alias points at.
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ def _swap(client: Any, alias: str, name: str, say: Callable[[str], None]) -> Non
             client.drop_collection(collection)
         except Exception as err:  # noqa: BLE001 - the new pair answers; the old one is only left over
             say(f"could not drop collection {collection}, which {alias} pointed at before ({first_line(err)}); "
-                "the next build tries again")
+                "it stays in the store, and the next build tries again if it can still describe it")
 
 
 def remove_leftovers(client: Any, alias: str, say: Callable[[str], None]) -> None:
