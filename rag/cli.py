@@ -187,7 +187,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.store:
         from .stores.milvus_build import build
 
-        build(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True)
+        build(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True, verbose=args.verbose)
         print(f"Indexed {args.seeds} into {args.store} in {time.perf_counter() - started:.1f}s.")
         return 0
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,

@@ -67,8 +67,10 @@ class MilvusStore:
         except IndexStateError:
             raise
         except Exception as err:  # noqa: BLE001
+            lite = uri.startswith("milvus-lite:")
+            aside = f" (if that fails too, move {uri[12:].rpartition('/')[0]} aside first)" if lite else ""
             raise IndexStateError(f"cannot read the index in {uri} ({type(err).__name__}: {first_line(err)}); "
-                                  f"rebuild it with `rag build --store {uri}`.") from None
+                                  f"rebuild it with `rag build --store {uri}`{aside}.") from None
         self.codes = {w: n for n, w in enumerate(sorted(self.frequencies))}
         self.passage_count = int(meta["passages"])
         self.average_length = float(meta["average_length"])

@@ -7,15 +7,19 @@ manifest, document frequencies and every document's text, pages and
 sha256), then points the alias NAME at it and drops the pair it replaces.
 Servers answering from NAME keep answering from the old pair while the
 upload runs and move to the new one when the old is gone (a failed upload
-removes its own pair and leaves NAME as it was). A store uploaded before
-aliases (a collection called NAME) is dropped first, once.
+removes its own pair and leaves NAME as it was). The pair of an upload
+killed before it could (SIGKILL, a power cut) is dropped by the next upload:
+see `remove_leftovers` for how a collection is shown to be an upload's. A
+store uploaded before aliases (a collection called NAME) is dropped first, once.
 
-Does not ingest or embed: `build_index` does, into a temporary folder.
+Does not ingest or embed: `build_index` does, into a temporary folder. Does
+not drop a collection it cannot show an upload made, nor any an alias points at.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -27,40 +31,60 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexStateError
 from ..lexical import EMPTY, K1, B
 from ..text import tokens
 from .files import FileStore
-from .milvus_layout import PIECE, code_words, collection_of, connect, packed, pieces
+from .milvus_layout import LOG, PIECE, code_words, collection_of, connect, first_line, packed, pieces
 
 BATCH = 128  # passages per insert
+MARK = "rag.upload"  # a collection property: the name of the upload's pair, set as the collection is made
+PASSAGE_FIELDS = ["id", "source", "context", "search", "sparse", "vector", "record", "payload"]
+DOC_FIELDS = ["key", "vector", "blob"]
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
 
 
 def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False,
-          log: Callable[[str], None] | None = None) -> None:
-    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`."""
+          log: Callable[[str], None] | None = None, verbose: bool = False) -> None:
+    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`.
+
+    With `verbose`, a failure first prints what pymilvus and milvus-lite
+    logged (their tracebacks), which stay off stderr otherwise.
+    """
     from .. import build_index
 
-    connect(uri)  # an unreachable server fails before the model is loaded
-    with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
-        index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
-        assert isinstance(index.store, FileStore)
-        upload(index.store, uri, log=log)
+    try:
+        connect(uri)  # an unreachable server fails before the model is loaded
+        with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
+            index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
+            assert isinstance(index.store, FileStore)
+            upload(index.store, uri, log=log)
+    except Exception:
+        if verbose:
+            print("\n".join(LOG.lines), file=sys.stderr)
+        raise
 
 
 def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = None) -> None:
     """Write the index folder `store` holds into the Milvus store `uri` (replacing what it held)."""
+    from pymilvus.exceptions import MilvusException
+
     say = log or (lambda line: print(line, file=sys.stderr))
     client, alias = connect(uri)
     name = f"{alias}_{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}"
     try:
-        _write(client, name, store, uri, say)
-    except BaseException:
-        for collection in (name, name + "_docs"):
-            if client.has_collection(collection):
-                client.drop_collection(collection)
-        raise
-    _swap(client, alias, name, say)
+        remove_leftovers(client, alias, say)
+        try:
+            _write(client, name, store, uri, say)
+        except BaseException:
+            for collection in (name, name + "_docs"):
+                if client.has_collection(collection):
+                    client.drop_collection(collection)
+            raise
+        _swap(client, alias, name, say)
+    except MilvusException as err:
+        raise IndexStateError(f"Milvus could not store the index in {uri} ({first_line(err)}); "
+                              f"{_way_out(uri)}") from None
 
 
 def _write(client: Any, name: str, store: FileStore, uri: str, say: Callable[[str], None]) -> None:
@@ -129,8 +153,50 @@ def _swap(client: Any, alias: str, name: str, say: Callable[[str], None]) -> Non
         return
     client.alter_alias(name, alias)
     for collection in (old, old + "_docs"):
-        if client.has_collection(collection):
+        try:  # dropped without describing it first: a damaged collection cannot be described
             client.drop_collection(collection)
+        except Exception as err:  # noqa: BLE001 - the new pair answers; the old one is only left over
+            say(f"could not drop collection {collection}, which {alias} pointed at before ({first_line(err)}); "
+                "it stays in the store, and the next build tries again if it can still describe it")
+
+
+def remove_leftovers(client: Any, alias: str, say: Callable[[str], None]) -> None:
+    """Drop the collections earlier uploads to `alias` made and left behind (a build killed half-way).
+
+    A collection is one of those only if its name is an upload's,
+    ALIAS_<14 digits>_<6 hex digits> or that with _docs, and it carries the
+    property MARK naming its pair (set when it was made). A collection made
+    by an upload before MARK existed is one if it has an upload's name and
+    exactly an upload's fields. Any collection an alias points at, and its
+    _docs, is kept; so is every collection that cannot be described.
+    """
+    pattern = re.compile(re.escape(alias) + r"_\d{14}_[0-9a-f]{6}")
+    try:
+        kept = {str(client.describe_alias(other)["collection_name"]) for other in client.list_aliases()["aliases"]}
+        collections = client.list_collections()
+    except Exception as err:  # noqa: BLE001 - nothing is dropped unless every alias is known
+        say(f"kept any collections earlier uploads to {alias} left: cannot list them ({first_line(err)})")
+        return
+    for collection in collections:
+        pair = collection.removesuffix("_docs")
+        if not pattern.fullmatch(pair) or pair in kept:
+            continue
+        try:
+            described = client.describe_collection(collection)
+        except Exception:  # noqa: BLE001 - what cannot be read cannot be shown to be an upload's
+            continue
+        fields = [f["name"] for f in described.get("fields", [])]
+        marked = (described.get("properties") or {}).get(MARK)
+        if marked == pair or (marked is None and fields == (DOC_FIELDS if pair != collection else PASSAGE_FIELDS)):
+            client.drop_collection(collection)
+            say(f"dropped collection {collection}, left by an upload to {alias} that did not finish")
+
+
+def _way_out(uri: str) -> str:
+    if uri.startswith("milvus-lite:"):
+        return (f"if the milvus-lite store is damaged, move {uri[len('milvus-lite:'):].rpartition('/')[0]} aside "
+                f"and run `rag build --store {uri}` again.")
+    return "check that the server is running and has room, then build again."
 
 
 def _create(client: Any, name: str, width: int) -> None:
@@ -153,7 +219,7 @@ def _create(client: Any, name: str, width: int) -> None:
     index.add_index("vector", index_type="FLAT", metric_type="IP")
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                     params={"bm25_k1": K1, "bm25_b": B})
-    client.create_collection(name, schema=schema, index_params=index)
+    client.create_collection(name, schema=schema, index_params=index, properties={MARK: name})
     docs = client.create_schema(auto_id=False)
     docs.add_field("key", DataType.VARCHAR, is_primary=True, max_length=4200)
     docs.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
@@ -161,7 +227,8 @@ def _create(client: Any, name: str, width: int) -> None:
                    max_length=4 * PIECE)
     doc_index = client.prepare_index_params()
     doc_index.add_index("vector", index_type="FLAT", metric_type="L2")
-    client.create_collection(name + "_docs", schema=docs, index_params=doc_index)
+    client.create_collection(name + "_docs", schema=docs, index_params=doc_index,
+                             properties={MARK: name})
 
 
 def _paragraphs(chunks: Sequence[Any]) -> list[tuple[int, int]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +47,78 @@ def connect(uri: str) -> tuple[Any, str]:
     target, name = parse(uri)
     try:
         from pymilvus import MilvusClient
-        # pymilvus logs each failed call with its traceback; the error raised here says what to do instead.
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     except ImportError:
         raise IndexStateError("Milvus stores need pymilvus: pip install 'rag[milvus]'.") from None
-    if not target.startswith("http") and not Path(target).parent.is_dir():
+    lite = not target.startswith("http")
+    quiet(lite=lite)
+    if lite and not Path(target).parent.is_dir():
         raise IndexStateError(f"cannot open {uri}: folder {Path(target).parent} does not exist; create it or "
                               "name a milvus-lite file in a folder that does.")
+    if lite and Path(target).exists() and not Path(target).is_dir():
+        raise IndexStateError(f"cannot open {uri}: {target} is a file, not a milvus-lite store (a folder); "
+                              "name another path, or move the file aside if you no longer need it.")
+    LOG.cause()  # forget an earlier failure's: the one kept next is this attempt's
     try:
         return MilvusClient(uri=target, timeout=10), name
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds; the user needs one line
+        cause = LOG.cause()
+        if lite and cause is not None and type(cause).__name__ == "DataDirLockedError":
+            raise IndexStateError(f"cannot open {uri}: another program has it open (a `rag serve --store` "
+                                  "still running?); stop it and try again.") from None
+        if lite:
+            reason = first_line(cause) if cause is not None else first_line(err)
+            raise IndexStateError(f"cannot open the milvus-lite store {target} ({reason}); it is damaged: move "
+                                  f"it aside and rebuild with `rag build --store {uri}`.") from None
         raise IndexStateError(f"cannot reach Milvus at {uri} ({first_line(err)}); "
                               "check that the server is running and the address is right.") from None
+
+
+class _Log(logging.Handler):
+    """What pymilvus and milvus-lite log (each failed call, with its traceback), kept instead of printed.
+
+    The last records stay readable (`lines`, for `--verbose`); `cause()` is
+    the exception the latest one carried (milvus-lite logs why it could not
+    open a store, then pymilvus raises only "Open local milvus failed").
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self.lines: deque[str] = deque(maxlen=200)
+        self._cause: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is dropped, never printed
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            self._cause = record.exc_info[1]
+
+    def cause(self) -> BaseException | None:
+        found, self._cause = self._cause, None
+        return found
+
+
+LOG = _Log()
+
+
+def quiet(*, lite: bool = False) -> None:
+    """Send pymilvus's and milvus-lite's log records to `LOG` instead of stderr (once per process).
+
+    pymilvus prints to stderr through console handlers of its own; those are
+    replaced, other handlers a program added are kept. With `lite`, so are
+    the records of the gRPC server milvus-lite runs in this process (a
+    traceback for each call it does not implement, shown wherever a program
+    configured logging).
+    """
+    for name in ("pymilvus", "pymilvus.milvus_client", "milvus_lite", *(["grpc._server"] if lite else [])):
+        logger = logging.getLogger(name)
+        if LOG not in logger.handlers:
+            for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
+                logger.removeHandler(handler)
+            logger.addHandler(LOG)
+            logger.propagate = False
 
 
 def collection_of(client: Any, name: str) -> str:
@@ -69,7 +130,7 @@ def collection_of(client: Any, name: str) -> str:
         return name
 
 
-def first_line(err: Exception) -> str:
+def first_line(err: BaseException) -> str:
     text = str(getattr(err, "message", "") or err).strip().splitlines()
     return text[0][:200] if text else ""
 
