@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.conversations", description=__doc__.splitlines()[0])
     parser.add_argument("gold", type=Path, help="conversation gold set (JSONL with a history field)")
     parser.add_argument("--seeds", type=Path, required=True, help="the documents folder")
-    parser.add_argument("--index", type=Path, required=True, help="index folder (built or reused)")
+    parser.add_argument("--index", required=True, help="index folder (built or reused)")
     parser.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
     args = parser.parse_args(argv)
     try:

@@ -49,20 +49,21 @@ def check_owned(index_dir: Path, seeds_dir: Path) -> None:
         return  # an unreadable folder: making the lock file there says why, in one line
     if others:
         shown = ", ".join(others[:SHOWN]) + (f" and {len(others) - SHOWN} more" if len(others) > SHOWN else "")
-        raise IndexStateError(f"Index folder {index_dir} holds files a build did not write ({shown}); pass "
+        raise IndexStateError(f"Index folder {index_dir} holds files that are not an index's ({shown}); pass "
                               "--index DIR, a new or empty folder for the index, or move those files out.")
 
 
 def owned(index_dir: Path) -> bool:
-    """Whether `index_dir` holds an index: a manifest a build wrote, the journal of one, or a manifest.json
-    beside nothing but files named as a build names its data files (an index whose manifest is damaged)."""
+    """Whether `index_dir` holds an index: a manifest a build wrote, the journal of one, or nothing but files
+    named as a build names its data files, with or without a manifest.json (an index whose manifest is damaged,
+    or whose first build was killed by an earlier version)."""
     if str(raw_manifest(index_dir).get("format", "")).startswith(journal.FAMILY):
         return True
     if journal.journaled(index_dir) is not None:
         return True
     visible = _visible(index_dir)
     data = [name for name in visible if journal.is_data_name(name)]
-    return MANIFEST in visible and bool(data) and len(data) == len(visible) - 1
+    return bool(data) and all(name == MANIFEST or name in data for name in visible)
 
 
 def _visible(index_dir: Path) -> list[str]:

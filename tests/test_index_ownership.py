@@ -50,7 +50,7 @@ def assert_user_files_kept(folder: Path) -> None:
 def test_a_folder_holding_files_named_like_index_data_is_refused_and_they_stay(make_seeds, tmp_path) -> None:
     seeds, folder = make_seeds(SMALL_CORPUS), tmp_path / "d"
     put_user_files(folder)
-    with pytest.raises(IndexStateError, match=r"holds files a build did not write \(bm25-results, "
+    with pytest.raises(IndexStateError, match=r"holds files that are not an index's \(bm25-results, "
                                               r"documents-2024\.txt, passages-chosen\.txt and 3 more\); pass --index"):
         build(seeds, folder)
     assert_user_files_kept(folder)
