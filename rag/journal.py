@@ -139,6 +139,11 @@ def _write(index_dir: Path, gens: list[str]) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(new, path)
+    folder = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename too, before the generation's files are made
+    finally:
+        os.close(folder)
 
 
 __all__ = ["DATA_FILES", "FAMILY", "JOURNAL", "KIND", "data_names", "generation_of", "is_data_name", "journaled", "names", "record",
