@@ -25,7 +25,7 @@ from .chunk import MAX_WORDS
 from .context import document_label
 from .dense import EXACT_KIND, faiss_index_for
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
-from .folder import build_lock
+from .folder import build_lock, index_path
 from .index import Index
 from .intake import Chunked, Intake, Unchanged
 from .lexical import Damaged, LexicalWriter
@@ -48,10 +48,10 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     total)`, if given, hears each stage start ("reading", "embedding", "writing").
     `reuse=False` embeds every document even when the folder's index could lend its rows.
     """
-    seeds, target = Path(seeds_dir), Path(index_dir)
+    seeds, target = Path(seeds_dir), index_path(index_dir)
     say = log or (lambda line: print(line, file=sys.stderr))
     step = on_progress or (lambda stage, done, total: None)
-    with build_lock(target):
+    with build_lock(target, seeds):
         # Written by a function of its own, so the documents, chunks, FAISS and BM25 objects of the build
         # are freed before the index is read back: the peak is the larger of the two, not their sum.
         write = functools.partial(_write_index, seeds, target, model=model, max_words=max_words, embedder=embedder,

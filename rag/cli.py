@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(getattr(args, "question", None), str):
         args.question = valid_text(args.question)
     try:
+        if getattr(args, "index", None) is not None:  # an empty --index is refused, never the current folder
+            from .folder import index_path
+
+            args.index = index_path(args.index)
         return int(args.func(args) or 0)
     except RagError as err:
         print(f"rag: error: {err}", file=sys.stderr)
@@ -95,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build the index from the seeds folder")
     p.add_argument("--seeds", type=Path, default=seeds, help=f"documents folder (default: {seeds})")
-    p.add_argument("--index", type=Path, default=index, help=f"index folder (default: {index})")
+    p.add_argument("--index", default=index, help=f"index folder (default: {index})")
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder "
                    "(default: all-MiniLM-L6-v2, packaged)")
     p.add_argument("--verbose", "-v", action="store_true", help="show titles, sections and dropped lines")
@@ -152,7 +156,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
-    p.add_argument("--index", type=Path, default=None,
+    p.add_argument("--index", default=None,
                    help=f"index folder (default: {default}, rebuilt from the seeds when they change)")
     p.add_argument("--store", default=None, metavar="URI", help="answer from a Milvus store instead: "
                    "milvus://HOST:PORT/COLLECTION or milvus-lite:PATH.db/COLLECTION (never rebuilt)")

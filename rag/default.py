@@ -33,8 +33,8 @@ class DefaultIndex:
 
 
 def default_paths() -> tuple[Path, Path]:
-    """seeds/ and index/, from $RAG_SEEDS and $RAG_INDEX or the current folder."""
-    return Path(os.environ.get("RAG_SEEDS", "seeds")), Path(os.environ.get("RAG_INDEX", "index"))
+    """seeds/ and index/ in the current folder, or $RAG_SEEDS and $RAG_INDEX when set (and not empty)."""
+    return Path(os.environ.get("RAG_SEEDS") or "seeds"), Path(os.environ.get("RAG_INDEX") or "index")
 
 
 def default_live() -> LiveIndex:

@@ -37,6 +37,7 @@ from typing import Any
 from . import store
 from .build import build_index
 from .errors import IngestError, RagError
+from .folder import index_path
 from .index import Index
 from .livestatus import CHANGED_MESSAGE, Status, changed_advice, indexing_message, one_line, skipped_notice, version_of
 from .livestatus import no_seeds_notice as _no_seeds
@@ -54,7 +55,7 @@ class LiveIndex:
 
     def __init__(self, seeds_dir: str | Path, index_dir: str | Path, *, model: str | None = None,
                  poll_seconds: float = 2.0):
-        self.seeds, self.index_dir, self.model = Path(seeds_dir), Path(index_dir), model
+        self.seeds, self.index_dir, self.model = Path(seeds_dir), index_path(index_dir), model
         self.poll_seconds = poll_seconds
         self._index: Index | None = None
         self._signature: Signature = ()  # of the seeds the serving (or building) index was made from

@@ -16,6 +16,7 @@ from . import store
 from .build import build_index
 from .embed import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import IndexStateError, ModelError, StaleIndexError
+from .folder import index_path
 from .index import DEFAULT_FUSION, Index
 from .seedfiles import fingerprint
 
@@ -88,7 +89,7 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
     changed seeds or another model lead to a rebuild (announced on stderr),
     never to serving a stale index or to an error the user must act on.
     """
-    seeds, target = Path(seeds_dir), Path(index_dir)
+    seeds, target = Path(seeds_dir), index_path(index_dir)
     raw = store.raw_manifest(target)
     damage = ""
     try:

@@ -50,14 +50,14 @@ def add_commands(sub: Any, index: Path, index_option: Callable[[Any, Path], None
     p = sub.add_parser("followups", help="score follow-up conversations answered with their history and alone")
     p.add_argument("gold", type=Path, help="conversation gold set (JSONL with a history field)")
     p.add_argument("--seeds", type=Path, required=True, help="the documents folder")
-    p.add_argument("--index", type=Path, required=True, help="index folder (built or reused)")
+    p.add_argument("--index", required=True, help="index folder (built or reused)")
     p.add_argument("-k", type=int, default=5, help="passages per question (default: 5)")
     p.set_defaults(func=cmd_followups)
 
     p = sub.add_parser("calibrate", help="refit rag/params.json on every development gold set")
     p.add_argument("--gold", type=Path, default=Path("tests/gold"), help="folder of gold sets (default: tests/gold)")
     p.add_argument("--seeds", type=Path, default=None, help="their documents (default: GOLD/docs)")
-    p.add_argument("--index", type=Path, default=Path(".rag-cache/dev"),
+    p.add_argument("--index", default=".rag-cache/dev",
                    help="index folder, built or reused (default: .rag-cache/dev)")
     p.add_argument("--dry-run", action="store_true", help="print the fit without writing rag/params.json")
     p.set_defaults(func=cmd_calibrate)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .journal import spool_names
 from .passagefile import PassageWriter
 from .rowfile import RowFile
 
@@ -45,8 +46,7 @@ class RowWriter:
     "passages", "passage_rows")."""
 
     def __init__(self, paths: dict[str, Path], dimension: int) -> None:
-        spool = paths["tokens"].with_name(paths["tokens"].name + ".spool")
-        self.spools = [spool.with_suffix(f".{kind}") for kind in ("passages", "context-tokens", "context-scales")]
+        self.spools = [paths["tokens"].with_name(name) for name in spool_names(paths["tokens"].name)]
         self.offsets_path = paths["token_offsets"]
         self.sentences = RowFile(paths["sentences"], np.float32, dimension)
         self.tokens = RowFile(paths["tokens"], np.int8, dimension)

@@ -34,7 +34,7 @@ def find_sources(seeds_dir: Path) -> list[Path]:
     README.md files describe a folder rather than belong to it, and hidden
     files and folders are not documents, nor are the "~$name.docx" files Word
     keeps while a document is open, nor is an index kept inside the folder
-    (a folder whose manifest.json is a rag index's), so all are left out. Files of a
+    (a folder whose manifest.json, or journal.json, is a rag index's), so all are left out. Files of a
     kind no reader handles, and links, are listed too: `ingest` names them
     as skipped when they cannot be read (see `check_source`).
     """
@@ -54,7 +54,7 @@ def find_sources(seeds_dir: Path) -> list[Path]:
         and not p.name.startswith("~$")
         and not any(part.startswith(".") for part in p.relative_to(seeds_dir).parts)
     )
-    indexes = [p.parent for p in paths if p.name == "manifest.json" and _is_index_manifest(p)]
+    indexes = [p.parent for p in paths if p.name in ("manifest.json", "journal.json") and _is_index_manifest(p)]
     paths = [p for p in paths if not any(p.is_relative_to(folder) for folder in indexes)]
     if not paths:
         raise IngestError(

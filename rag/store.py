@@ -23,6 +23,8 @@ Layout of an index folder (every file inspectable; no pickle):
                               memory-mapped)
     documents-<gen>.jsonl     the text (and page starts) a reader extracted from
                               each PDF, HTML or Word file; citations index it
+    journal.json              while a build runs (or after one was killed): the
+                              generations whose files it may remove (`rag.journal`)
 
 Loading maps the arrays and the passages and decodes a passage only when it
 is asked for, so it takes about the same time for any number of passages.
@@ -33,8 +35,10 @@ with a line saying to rebuild instead of answering from the wrong rows.
 A build writes a new generation of data files, then replaces manifest.json in
 one `os.replace`. A build that fails half-way removes the files it wrote and
 leaves the old manifest pointing at the old, complete files; one killed
-outright leaves debris that the next build removes. Does not decide *when*
-to rebuild: see `rag.loading`.
+outright leaves files its journal names, which the next build removes
+(`rag.journal`). No other file in the folder is ever removed. Does not decide
+*when* to rebuild: see `rag.loading`, nor which folder may be written: see
+`rag.folder`.
 """
 
 from __future__ import annotations
@@ -44,8 +48,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from concurrent.futures import Future
@@ -55,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from . import checksums, lexical
+from . import checksums, journal, lexical
 from .dense import flat_vectors
 from .errors import IndexStateError
 from .folder import writable_folder
@@ -63,8 +65,7 @@ from .manifest import FORMAT, MANIFEST, Manifest, raw_manifest, rebuild_command
 from .passagefile import Passages, open_passages
 from .quantize import TokenMatrix
 
-DATA_FILES = ("passages", "passage_rows", "vectors", "passage_vectors", "sentences", "tokens", "token_scales",
-              "token_offsets", "bm25", "documents")
+DATA_FILES = journal.DATA_FILES
 HASH_LIMIT = checksums.HASH_LIMIT  # binary data files larger than this would be checked by size and sample: none are
 
 
@@ -79,22 +80,26 @@ def new_generation(index_dir: Path) -> tuple[str, dict[str, Path]]:
     `rag.dense`), then pass `gen` to `write`; if it fails first, `discard`.
     """
     writable_folder(index_dir)
+    with contextlib.suppress(OSError):  # what a build killed outright left, as its journal names it
+        journal.settle(index_dir)
     # Unique per build, so a new generation never overwrites the files the manifest points at.
     gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    try:
+        journal.record(index_dir, gen)  # before the generation's first file: a crash leaves only journaled files
+    except OSError as err:
+        raise unwritable(index_dir, err) from None
     return gen, {kind: index_dir / name for kind, name in _files(gen).items()}
 
 
 def discard(index_dir: Path, gen: str) -> None:
-    """Remove generation `gen`'s data files and temporary manifest, unless the manifest already points at it.
+    """Remove generation `gen`'s files (the journal names them), unless the manifest already points at it.
 
     A failure after the commit point (an interrupt, a file of an earlier generation that cannot be
     removed) must not delete the index that was just written.
     """
-    if any(str(name).endswith((f"-{gen}", f"-{gen}.jsonl", f"-{gen}.json", f"-{gen}.npy", f"-{gen}.faiss"))
-           for name in (raw_manifest(index_dir).get("files") or {}).values()):
-        return
-    for path in index_dir.glob(f"*-{gen}*"):
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    if journal.generation_of(raw_manifest(index_dir).get("files")) != gen:
+        with contextlib.suppress(OSError):
+            journal.settle(index_dir)
 
 
 def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], faiss_index: Any, exact_vectors: bool,
@@ -108,16 +113,16 @@ def write(index_dir: Path, *, gen: str, documents: dict[str, dict[str, Any]], fa
     an IndexStateError; the old manifest and its files stay as they were.
     """
     try:
-        new_manifest, files = _write(index_dir, gen, documents=documents, faiss_index=faiss_index,
-                                     exact_vectors=exact_vectors, manifest=manifest, sealed=sealed)
+        new_manifest = _write(index_dir, gen, documents=documents, faiss_index=faiss_index,
+                              exact_vectors=exact_vectors, manifest=manifest, sealed=sealed)
         os.replace(new_manifest, index_dir / MANIFEST)  # the commit point: from here the new files are live
     except BaseException as err:
         discard(index_dir, gen)  # this generation's data files and its temporary manifest
         if isinstance(err, OSError):
             raise unwritable(index_dir, err) from None
         raise
-    with contextlib.suppress(OSError):  # earlier generations' files then stay as debris for the next build
-        _remove_unreferenced(index_dir, set(files.values()))
+    with contextlib.suppress(OSError):  # the journal then keeps naming them, for the next build
+        _remove_unreferenced(index_dir)
     return Manifest.read(index_dir)
 
 
@@ -144,13 +149,12 @@ def _failed_write(message: str) -> str:
 
 
 def _files(gen: str) -> dict[str, str]:
-    suffixes = {"passages": ".jsonl", "vectors": ".faiss", "bm25": "", "documents": ".jsonl"}
-    return {kind: f"{kind}-{gen}{suffixes.get(kind, '.npy')}" for kind in DATA_FILES}
+    return journal.data_names(gen)
 
 
 def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], faiss_index: Any, exact_vectors: bool,
-           manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None) -> tuple[str, dict[str, str]]:
-    """Write generation `gen`'s other data files and a temporary manifest; return its path and the files."""
+           manifest: dict[str, Any], sealed: Future[dict[str, Any]] | None) -> str:
+    """Write generation `gen`'s other data files and a temporary manifest; return its path."""
     import faiss
 
     files = _files(gen)
@@ -170,14 +174,13 @@ def _write(index_dir: Path, gen: str, *, documents: dict[str, dict[str, Any]], f
     data = {**manifest, "format": FORMAT, "files": files, "checksums": dict(sorted(sums.items())),
             "passages": len(table) - 1, "sentences": int(table[-1, 1]),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    with tempfile.NamedTemporaryFile("w", dir=index_dir, prefix=f".manifest-{gen}", suffix=".json", delete=False,
-                                     encoding="utf-8") as tmp:
+    path = index_dir / journal.temporary_manifest(gen)
+    with open(path, "w", encoding="utf-8") as tmp:
         json.dump(data, tmp, indent=2, ensure_ascii=False)
         tmp.write("\n")
         tmp.flush()
         os.fsync(tmp.fileno())
-    os.chmod(tmp.name, 0o644)  # temporary files are private; the manifest is for anyone to read
-    return tmp.name, files
+    return str(path)
 
 
 def _write_lines(path: Path, records: Any) -> str:
@@ -191,18 +194,9 @@ def _write_lines(path: Path, records: Any) -> str:
     return digest.hexdigest()
 
 
-def _remove_unreferenced(index_dir: Path, keep: set[str]) -> None:
-    """Delete data files of earlier generations and of builds that died."""
-    for path in index_dir.iterdir():
-        stem = path.name.split("-", 1)[0]
-        if path.name in keep or stem not in DATA_FILES:
-            if path.name.startswith(".manifest-"):
-                path.unlink(missing_ok=True)
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+def _remove_unreferenced(index_dir: Path) -> None:
+    """Delete the files of the generation the manifest named before, and of builds that died (`rag.journal`)."""
+    journal.settle(index_dir)
 
 
 @dataclass(frozen=True)

@@ -328,16 +328,20 @@ def test_failed_write_removes_its_partial_files(hash_index, make_seeds, monkeypa
 
 
 def test_leftover_partial_files_are_removed_by_the_next_build(make_seeds, tmp_path: Path) -> None:
-    # Regression guard (a kill -9 mid-write cannot clean up after itself; the next build must).
+    # Regression guard (a kill -9 mid-write cannot clean up after itself; the next build must, as its
+    # journal names the files: see rag.journal).
+    from rag import journal
+
     seeds = make_seeds(SMALL_CORPUS)
     index_dir = tmp_path / "index"
     index_dir.mkdir()
-    (index_dir / "passages-19990101000000-dead.jsonl").write_text('{"half', encoding="utf-8")
-    (index_dir / "bm25-19990101000000-dead").mkdir()
-    (index_dir / ".manifest-abc.json").write_text("{", encoding="utf-8")
+    journal.record(index_dir, "19990101000000-0000dead")
+    (index_dir / "passages-19990101000000-0000dead.jsonl").write_text('{"half', encoding="utf-8")
+    (index_dir / "bm25-19990101000000-0000dead").mkdir()
+    (index_dir / ".manifest-19990101000000-0000dead.json").write_text("{", encoding="utf-8")
     rag.build_index(seeds, index_dir, embedder=rag.embed.HashEmbedder(), log=quiet)
     names = set(os.listdir(index_dir))
-    assert not any("dead" in n or n.startswith(".manifest-") for n in names), names
+    assert not any("dead" in n or n.startswith(".manifest-") or n == journal.JOURNAL for n in names), names
 
 
 # --- 6. input edges -------------------------------------------------------

@@ -109,7 +109,7 @@ def test_the_model_reads_only_the_changed_documents_texts(make_seeds, tmp_path: 
     watched = Counting()
     build(seeds, tmp_path / "index", watched)
     alone = Counting()  # what the model reads to index only those two documents
-    build(make_seeds({"bees.txt": EDITED, "workshop.txt": ADDED}, name="alone"), tmp_path / "alone", alone)
+    build(make_seeds({"bees.txt": EDITED, "workshop.txt": ADDED}, name="alone"), tmp_path / "alone-index", alone)
     assert sorted(watched.texts) == sorted(alone.texts) and watched.texts
     assert not any("Rotterdam" in t or "Sicilian" in t or "Lighthouses" in t for t in watched.texts)
 
