@@ -180,7 +180,7 @@ class Intake:
             before = self._since
         try:
             total = corpus_bytes(self.seeds)
-        except Exception:
+        except Exception:  # the running count stays as it is
             log.exception("counting %s failed", self.seeds)
             total = None
         with self._lock:
