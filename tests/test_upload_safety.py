@@ -187,6 +187,7 @@ def test_too_many_uploads_from_one_client_are_refused_with_a_clear_message(live,
     refused = replies[3]
     assert refused.status_code == 429, refused.text
     assert not refused.json()["ok"] and "wait a minute" in refused.json()["message"]
+    assert refused.headers.get("retry-after") == "60"
     assert not (seeds_of(live) / "uploads" / "note 3.txt").exists()
 
 

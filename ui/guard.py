@@ -62,12 +62,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _reply(send: Send, status: int, data: dict[str, Any], *, retry_after: bool = False) -> None:
+async def _reply(send: Send, status: int, data: dict[str, Any], *, retry_after: int = 0) -> None:
     body = json.dumps(data, ensure_ascii=False).encode("utf-8")
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
                (b"cache-control", b"no-store")]
     if retry_after:
-        headers.append((b"retry-after", b"60"))
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -144,7 +144,7 @@ class Guard:
         client = (scope.get("client") or ("",))[0] or ""
         refusal = self.quota.take(client)
         if refusal is not None:
-            await _reply(send, 429, {"ok": False, "message": refusal}, retry_after=True)
+            await _reply(send, 429, {"ok": False, "message": refusal[0]}, retry_after=refusal[1])
             return
         try:
             await self._receive_and_keep(scope, receive, send, lim)

@@ -1,7 +1,7 @@
 """How many uploads the server takes: per client and in all, a minute at a time, and at once.
 
     quota = Quota()
-    refusal = quota.take("192.0.2.7")   # None: go ahead (call quota.done() when finished); else the message
+    refusal = quota.take("192.0.2.7")   # None: go ahead (call quota.done() when finished); else (message, seconds)
     ...
     quota.done()
 
@@ -41,21 +41,23 @@ class Quota:
         self._by_client: dict[str, deque[float]] = {}
         self._running = 0
 
-    def take(self, client: str) -> str | None:
-        """Count one upload from `client` now; None when it may go ahead (then call `done()`), else why not."""
+    def take(self, client: str) -> tuple[str, int] | None:
+        """Count one upload from `client` now; None when it may go ahead (then call `done()`), else why not and
+        the seconds to wait."""
         now = self.clock()
         with self._lock:
             self._forget(now)
             mine = self._by_client.get(client, deque())
             if self._running >= self.at_once:
                 return (f"The server is taking {self.at_once} documents at once already; add this one again in a "
-                        "moment.")
+                        "moment.", 5)
             if len(mine) >= self.per_client:
                 return (f"Too many documents added from your address in the last minute ({self.per_client} at "
-                        "most); wait a minute and add the rest, or copy them into the server's seeds folder.")
+                        "most); wait a minute and add the rest, or copy them into the server's seeds folder.",
+                        int(WINDOW))
             if len(self._all) >= self.per_minute:
                 return (f"Too many documents added to this server in the last minute ({self.per_minute} at most); "
-                        "wait a minute and add this one again.")
+                        "wait a minute and add this one again.", int(WINDOW))
             mine.append(now)
             self._by_client[client] = mine
             self._all.append(now)
