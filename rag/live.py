@@ -69,6 +69,8 @@ class LiveIndex:
         self._refresh_lock = threading.Lock()  # one look at the seeds at a time
         self._idle = threading.Condition(self._lock)
         self._builder: threading.Thread | None = None
+        self._looker: threading.Thread | None = None  # a look asked for by `refresh_soon`
+        self._look_asked = False
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=poll, args=(weakref.ref(self), self._stop, poll_seconds),
                                          name=f"rag-watch {self.seeds}", daemon=True)
@@ -191,6 +193,28 @@ class LiveIndex:
                         self._status = replace(self._status, state="ready", message=skipped_notice(index))
             return self.status()
 
+    def refresh_soon(self) -> None:
+        """`refresh` in a background thread (it reads the whole seeds folder), after the rebuild running now if
+        any; returns at once. Calls made meanwhile make one more look; `wait()` waits for them too."""
+        with self._lock:
+            self._look_asked = True
+            if self._looker is None and not self._stop.is_set():
+                self._looker = threading.Thread(target=self._look_when_asked, daemon=True,
+                                                name=f"rag-look {self.seeds}")
+                self._looker.start()
+
+    def _look_when_asked(self) -> None:
+        while True:
+            with self._lock:
+                while self._builder is not None and not self._stop.is_set():
+                    self._idle.wait(1.0)  # a look during a rebuild sees nothing: look once it is in
+                if not self._look_asked or self._stop.is_set():
+                    self._looker = None
+                    self._idle.notify_all()
+                    return
+                self._look_asked = False
+            self.look()
+
     def _load_new_manifest(self) -> None:
         """Serve the index in the folder when its manifest changed (`rag build` was run) and no rebuild runs."""
         now = stamp(self.index_dir / store.MANIFEST)
@@ -284,15 +308,15 @@ class LiveIndex:
             raise
 
     def wait(self, timeout: float | None = None) -> Status:
-        """Block until no rebuild runs (or `timeout` seconds pass); the status then."""
+        """Block until no rebuild runs and no look asked for is left (or `timeout` seconds pass); the status then."""
         with self._idle:
-            self._idle.wait_for(lambda: self._builder is None, timeout)
+            self._idle.wait_for(lambda: self._builder is None and self._looker is None, timeout)
             return self._status
 
     def close(self) -> None:
         """Stop the watcher thread, and a running rebuild at its next step (before it writes anything)."""
         self._stop.set()
-        for thread in (self._watcher, self._builder):
+        for thread in (self._watcher, self._looker, self._builder):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=CLOSE_SECONDS)
 

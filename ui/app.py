@@ -172,15 +172,17 @@ def build_app(target: Any) -> gr.Blocks:
             return gr.update(visible=False), gr.skip()
         return gr.update(visible=True), f"Remove **{source}** from the documents? It is moved to uploads/.removed/."
 
-    def remove(source: Any) -> Any:
-        from .uploads import UploadError, remove_upload
+    def remove(source: Any, request: gr.Request) -> Any:
+        from .uploads import UploadError
 
         try:
-            seeds = ws.seeds_dir()
-            if not ws.upload or seeds is None:
+            if not ws.upload or ws.seeds_dir() is None:
                 raise UploadError("Removing documents from the page is off on this server.")
-            remove_upload(seeds, source)
-            ws.refresh()
+            origin = request.headers.get("origin") if request is not None else None
+            if origin is not None and ws.origins is not None and not ws.origins.allows(origin):
+                raise UploadError("Documents can be removed only from this server's own page.")
+            ws.intake().remove(source)
+            ws.look_soon()
             gr.Info(f"Removed {source}; the index is being updated.")
         except UploadError as err:
             gr.Warning(str(err))

@@ -1,18 +1,24 @@
-"""HTTP in front of the Gradio app: the document upload route, and clear errors where Gradio gives none.
+"""HTTP in front of the Gradio app: the document upload route, routes closed, clear errors where Gradio gives none.
 
 An ASGI middleware (installed through `launch(app_kwargs={"middleware": ...})`):
 
 - `POST …/rag/upload`: one document as the raw request body, its name in the
-  `X-File-Name` header (percent-encoded UTF-8). The body is read up to the
-  per-file limit and no further (413 past it); the file is checked and kept
-  by `ui.uploads`, then the live index is asked to look at the seeds. The
-  reply is JSON `{"ok": bool, "message": "one line"}`, and never holds a
-  path on the server. A request from another site's page (its Origin is
-  not this server) is refused, and the custom header makes a browser ask
-  first (CORS preflight) in any case.
-- `…/gradio_api/upload` (Gradio's own upload route, which answers with the
-  absolute path of a temporary file and that no component here uses) is
-  refused with 404.
+  `X-File-Name` header (percent-encoded UTF-8). A request from a page that
+  is not one of this server's own addresses (`ui.origins`, never compared
+  with the request's Host header) is refused, and the custom header makes a
+  browser ask first (CORS preflight) in any case. Past the per-client and
+  per-server limits (`ui.quota`) it gets 429 and a message saying when to
+  try again. The body is read up to the per-file limit and no further (413
+  past it); the file is checked and kept by the server's `ui.intake.Intake`
+  (no look through the whole seeds folder), then the live index is asked to
+  look at the seeds in a background thread. The reply is JSON
+  `{"ok": bool, "message": "one line"}`, and never holds a path on the server.
+- Gradio routes this page does not use are closed with 404: its upload
+  routes (`/gradio_api/upload`, which answers with the absolute path of a
+  temporary file, its progress, and `/gradio_api/process_recording`, which
+  takes a recording and sends it back), file and proxy serving, media
+  streams, component server functions, run history, the editor ("vibe")
+  and reload routes, deep links and monitoring (`CLOSED`).
 - API calls (`/gradio_api/call/NAME`, `/gradio_api/run/NAME`, `/gradio_api/queue/join`)
   with too many values get a 422 naming the parameters; too few are padded
   with nulls, which the handlers read as "the default" or answer with a clear
@@ -29,30 +35,40 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import anyio
 
 from rag.limits import limits, size_text
 
-from .uploads import UploadError, save_upload
+from .origins import Origins
+from .quota import Quota
+from .uploads import UploadError
 
 log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/rag/upload"
 UPLOAD_OFF = ("Adding documents from the page is off on this server; copy them into its seeds folder, or start it "
               "with `rag serve --allow-upload`.")
+FOREIGN = ("Documents can be added only from this server's own page; a server reached under another address "
+           "needs that address in RAG_ORIGINS when it starts (e.g. RAG_ORIGINS=https://docs.example.org).")
 _API_CALL = re.compile(r"/gradio_api/(?:call|run)/(?P<name>[\w-]+)/?$")
+# Gradio routes the page and the `/ask` API never call (checked against gradio/routes.py of Gradio 6).
+CLOSED = re.compile(r"/gradio_api/(?:upload|upload_progress|process_recording|file=|file/|proxy=|stream/"
+                    r"|component_server|run-history/|runs\b|vibe-|undo-vibe-edit|dev/reload|deep_link|mcp\b)"
+                    r"|/monitoring\b")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _reply(send: Send, status: int, data: dict[str, Any]) -> None:
+async def _reply(send: Send, status: int, data: dict[str, Any], *, retry_after: int = 0) -> None:
     body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store")]
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -83,8 +99,10 @@ class Guard:
     """The middleware; `workspace` is a `ui.workspace.Workspace`, `arity(api_name or fn_index)` the
     parameter names of an API endpoint (None for one it does not check)."""
 
-    def __init__(self, app: Any, *, workspace: Any, arity: Callable[[Any], list[str] | None]):
-        self.app, self.workspace, self.arity = app, workspace, arity
+    def __init__(self, app: Any, *, workspace: Any, arity: Callable[[Any], list[str] | None], origins: Origins,
+                 quota: Quota | None = None):
+        self.app, self.workspace, self.arity, self.origins = app, workspace, arity, origins
+        self.quota = quota if quota is not None else Quota()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,8 +113,9 @@ class Guard:
             await self.upload(scope, receive, send) if method == "POST" else await _reply(
                 send, 405, {"ok": False, "message": "Send the document with POST."})
             return
-        if path.endswith("/gradio_api/upload"):
-            await _reply(send, 404, {"error": "This server takes documents only through its document panel."})
+        if CLOSED.search(path):
+            await _reply(send, 404, {"error": "Not found: this server takes documents only through its document "
+                                     "panel, and answers through its page and the /ask API."})
             return
         if method == "POST" and (_API_CALL.search(path) or path.endswith("/gradio_api/queue/join")):
             await self.api_call(scope, receive, send)
@@ -108,30 +127,40 @@ class Guard:
             await _reply(send, 403, {"ok": False, "message": UPLOAD_OFF})
             return
         origin = _header(scope, b"origin")
-        if origin is not None and urlsplit(origin).netloc != (_header(scope, b"host") or ""):
-            await _reply(send, 403, {"ok": False, "message": "Documents can be added only from this server's own page."})
+        if origin is not None and not self.origins.allows(origin):
+            await _reply(send, 403, {"ok": False, "message": FOREIGN})
             return
         raw_name = _header(scope, b"x-file-name")
         if raw_name is None:
             await _reply(send, 400, {"ok": False, "message": "Name the file in the X-File-Name header "
                                      "(percent-encoded UTF-8), e.g. X-File-Name: report.pdf."})
             return
-        name = unquote(raw_name, encoding="utf-8", errors="replace")
         lim = limits()
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > lim.max_file_bytes:
             too_big = f"{size_text(int(declared))}; the limit is {size_text(lim.max_file_bytes)} a file"
             await _reply(send, 413, {"ok": False, "message": f"That file is {too_big} (RAG_MAX_FILE_MB on the server)."})
             return
+        client = (scope.get("client") or ("",))[0] or ""
+        refusal = self.quota.take(client)
+        if refusal is not None:
+            await _reply(send, 429, {"ok": False, "message": refusal[0]}, retry_after=refusal[1])
+            return
+        try:
+            await self._receive_and_keep(scope, receive, send, lim)
+        finally:
+            self.quota.done()
+
+    async def _receive_and_keep(self, scope: Scope, receive: Receive, send: Send, lim: Any) -> None:
+        name = unquote(_header(scope, b"x-file-name") or "", encoding="utf-8", errors="replace")
         data = await _read(receive, lim.max_file_bytes)
         if data is None:
             await _reply(send, 413, {"ok": False, "message": f"That file is over the {size_text(lim.max_file_bytes)} "
                                      "limit a file (RAG_MAX_FILE_MB on the server)."})
             return
         try:
-            seeds = self.workspace.seeds_dir()
-            saved = await anyio.to_thread.run_sync(save_upload, seeds, name, data, lim)
-            self.workspace.refresh()
+            intake = self.workspace.intake()
+            saved = await anyio.to_thread.run_sync(intake.save, name, data, lim)
         except UploadError as err:
             await _reply(send, 422, {"ok": False, "message": str(err)})
             return
@@ -140,6 +169,7 @@ class Guard:
             await _reply(send, 500, {"ok": False, "message": "The document could not be kept; try again, or copy it "
                                      "into the seeds folder."})
             return
+        self.workspace.look_soon()  # in the background: a look at the seeds reads the whole folder
         await _reply(send, 200, {"ok": True, "source": saved.source, "message": f"Added {saved.source} "
                                  f"({size_text(saved.size)}); it is being indexed and appears in the list when ready."})
 
@@ -187,4 +217,4 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-__all__ = ["UPLOAD_OFF", "UPLOAD_PATH", "Guard"]
+__all__ = ["CLOSED", "FOREIGN", "UPLOAD_OFF", "UPLOAD_PATH", "Guard"]

@@ -4,9 +4,11 @@
   loads no fonts or scripts from elsewhere; shows no tracebacks.
 - Uploads (`ui.uploads`) are on by default only on a loopback address; on
   any other address only with `upload=True` (`rag serve --allow-upload`).
-- Gradio's own upload route is closed and its size limit set anyway
-  (`max_file_size`); API calls Gradio would answer with `{"error": null}`
-  get a clear message (`ui.guard`).
+  They are taken only from pages of the addresses the server was started on
+  (`ui.origins`: its host and port, plus `origins=` and $RAG_ORIGINS).
+- Gradio's routes the page does not use are closed (`ui.guard.CLOSED`) and
+  its size limit set anyway (`max_file_size`); API calls Gradio would answer
+  with `{"error": null}` get a clear message (`ui.guard`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rag import InputError
 from rag.limits import limits
 
 from .guard import Guard
+from .origins import Origins
 from .page import CSS, HEAD
 from .workspace import Workspace
 
@@ -49,8 +52,8 @@ def arity_of(demo: gr.Blocks) -> Any:
     return names
 
 
-def _launch_options(host: str, port: int, workspace: Workspace | None = None, demo: gr.Blocks | None = None
-                    ) -> dict[str, Any]:
+def _launch_options(host: str, port: int, workspace: Workspace | None = None, demo: gr.Blocks | None = None,
+                    origins: Origins | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {
         "server_name": host,
         "server_port": port,
@@ -69,7 +72,9 @@ def _launch_options(host: str, port: int, workspace: Workspace | None = None, de
         "max_file_size": limits().max_file_bytes,  # Gradio's upload route is closed; its limit is set all the same
     }
     if workspace is not None and demo is not None:
-        options["app_kwargs"] = {"middleware": [Middleware(Guard, workspace=workspace, arity=arity_of(demo))]}
+        guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo),
+                           origins=origins if origins is not None else Origins.serving(host, port))
+        options["app_kwargs"] = {"middleware": [guard]}
     return options
 
 
@@ -106,11 +111,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
-          feedback_log: str | Path | None = None) -> tuple[gr.Blocks, str]:
+          feedback_log: str | Path | None = None, origins: tuple[str, ...] = ()) -> tuple[gr.Blocks, str]:
     """Start serving `index` (an Index, or a LiveIndex that rebuilds) in background threads.
 
     Returns the app (call `.close()` to stop) and its URL. `port=None` picks a
-    free port. Raises InputError (a RagError) when the address cannot be bound.
+    free port. `origins`: more pages that may add documents (e.g.
+    "https://docs.example.org" for a server behind a proxy), besides the
+    server's own addresses and $RAG_ORIGINS. Raises InputError (a RagError)
+    when the address cannot be bound.
     """
     from .app import build_app
 
@@ -118,9 +126,12 @@ def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, uploa
         port = free_port(host)
     else:
         _check_address(host, port)
-    workspace = Workspace(index, upload=upload_allowed(host, upload), feedback_log=feedback_log)
+    allowed = Origins.serving(host, port, origins)
+    workspace = Workspace(index, upload=upload_allowed(host, upload), feedback_log=feedback_log, origins=allowed)
+    if workspace.upload:
+        workspace.intake()  # counts the seeds folder now, not in the first upload's request
     demo = build_app(workspace)
-    _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo))
+    _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo, allowed))
     return demo, url
 
 

@@ -8,13 +8,16 @@ A file is kept only when its content is what its name says (a PDF starts with
 file is UTF-8 text without NUL bytes, a web page is text with HTML tags), it
 is within the size limits (`rag.limits`), and its name, cleaned of folders,
 control characters and anything a shell or a file system might read as
-syntax, is free; otherwise a one-line `UploadError` says why and what to do.
-Files are written to a hidden temporary name and renamed into place, so a
-rebuild never sees half a file. Only documents under `uploads/` can be
-removed from the page, and removing one moves it to the hidden
-`uploads/.removed/` folder (never indexed), so nothing is lost.
+syntax, is cut to fit every file system; otherwise a one-line `UploadError`
+says why and what to do, and never names a path on the server. Only
+documents under `uploads/` can be removed from the page, and removing one
+moves it to the hidden `uploads/.removed/` folder (never indexed), so
+nothing is lost.
 
-Does not index anything: the seeds folder's watcher (`rag.live`) sees the new file.
+`save_upload` and `remove_upload` are for one call at a time; a server keeps
+one `ui.intake.Intake`, which counts the folder once and writes each file
+under a name claimed atomically (never replacing one). Does not index
+anything: the seeds folder's watcher (`rag.live`) sees the new file.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,9 @@ REMOVED = ".removed"
 KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text",
          ".markdown": "text"}
 ACCEPTED = ".pdf .docx .html .htm .txt .md"
-MAX_NAME_CHARS = 100  # of the stem; with the suffix, well under every file system's 255 bytes
+MAX_NAME_CHARS = 100  # of the stem
+MAX_NAME_BYTES = 200  # of the stem in UTF-8: with " (999)" and the suffix, under every file system's 255 bytes
+TEMPORARY = ".upload-"  # the prefix of a file being written (hidden: never indexed)
 _UNSAFE = re.compile(r"[^\w .,()+&'@-]", re.UNICODE)
 _HTML_TAG = re.compile(rb"<(?:!doctype|html|head|body|p|div|h[1-6]|article|section|main|ul|ol|table|title)\b", re.I)
 _EXECUTABLE = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
@@ -56,7 +60,7 @@ def clean_name(name: str) -> str:
 
     Folders ("../", "C:\\"), control characters (NUL included), characters a
     shell or Windows reads as syntax, leading dots and dashes are removed;
-    the stem is cut to MAX_NAME_CHARS; the suffix is lower-cased. Raises
+    the stem is cut to MAX_NAME_CHARS characters and MAX_NAME_BYTES bytes; the suffix is lower-cased. Raises
     UploadError when the suffix is not one of the accepted kinds.
     """
     if not isinstance(name, str):
@@ -70,7 +74,10 @@ def clean_name(name: str) -> str:
     if suffix not in KINDS:
         shown = suffix or "no extension"
         raise UploadError(f"{_shown(name)} has {shown}; the documents can be {ACCEPTED} files.")
-    stem = " ".join(_UNSAFE.sub("_", stem).split()).lstrip(".-_ ")[:MAX_NAME_CHARS].rstrip(" .")
+    stem = " ".join(_UNSAFE.sub("_", stem).split()).lstrip(".-_ ")[:MAX_NAME_CHARS]
+    while len(stem.encode("utf-8")) > MAX_NAME_BYTES:  # letters of 3-4 bytes each: cut further
+        stem = stem[:-1]
+    stem = stem.rstrip(" .")
     stem = stem or "document"
     if (stem + suffix).lower() == "readme.md":  # README.md files describe a folder and are never indexed
         stem = "readme (uploaded)"
@@ -110,12 +117,14 @@ def check_content(name: str, data: bytes) -> None:
 
 
 def corpus_bytes(seeds_dir: Path) -> int:
-    """The bytes of every document file in the seeds folder (hidden folders, such as removed uploads, excluded)."""
+    """The bytes of every document file in the seeds folder, and of uploads being written (other hidden files
+    and folders, such as removed uploads, excluded). Reads the whole folder: `ui.intake` calls it once, then
+    keeps a running count."""
     total = 0
     for root, dirs, files in os.walk(seeds_dir):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for f in files:
-            if not f.startswith("."):
+            if not f.startswith(".") or f.startswith(TEMPORARY):
                 try:
                     total += (Path(root) / f).stat().st_size
                 except OSError:
@@ -123,47 +132,23 @@ def corpus_bytes(seeds_dir: Path) -> int:
     return total
 
 
-def check_size(name: str, size: int, seeds_dir: Path, lim: Limits) -> None:
-    """UploadError when one more file of `size` bytes breaks the per-file or whole-corpus limit."""
+def check_size(name: str, size: int, total: int, lim: Limits) -> None:
+    """UploadError when one more file of `size` bytes, with `total` bytes held already, breaks the per-file or
+    whole-corpus limit."""
     if size > lim.max_file_bytes:
         raise UploadError(f"{name} is {size_text(size)}; the limit is {size_text(lim.max_file_bytes)} a file "
                           "(RAG_MAX_FILE_MB on the server). Split it, or ask whoever runs the server to raise it.")
-    total = corpus_bytes(seeds_dir)
     if total + size > lim.max_corpus_bytes:
         raise UploadError(f"Adding {name} ({size_text(size)}) would take the documents to {size_text(total + size)}, "
                           f"over the {size_text(lim.max_corpus_bytes)} limit for all of them (RAG_MAX_CORPUS_MB); "
                           "remove a document first.")
 
 
-def free_name(folder: Path, name: str) -> str:
-    """`name`, or "stem (2).suffix", "stem (3).suffix"… whichever no file in `folder` has yet (any case)."""
-    taken = {p.name.lower() for p in folder.iterdir()} if folder.is_dir() else set()
-    stem, suffix = name[: -len(Path(name).suffix)], Path(name).suffix
-    candidate, n = name, 1
-    while candidate.lower() in taken:
-        n += 1
-        candidate = f"{stem} ({n}){suffix}"
-    return candidate
-
-
 def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
     """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
-    seeds = Path(seeds_dir)
-    safe = clean_name(name)
-    check_size(safe, len(data), seeds, lim)
-    check_content(safe, data)
-    folder = seeds / UPLOADS
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / free_name(folder, safe)
-        temporary = folder / f".upload-{uuid.uuid4().hex}"
-        with open(temporary, "xb") as out:
-            out.write(data)
-        os.replace(temporary, final)
-    except OSError as err:
-        raise UploadError(f"Cannot save {safe} into {folder} ({err.strerror or err}); the server's seeds folder "
-                          "must be writable.") from None
-    return Saved(final.relative_to(seeds).as_posix(), len(data))
+    from .intake import Intake
+
+    return Intake(seeds_dir).save(name, data, lim)
 
 
 def removable(source: str) -> bool:
@@ -174,30 +159,22 @@ def removable(source: str) -> bool:
 
 def remove_upload(seeds_dir: str | Path, source: str) -> Path:
     """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
-    if not isinstance(source, str) or not removable(source):
-        raise UploadError(f"Only documents added from the page (in {UPLOADS}/) can be removed here; "
-                          f"{_shown(str(source))} is not one.")
-    seeds = Path(seeds_dir)
-    path = seeds / source
-    if path.is_symlink() or not path.is_file():
-        raise UploadError(f"{source} is no longer in the documents folder; the list will refresh.")
-    bin_ = seeds / UPLOADS / REMOVED
-    try:
-        bin_.mkdir(exist_ok=True)
-        target = bin_ / free_name(bin_, path.name)
-        os.replace(path, target)
-    except OSError as err:
-        raise UploadError(f"Cannot remove {source} ({err.strerror or err}); check the folder's permissions.") from None
-    return target
+    from .intake import Intake
+
+    return Intake(seeds_dir).remove(source)
 
 
 __all__ = [
     "ACCEPTED",
+    "REMOVED",
+    "TEMPORARY",
     "UPLOADS",
     "Saved",
     "UploadError",
     "check_content",
+    "check_size",
     "clean_name",
+    "corpus_bytes",
     "removable",
     "remove_upload",
     "save_upload",

@@ -8,8 +8,9 @@
 A `rag.Index` is served as it is (no rebuilds, no uploads: its documents
 cannot change under it). A `rag.live.LiveIndex` (anything with `current()`
 and `status()`) rebuilds in the background; uploads go into its seeds folder
-and `refresh()` makes it look at once. Does not answer questions: the chat
-calls `index().answer(...)` itself.
+through one `ui.intake.Intake` (`intake()`), and `look_soon()` makes it look
+at the seeds in a background thread, so a request never waits for that.
+Does not answer questions: the chat calls `index().answer(...)` itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.catalog import DocumentInfo, catalog
+
+from .intake import Intake
+from .origins import Origins
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,17 @@ def is_live(target: Any) -> bool:
 class Workspace:
     """The index (or live index) a web app serves, whether it takes uploads, and where feedback goes."""
 
-    def __init__(self, target: Any, *, upload: bool = False, feedback_log: str | Path | None = None):
+    def __init__(self, target: Any, *, upload: bool = False, feedback_log: str | Path | None = None,
+                 origins: Origins | None = None):
         self.target = target
+        self.origins = origins  # pages that may add and remove documents (None: any, as for a test double)
         self.live = is_live(target)
         self.upload = bool(upload) and self.live  # a fixed index would never show an uploaded document
         self.feedback_log = Path(feedback_log) if feedback_log is not None else None
         self._catalogs: dict[str, tuple[DocumentInfo, ...]] = {}
         self._lock = threading.Lock()
+        self._intake: Intake | None = None
+        self._intake_lock = threading.Lock()
 
     def index(self) -> Any:
         """The index answering now; hold it for one whole answer (its sources and texts belong together)."""
@@ -75,6 +83,26 @@ class Workspace:
 
     def refresh(self) -> Any:
         return self.target.refresh() if self.live else self.status()
+
+    def look_soon(self) -> None:
+        """Have a live index look at its seeds in a background thread (it reads the whole folder); returns at once."""
+        if self.live:
+            soon = getattr(self.target, "refresh_soon", None)
+            if callable(soon):
+                soon()
+            else:  # an object with only `refresh()` (a test double): a thread of its own
+                threading.Thread(target=self.target.refresh, name="rag-look", daemon=True).start()
+
+    def intake(self) -> Intake:
+        """The uploads into the seeds folder, made on first use (it counts the folder once: `ui.server.start`
+        makes it before serving, so no request waits for that)."""
+        with self._intake_lock:
+            if self._intake is None:
+                seeds = self.seeds_dir()
+                if seeds is None:
+                    raise RuntimeError("a fixed index takes no uploads")
+                self._intake = Intake(seeds)
+            return self._intake
 
     def seeds_dir(self) -> Path | None:
         """Where documents are added; None for a fixed index."""
