@@ -181,7 +181,7 @@ def build_app(target: Any) -> gr.Blocks:
             origin = request.headers.get("origin") if request is not None else None
             if origin is not None and ws.origins is not None and not ws.origins.allows(origin):
                 raise UploadError("Documents can be removed only from this server's own page.")
-            ws.intake().remove(source)
+            ws.seeds_folder().remove(source)
             ws.look_soon()
             gr.Info(f"Removed {source}; the index is being updated.")
         except UploadError as err:

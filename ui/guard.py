@@ -9,7 +9,7 @@ An ASGI middleware (installed through `launch(app_kwargs={"middleware": ...})`):
   browser ask first (CORS preflight) in any case. Past the per-client and
   per-server limits (`ui.quota`) it gets 429 and a message saying when to
   try again. The body is read up to the per-file limit and no further (413
-  past it); the file is checked and kept by the server's `ui.intake.Intake`
+  past it); the file is checked and kept by the server's `ui.seeds_folder.SeedsFolder`
   (no look through the whole seeds folder), then the live index is asked to
   look at the seeds in a background thread. The reply is JSON
   `{"ok": bool, "message": "one line"}`, and never holds a path on the server.
@@ -159,8 +159,8 @@ class Guard:
                                      "limit a file (RAG_MAX_FILE_MB on the server)."})
             return
         try:
-            intake = self.workspace.intake()
-            saved = await anyio.to_thread.run_sync(intake.save, name, data, lim)
+            folder = self.workspace.seeds_folder()
+            saved = await anyio.to_thread.run_sync(folder.save, name, data, lim)
         except UploadError as err:
             await _reply(send, 422, {"ok": False, "message": str(err)})
             return

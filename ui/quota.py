@@ -11,7 +11,7 @@ visitor shares one and the per-client limit is the server's. The page sends
 the files of one drop one after another, so a person adding a folder of
 documents meets the per-minute limit only past PER_CLIENT_PER_MINUTE files,
 and is told to wait a minute for the rest. Does not look at what is uploaded
-(`ui.uploads`, `ui.intake`).
+(`ui.uploads`, `ui.seeds_folder`).
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, uploa
     allowed = Origins.serving(host, port, origins)
     workspace = Workspace(index, upload=upload_allowed(host, upload), feedback_log=feedback_log, origins=allowed)
     if workspace.upload:
-        workspace.intake()  # counts the seeds folder now, not in the first upload's request
+        workspace.seeds_folder()  # counts the seeds folder now, not in the first upload's request
     demo = build_app(workspace)
     _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo, allowed))
     return demo, url

@@ -15,7 +15,7 @@ moves it to the hidden `uploads/.removed/` folder (never indexed), so
 nothing is lost.
 
 `save_upload` and `remove_upload` are for one call at a time; a server keeps
-one `ui.intake.Intake`, which counts the folder once and writes each file
+one `ui.seeds_folder.SeedsFolder`, which counts the folder once and writes each file
 under a name claimed atomically (never replacing one). Does not index
 anything: the seeds folder's watcher (`rag.live`) sees the new file.
 """
@@ -118,7 +118,7 @@ def check_content(name: str, data: bytes) -> None:
 
 def corpus_bytes(seeds_dir: Path) -> int:
     """The bytes of every document file in the seeds folder, and of uploads being written (other hidden files
-    and folders, such as removed uploads, excluded). Reads the whole folder: `ui.intake` calls it once, then
+    and folders, such as removed uploads, excluded). Reads the whole folder: `ui.seeds_folder` calls it once, then
     keeps a running count."""
     total = 0
     for root, dirs, files in os.walk(seeds_dir):
@@ -146,9 +146,9 @@ def check_size(name: str, size: int, total: int, lim: Limits) -> None:
 
 def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
     """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
-    from .intake import Intake
+    from .seeds_folder import SeedsFolder
 
-    return Intake(seeds_dir).save(name, data, lim)
+    return SeedsFolder(seeds_dir).save(name, data, lim)
 
 
 def removable(source: str) -> bool:
@@ -159,9 +159,9 @@ def removable(source: str) -> bool:
 
 def remove_upload(seeds_dir: str | Path, source: str) -> Path:
     """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
-    from .intake import Intake
+    from .seeds_folder import SeedsFolder
 
-    return Intake(seeds_dir).remove(source)
+    return SeedsFolder(seeds_dir).remove(source)
 
 
 __all__ = [

@@ -8,7 +8,7 @@
 A `rag.Index` is served as it is (no rebuilds, no uploads: its documents
 cannot change under it). A `rag.live.LiveIndex` (anything with `current()`
 and `status()`) rebuilds in the background; uploads go into its seeds folder
-through one `ui.intake.Intake` (`intake()`), and `look_soon()` makes it look
+through one `ui.seeds_folder.SeedsFolder` (`seeds_folder()`), and `look_soon()` makes it look
 at the seeds in a background thread, so a request never waits for that.
 Does not answer questions: the chat calls `index().answer(...)` itself.
 """
@@ -24,8 +24,8 @@ from typing import Any
 
 from rag.catalog import DocumentInfo, catalog
 
-from .intake import Intake
 from .origins import Origins
+from .seeds_folder import SeedsFolder
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class Workspace:
         self.feedback_log = Path(feedback_log) if feedback_log is not None else None
         self._catalogs: dict[str, tuple[DocumentInfo, ...]] = {}
         self._lock = threading.Lock()
-        self._intake: Intake | None = None
-        self._intake_lock = threading.Lock()
+        self._folder: SeedsFolder | None = None
+        self._folder_lock = threading.Lock()
 
     def index(self) -> Any:
         """The index answering now; hold it for one whole answer (its sources and texts belong together)."""
@@ -93,16 +93,16 @@ class Workspace:
             else:  # an object with only `refresh()` (a test double): a thread of its own
                 threading.Thread(target=self.target.refresh, name="rag-look", daemon=True).start()
 
-    def intake(self) -> Intake:
+    def seeds_folder(self) -> SeedsFolder:
         """The uploads into the seeds folder, made on first use (it counts the folder once: `ui.server.start`
         makes it before serving, so no request waits for that)."""
-        with self._intake_lock:
-            if self._intake is None:
+        with self._folder_lock:
+            if self._folder is None:
                 seeds = self.seeds_dir()
                 if seeds is None:
                     raise RuntimeError("a fixed index takes no uploads")
-                self._intake = Intake(seeds)
-            return self._intake
+                self._folder = SeedsFolder(seeds)
+            return self._folder
 
     def seeds_dir(self) -> Path | None:
         """Where documents are added; None for a fixed index."""

@@ -1,12 +1,12 @@
 """The seeds folder as the upload route keeps it between requests: the bytes held, the names taken.
 
-    intake = Intake(seeds_dir)                          # counts the folder once: call it when the server starts
-    saved = intake.save("report.pdf", data, limits())   # -> Saved("uploads/report.pdf", size)
-    intake.remove("uploads/report.pdf")                 # moved to uploads/.removed/
+    folder = SeedsFolder(seeds_dir)                      # counts the folder once: call it when the server starts
+    saved = folder.save("report.pdf", data, limits())   # -> Saved("uploads/report.pdf", size)
+    folder.remove("uploads/report.pdf")                 # moved to uploads/.removed/
 
 A request costs work in proportion to its own upload, not to the documents
 already there: the bytes of all documents are a running count (counted in
-full when the intake is made, then again in a background thread when the
+full when the SeedsFolder is made, then again in a background thread when the
 count is older than RECOUNT_SECONDS), to which every upload being written
 adds its size before it writes, so uploads at the same moment cannot
 together pass the limit. The names in `uploads/` are listed once, then kept
@@ -19,7 +19,7 @@ exists, so a file is never replaced; the next free "name (n)" is tried);
 where links are not supported, the name is created exclusively and the
 file renamed over that empty placeholder. The temporary file is removed on
 every path, refused or kept, and ones a stopped server left behind (older
-than STALE_SECONDS) are removed when an intake is made.
+than STALE_SECONDS) are removed when a SeedsFolder is made.
 
 Does not check names or content (`ui.uploads`), limit how often clients
 upload (`ui.quota`), or index anything (`rag.live` sees the new file).
@@ -64,7 +64,7 @@ CANNOT_WRITE = ("{name} could not be saved ({why}); the server's seeds folder mu
                 "tell whoever runs the server.")
 
 
-class Intake:
+class SeedsFolder:
     """Uploads into one seeds folder; safe to share between threads."""
 
     def __init__(self, seeds_dir: str | Path):
@@ -248,4 +248,4 @@ def _remove_stale(folder: Path) -> None:
             continue
 
 
-__all__ = ["RECOUNT_SECONDS", "STALE_SECONDS", "Intake"]
+__all__ = ["RECOUNT_SECONDS", "STALE_SECONDS", "SeedsFolder"]
