@@ -43,7 +43,7 @@ heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences and two FAQs, kept out o
 	$(BIN)/rag eval tests/heldout --seeds .rag-cache/heldout-docs --index .rag-cache/heldout --shipped --ablations
 	$(BIN)/rag eval tests/faq --seeds tests/faq/docs --index .rag-cache/faq --shipped --ablations
 
-calibrate: $(STAMP)  ## refit rag/params.json on every development gold set
+calibrate: $(STAMP)  ## refit rag/search/params.json on every development gold set
 	$(BIN)/rag calibrate
 
 bench: $(STAMP)

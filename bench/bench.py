@@ -43,7 +43,7 @@ def timed(fn, repeat: int) -> list[float]:
 
 def ingestion_scaling() -> None:
     """Parse time of a document and of one eight and sixty-four times as long: linear rules keep the ratios near 8 and 64."""
-    from rag.ingest import parse
+    from rag.ingest.parse import parse
 
     report = (ROOT / "seeds/japan-nato-alignment.txt").read_text("utf-8")
     body = report[report.index("\n\n") :]
@@ -69,7 +69,7 @@ def pdf_build(pages: int = 100) -> None:
     import shutil
 
     import rag
-    from rag.formats import read_document
+    from rag.readers import read_document
 
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -107,7 +107,7 @@ def pdf_build(pages: int = 100) -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import rag
-    from rag.embed import load_embedder
+    from rag.embed.model import load_embedder
 
     print("== Model")
     started = time.perf_counter()
@@ -189,7 +189,7 @@ def main() -> None:
 def scaling(dim: int) -> None:
     import faiss
 
-    from rag.dense import faiss_index_for
+    from rag.storage.dense import faiss_index_for
 
     rng = np.random.default_rng(0)
     print(f"{'passages':>9} {'index':>13} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'recall@10 vs exact':>19}")

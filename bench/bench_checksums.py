@@ -5,7 +5,7 @@ Builds a synthetic ~1,000-passage index with the fast HashEmbedder (and, with
 `rag.load_index` each way a check could be made, as a ratio to loading with no
 check at all: the sampled check of builds before full checksums (size and 64
 blocks of each large array), and every file hashed in full on one thread and
-on two (loading uses `rag.checksums.WORKERS`). A per-block check made as
+on two (loading uses `rag.storage.checksums.WORKERS`). A per-block check made as
 a block is first read would load as fast as the sampled one, but a Flat FAISS
 search reads every vector, so the first question would still hash the whole
 vectors file: its lower bound is the sampled load plus that hash, printed too.
@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 import rag
-import rag.store
-from rag import checksums
-from rag.checksums import data_files
-from rag.embed import HashEmbedder
+import rag.storage.checksums as checksums
+import rag.storage.index_folder
+from rag.embed.model import HashEmbedder
+from rag.storage.checksums import data_files
 
 WORDS = ["harbour", "ship", "grid", "power", "cost", "planner", "terminal", "cargo", "diesel", "berth", "colony",
          "pollen", "flower", "hive", "shade", "opening", "pawn", "king", "queen", "endgame", "patience", "river",
@@ -81,7 +81,7 @@ def hash_time(path: Path, repeat: int) -> float:
     return statistics.median(times)
 
 
-def check_alone(index_dir: Path, manifest: rag.store.Manifest, repeat: int, limit: int, workers: int) -> float:
+def check_alone(index_dir: Path, manifest: rag.storage.index_folder.Manifest, repeat: int, limit: int, workers: int) -> float:
     """Median time of one way of checking by itself (what `store.read` adds), free of load-time noise."""
     times = []
     for _ in range(repeat * 3):

@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from gradio_client import Client
 
-    from rag.default import default_paths
-    from rag.loading import open_index
+    from rag.service.default import default_paths
+    from rag.service.loading import open_index
     from ui.app import CONCURRENCY, start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]

@@ -4,8 +4,8 @@ Collects the texts a real build reads (each passage with its label, each
 sentence, each distinct context) from about N passages of /usr/share/doc
 prose (bench/corpus.py), then times, in the same process:
 - the floor: `SentenceTransformer.encode` in float32 over all of them (its defaults);
-- the embedder a build uses (`rag.embed.new_embedder`), precision "auto",
-  reading passages with `encode` and the rest with `encode_spans` as `rag.vectors` does;
+- the embedder a build uses (`rag.embed.model.new_embedder`), precision "auto",
+  reading passages with `encode` and the rest with `encode_spans` as `rag.build.vectors` does;
 - the same embedder forced to float32 (what the batching alone gives).
 `--rounds N` cuts the texts into N slices, each read by every contender in turn, so
 a load that comes and goes weighs on all alike; but bfloat16 then read far slower
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rag.embed import HashEmbedder  # noqa: E402
+from rag.embed.model import HashEmbedder  # noqa: E402
 
 
 class Recorder(HashEmbedder):
@@ -73,8 +73,8 @@ def build_texts(passages: int) -> tuple[list[str], list[str]]:
 
 
 def read(embedder, passages: list[str], spans: list[str]) -> tuple[float, np.ndarray]:
-    """Seconds to read `passages` as `rag.vectors` does (`encode`) and `spans` (`encode_spans`); their vectors."""
-    from rag.embed import BATCH
+    """Seconds to read `passages` as `rag.build.vectors` does (`encode`) and `spans` (`encode_spans`); their vectors."""
+    from rag.embed.model import BATCH
 
     started = time.perf_counter()
     vectors = embedder.encode(passages, batch_size=BATCH)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    from rag.embed import SentenceTransformerEmbedder, packaged_model_path
+    from rag.embed.model import SentenceTransformerEmbedder, packaged_model_path
 
     passages, spans = build_texts(args.passages)
     print(f"  {len(passages)} passages and {len(spans)} sentences and contexts: {len(passages) + len(spans)} texts, "

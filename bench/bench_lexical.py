@@ -1,4 +1,4 @@
-"""BM25 benchmark: `rag.lexical` beside bm25s on the same passages, as ratios measured in the same run.
+"""BM25 benchmark: `rag.storage.bm25` beside bm25s on the same passages, as ratios measured in the same run.
 
 Passages are the development documents' paragraphs with their words shuffled, as many as asked for
 (100,000 by default). For each: building from scratch (tokenising included), re-using 99% of an earlier
@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag import lexical  # noqa: E402
-from rag.lexical import EMPTY, LexicalWriter  # noqa: E402
-from rag.text import tokens  # noqa: E402
+import rag.storage.bm25 as lexical  # noqa: E402
+from rag.ingest.text import tokens  # noqa: E402
+from rag.storage.bm25 import EMPTY, LexicalWriter  # noqa: E402
 
 BATCH = 2048  # passages added at once, as a build adds a batch of new documents
 DOCUMENT = 100  # passages per re-used document
@@ -117,31 +117,31 @@ def main() -> None:
     kept = n - n // 100
     changed = [f"{t} lighthouse keepers" for t in texts[kept:]]
     print(f"== BM25, {n} passages (load average {os.getloadavg()[0]:.2f})")
-    for t in texts:  # the word cache warmed for both (rag.text caches each written word's tokens)
+    for t in texts:  # the word cache warmed for both (rag.ingest.text caches each written word's tokens)
         tokens(t)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         theirs_build, bm25 = timed(lambda: bm25s_build(texts, work / "bm25s"))
         ours_build, _ = timed(lambda: lexical_build(texts, work / "ours"))
-        print(f"  build from scratch: bm25s {theirs_build:.2f} s, rag.lexical {ours_build:.2f} s "
+        print(f"  build from scratch: bm25s {theirs_build:.2f} s, rag.storage.bm25 {ours_build:.2f} s "
               f"({ours_build / theirs_build:.2f}x)")
         old = lexical.load(work / "ours")
         theirs_change, _ = timed(lambda: bm25s_build(texts[:kept] + changed, work / "bm25s-2"))
         ours_change, _ = timed(lambda: lexical_reuse(old, kept, changed, work / "ours-2"))
         print(f"  re-use {kept} + add {n - kept}: bm25s (builds all again) {theirs_change:.2f} s, "
-              f"rag.lexical {ours_change:.2f} s ({ours_change / theirs_change:.2f}x)")
+              f"rag.storage.bm25 {ours_change:.2f} s ({ours_change / theirs_change:.2f}x)")
         import bm25s
 
         theirs_load, _ = timed(lambda: bm25s.BM25.load(str(work / "bm25s"), show_progress=False))
         ours_load, ours = timed(lambda: lexical.load(work / "ours"))
-        print(f"  load: bm25s {theirs_load * 1000:.1f} ms, rag.lexical (memory-mapped) {ours_load * 1000:.1f} ms "
+        print(f"  load: bm25s {theirs_load * 1000:.1f} ms, rag.storage.bm25 (memory-mapped) {ours_load * 1000:.1f} ms "
               f"({ours_load / theirs_load:.2f}x)")
         theirs_q = p50_ms(lambda q: bm25s_scores(bm25, q), asked)
         ours_q = p50_ms(ours.scores, asked)
-        print(f"  one question's scores, p50 over {len(asked)}: bm25s {theirs_q:.2f} ms, rag.lexical {ours_q:.2f} ms "
+        print(f"  one question's scores, p50 over {len(asked)}: bm25s {theirs_q:.2f} ms, rag.storage.bm25 {ours_q:.2f} ms "
               f"({ours_q / theirs_q:.2f}x)")
         disk = {name: sum(p.stat().st_size for p in (work / name).iterdir()) / n for name in ("bm25s", "ours")}
-        print(f"  disk per passage: bm25s {disk['bm25s']:.0f} B, rag.lexical {disk['ours']:.0f} B "
+        print(f"  disk per passage: bm25s {disk['bm25s']:.0f} B, rag.storage.bm25 {disk['ours']:.0f} B "
               f"(with each passage's token ids and counts, for re-use)")
         bm25 = old = ours = None  # freed before memory is measured
         for name in ("bm25s-2", "ours-2"):
@@ -150,7 +150,7 @@ def main() -> None:
         ours_mem = peak_mb(lambda: lexical_build(texts, work / "ours-2"))
         old = lexical.load(work / "ours")
         reuse_mem = peak_mb(lambda: lexical_reuse(old, kept, changed, work / "ours-3"))
-        print(f"  peak memory allocated while building (tracemalloc): bm25s {theirs_mem:.0f} MB, rag.lexical "
+        print(f"  peak memory allocated while building (tracemalloc): bm25s {theirs_mem:.0f} MB, rag.storage.bm25 "
               f"{ours_mem:.0f} MB ({ours_mem / theirs_mem:.2f}x), re-using 99% {reuse_mem:.0f} MB "
               f"({reuse_mem / theirs_mem:.2f}x)")
     print(f"  load average after: {os.getloadavg()[0]:.2f}")

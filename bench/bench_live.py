@@ -3,11 +3,11 @@
 Writes a synthetic seeds folder of FILES small text files (default 2,000),
 indexes it with the fast HashEmbedder, then times:
 
-- reaching the default index from a question (`rag.default.default_index()`,
+- reaching the default index from a question (`rag.service.default.default_index()`,
   what `rag.answer` does before answering), which must not grow with the
   number of files;
-- one look of the watcher (`rag.watch.seeds_signature`: a stat per file) and
-  one full content sweep (`rag.watch.HashSweep`, sha256 of every file), which
+- one look of the watcher (`rag.service.watch.seeds_signature`: a stat per file) and
+  one full content sweep (`rag.service.watch.HashSweep`, sha256 of every file), which
   run in the watcher thread every `poll_seconds`;
 - `Index.verify` of a quote, which re-reads its file at every check, for the
   small files and for one 5 MB file.
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import rag
-    from rag import default
-    from rag.embed import HashEmbedder
-    from rag.watch import HashSweep, seeds_signature
+    import rag.service.default as default
+    from rag.embed.model import HashEmbedder
+    from rag.service.watch import HashSweep, seeds_signature
 
     with tempfile.TemporaryDirectory() as tmp:
         seeds, index_dir = Path(tmp) / "seeds", Path(tmp) / "index"

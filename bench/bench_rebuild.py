@@ -1,7 +1,7 @@
 """Answers during a background rebuild: `bench/bench_concurrency.py --rebuild`.
 
 Copies four of the development documents (tests/gold/docs: the report and
-three READMEs or manuals, ~57 KB) into a temporary seeds folder, serves them through the web app over a `rag.live.LiveIndex` (real
+three READMEs or manuals, ~57 KB) into a temporary seeds folder, serves them through the web app over a `rag.service.live.LiveIndex` (real
 model, watcher polling every second), and lets CLIENTS users, each with its
 own gradio_client.Client, ask gold questions through `/ask` in a loop:
 
@@ -58,7 +58,7 @@ def _edit_keeping_size_and_time(path: Path) -> None:
 def run(*, clients: int, timeout: float) -> int:
     from gradio_client import Client
 
-    from rag.live import LiveIndex
+    from rag.service.live import LiveIndex
     from ui.app import CONCURRENCY, start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]

@@ -52,7 +52,7 @@ def main() -> None:
     from corpus import synthetic_corpus
 
     import rag
-    from rag.query import check_question
+    from rag.search.query import check_question
     from rag.stores.milvus_build import upload
 
     with tempfile.TemporaryDirectory(prefix="bench-stores-") as tmp:

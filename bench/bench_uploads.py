@@ -51,8 +51,8 @@ def run(docs: int, uploads: int) -> tuple[list[float], list[float], list[float],
     import httpx
 
     import rag
-    from rag.embed import HashEmbedder
-    from rag.live import LiveIndex
+    from rag.embed.model import HashEmbedder
+    from rag.service.live import LiveIndex
     from ui.server import start
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-uploads-") as tmp:

@@ -41,8 +41,8 @@ def _text(path: Path) -> str | None:
 
 def real_corpus(folder: Path, passages: int) -> int:
     """Fill `folder` with about `passages` passages of real documentation; return how many it holds."""
-    from rag.chunk import chunk_document
-    from rag.ingest import parse
+    from rag.ingest.chunk import chunk_document
+    from rag.ingest.parse import parse
 
     folder.mkdir(parents=True, exist_ok=True)
     total, seen = 0, set()
@@ -65,8 +65,8 @@ def real_corpus(folder: Path, passages: int) -> int:
 
 def synthetic_corpus(folder: Path, passages: int, source: Path) -> int:
     """Fill `folder` with copies of the documents in `source`, each paragraph's words shuffled per copy."""
-    from rag.chunk import chunk_document
-    from rag.ingest import parse
+    from rag.ingest.chunk import chunk_document
+    from rag.ingest.parse import parse
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)

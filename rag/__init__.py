@@ -8,12 +8,12 @@
 Importing this package is cheap: torch and the model load on first use.
 """
 
-from .build import build_index
-from .default import answer, retrieve
-from .errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
-from .index import Index
-from .loading import load_index, open_store
-from .types import Answer, Citation, Passage, Quote
+from rag.answers.index import Index
+from rag.build.builder import build_index
+from rag.errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
+from rag.service.default import answer, retrieve
+from rag.service.loading import load_index, open_store
+from rag.types import Answer, Citation, Passage, Quote
 
 __all__ = [
     "Answer",

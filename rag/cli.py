@@ -16,9 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .default import default_paths
-from .errors import RagError
-from .maintain import add_commands
+from rag.errors import RagError
+from rag.eval.commands import add_commands
+from rag.service.default import default_paths
 
 EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx); the index is rebuilt when they "
           "change.")
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         args.question = valid_text(args.question)
     try:
         if getattr(args, "index", None) is not None:  # an empty --index is refused, never the current folder
-            from .folder import index_path
+            from rag.storage.lock import index_path
 
             args.index = index_path(args.index)
         return int(args.func(args) or 0)
@@ -165,11 +165,11 @@ def _index_option(p: argparse.ArgumentParser, default: Path) -> None:
 def open_index_of(args: argparse.Namespace, *, live: bool = False) -> Any:
     """The index the user named (must be current), or the default one (rebuilt when stale).
 
-    `live` is for long-running commands: they get the `rag.live.LiveIndex`,
+    `live` is for long-running commands: they get the `rag.service.live.LiveIndex`,
     which rebuilds in the background when the seeds change.
     """
-    from .default import default_live
-    from .loading import load_index, open_store
+    from rag.service.default import default_live
+    from rag.service.loading import load_index, open_store
 
     if getattr(args, "store", None):
         return open_store(args.store)
@@ -183,13 +183,13 @@ def open_index_of(args: argparse.Namespace, *, live: bool = False) -> Any:
 def cmd_build(args: argparse.Namespace) -> int:
     import time
 
-    from . import store
-    from .build import build_index
-    from .embed import DEFAULT_MODEL
+    import rag.storage.index_folder as store
+    from rag.build.builder import build_index
+    from rag.embed.model import DEFAULT_MODEL
 
     started = time.perf_counter()
     if args.store:
-        from .stores.milvus_build import build
+        from rag.stores.milvus_build import build
 
         build(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True, verbose=args.verbose)
         print(f"Indexed {args.seeds} into {args.store} in {time.perf_counter() - started:.1f}s.")
@@ -211,7 +211,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .query import check_question
+    from rag.search.query import check_question
 
     check_question(args.question, args.k)
     passages = open_index_of(args).retrieve(args.question, args.k)
@@ -225,8 +225,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .errors import InputError
-    from .query import check_question
+    from rag.errors import InputError
+    from rag.search.query import check_question
 
     if args.question is not None:
         check_question(args.question, args.k)
@@ -268,8 +268,8 @@ def _stdin_lines() -> Any:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from .errors import InputError
-    from .feedback import export_lines
+    from rag.errors import InputError
+    from rag.service.feedback import export_lines
 
     lines = export_lines(args.log)
     text = "".join(line + "\n" for line in lines)

@@ -14,7 +14,7 @@ class Citation:
 
     `start`/`end` are Python string offsets into `Index.text_of(source)`: for
     a text file its bytes decoded as UTF-8 with no newline translation, for a
-    PDF, HTML or Word file the text extracted from it (see `rag.formats`).
+    PDF, HTML or Word file the text extracted from it (see `rag.readers`).
     """
 
     source: str  # path relative to the seeds folder, with "/" separators

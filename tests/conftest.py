@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

@@ -6,7 +6,7 @@ import pytest
 from conftest import REPORT, REPORT_NAME
 
 import rag
-from rag.text import sentence_spans
+from rag.ingest.text import sentence_spans
 
 pytestmark = pytest.mark.model
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import report_and, serving
 
-from rag.catalog import catalog
+from ui.catalog import catalog
 from ui.documents import example_questions
 
 pytestmark = [pytest.mark.model, pytest.mark.browser,

@@ -32,7 +32,7 @@ from conftest import REPORT, REPORT_NAME
 from test_browser import ARGS, CHROMIUM, WAIT_MS, Page, browser, squash  # noqa: F401 - browser: the shared Chromium fixture
 
 from rag import Index
-from rag.catalog import catalog
+from ui.catalog import catalog
 from ui.chat import NO_SOURCES
 from ui.page import FEEDBACK_LABELS, FEEDBACK_WORDS
 
@@ -55,7 +55,7 @@ HARBOUR_TEXT = ("# Harbour report\n\n## Traffic\n\nThe harbour authority said th
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from rag.live import LiveIndex
+    from rag.service.live import LiveIndex
 
     root = tmp_path_factory.mktemp("workspace")
     seeds = root / "seeds"

@@ -6,9 +6,9 @@ from conftest import SMALL_CORPUS, write_seeds
 from format_fixtures import tiny_pdf
 
 import rag
-from rag.catalog import catalog, name_in_words
-from rag.embed import HashEmbedder
-from rag.ingest import parse
+from rag.embed.model import HashEmbedder
+from rag.ingest.parse import parse
+from ui.catalog import catalog, name_in_words
 
 
 def test_titles_kinds_and_sizes_come_from_the_index(make_seeds, build_hash_index, tmp_path):

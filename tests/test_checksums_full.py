@@ -14,9 +14,10 @@ import pytest
 from conftest import quiet, write_seeds
 
 import rag
-from rag import checksums, store
+import rag.storage.checksums as checksums
+import rag.storage.index_folder as store
 from rag.cli import main
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.errors import IndexStateError
 
 OLD_SAMPLES, OLD_BLOCK, OLD_LIMIT = 64, 1024, 64 << 10  # what loading read of a large file before full checksums

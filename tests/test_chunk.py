@@ -1,4 +1,4 @@
-"""rag.chunk: sentence-aligned passages that are exact slices of one body paragraph."""
+"""rag.ingest.chunk: sentence-aligned passages that are exact slices of one body paragraph."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from conftest import REPORT, REPORT_NAME
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import MAX_WORDS, chunk_document
-from rag.ingest import Document, parse
-from rag.text import sentence_spans
+from rag.ingest.chunk import MAX_WORDS, chunk_document
+from rag.ingest.parse import Document, parse
+from rag.ingest.text import sentence_spans
 
 _word = st.one_of(
     st.sampled_from(["ships", "Japan", "NATO", "trade", "the", "of", "U.S.", "Dr.", "e.g.", "Eu-rope",

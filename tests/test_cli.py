@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, SMALL_CORPUS
 
 from rag.cli import main
-from rag.store import Manifest
+from rag.storage.index_folder import Manifest
 
 
 def _run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

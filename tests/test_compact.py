@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.dense import faiss_index_for, flat_vectors
-from rag.embed import HashEmbedder
-from rag.passes import split_tokens
-from rag.quantize import TokenMatrix, quantize, stack
-from rag.retrieve import maxsim, top_k
+from rag.embed.model import HashEmbedder
+from rag.embed.passes import split_tokens
+from rag.search.ranking import maxsim, top_k
+from rag.storage.dense import faiss_index_for, flat_vectors
+from rag.storage.quantize import TokenMatrix, quantize, stack
 
 
 def _unit_rows(rng: np.random.Generator, n: int, d: int = 64) -> np.ndarray:
@@ -102,9 +102,9 @@ def test_hash_embedder_reads_each_span_as_its_own_text() -> None:
 
 
 def test_reading_passages_in_slices_gives_the_same_vectors_as_all_at_once() -> None:
-    from rag.chunk import chunk_document
-    from rag.ingest import parse
-    from rag.vectors import embed_chunks
+    from rag.build.vectors import embed_chunks
+    from rag.ingest.chunk import chunk_document
+    from rag.ingest.parse import parse
 
     text = "Notes\n\n" + "\n\n".join(f"Paragraph {n} is about topic {n}. It has a second sentence {n}." for n in range(9))
     doc = parse(text, "notes.txt")
@@ -122,7 +122,7 @@ def test_reading_passages_in_slices_gives_the_same_vectors_as_all_at_once() -> N
 
 
 def test_the_byte_ranges_advised_cover_exactly_the_pages_of_the_rows_asked_for() -> None:
-    from rag.rowfile import advised_ranges
+    from rag.storage.rowfile import advised_ranges
 
     page, size, here = 4096, 1536, 128
     ranges = advised_ranges(here, size, [0, 5, 9], [2, 5, 40], page)
@@ -133,7 +133,7 @@ def test_the_byte_ranges_advised_cover_exactly_the_pages_of_the_rows_asked_for()
 
 
 def test_rows_of_a_mapped_file_or_of_a_view_of_it_are_advised_at_their_place_in_the_mapping(tmp_path) -> None:
-    from rag.rowfile import mapped_position, will_need
+    from rag.storage.rowfile import mapped_position, will_need
 
     np.save(tmp_path / "rows.npy", np.arange(3_000 * 48, dtype=np.float32).reshape(3_000, 48))
     mapped = np.load(tmp_path / "rows.npy", mmap_mode="r")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embed import SentenceTransformerEmbedder, chosen_precision
+from rag.embed.model import SentenceTransformerEmbedder, chosen_precision
 from rag.errors import ModelError
 
 DOCS = Path(__file__).parent / "gold" / "docs"

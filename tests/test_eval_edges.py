@@ -8,10 +8,10 @@ from dataclasses import replace
 
 from conftest import SMALL_CORPUS
 
-from rag.answering import ABSTAIN_MESSAGE, CHANGED_MESSAGE, explain
-from rag.evaluate import evaluate
-from rag.gold import GoldQuestion, Span
-from rag.tuning import fit_abstention, shipped
+from rag.answers.pipeline import ABSTAIN_MESSAGE, CHANGED_MESSAGE, explain
+from rag.eval.evaluate import evaluate
+from rag.eval.gold import GoldQuestion, Span
+from rag.search.tuning import fit_abstention, shipped
 
 ALWAYS_ANSWER = replace(shipped(), threshold=0.0)
 

@@ -11,8 +11,8 @@ from conftest import SMALL_CORPUS
 
 from rag import InputError
 from rag.cli import main
-from rag.feedback import VERDICTS, export, export_lines, read_log, record
-from rag.gold import load_gold
+from rag.eval.gold import load_gold
+from rag.service.feedback import VERDICTS, export, export_lines, read_log, record
 
 
 @pytest.fixture

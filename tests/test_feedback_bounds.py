@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from rag import InputError, feedback
+import rag.service.feedback as feedback
+from rag import InputError
 from rag.cli import main
-from rag.feedback import export_lines, read_log, record
+from rag.service.feedback import export_lines, read_log, record
 
 
 def _answer(question: str, quote: str = "") -> dict:

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from rag.answering import explain
+from rag.answers.pipeline import explain
 from rag.cli import main
 from rag.errors import InputError
-from rag.followup import (
+from rag.search.followup import (
     MAX_TURNS,
     UNRESOLVED_MESSAGE,
     check_history,
@@ -245,7 +245,7 @@ def _asdict(result):
 
 
 def test_a_conversation_encodes_each_search_once_and_answers_the_same(hash_index, monkeypatch):
-    from rag import answering
+    import rag.answers.pipeline as answering
 
     conversation = ["How do beekeepers keep hives cool?", "Why do they paint them white?", "Is it hard?"]
     answering._RECENT.clear()

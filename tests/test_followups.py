@@ -3,7 +3,7 @@
 The ten development documents are indexed together; every follow-up is
 answered with its history and alone (the baseline that ignores the
 conversation). The bars sit 0.02 below the figures measured when the gate
-was set, so a regression fails. `rag.followup` has no fitted numbers; the
+was set, so a regression fails. `rag.search.followup` has no fitted numbers; the
 answers use the shipped parameters, as `rag ask` does.
 """
 
@@ -17,10 +17,10 @@ import pytest
 from conftest import quiet
 
 import rag
-from rag.answering import explain
+from rag.answers.pipeline import explain
 from rag.cli import main
-from rag.conversations import format_report, score
-from rag.followup import leans
+from rag.eval.conversations import format_report, score
+from rag.search.followup import leans
 
 GOLD = Path(__file__).parent / "gold"
 CONVERSATIONS = GOLD / "followups" / "conversations.jsonl"

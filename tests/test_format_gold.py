@@ -21,9 +21,9 @@ from conftest import quiet
 from format_fixtures import FURNITURE, is_heading, print_pdf, report_html, report_paragraphs
 
 import rag
-from rag.evaluate import evaluate
-from rag.gold import load_gold
-from rag.tuning import shipped
+from rag.eval.evaluate import evaluate
+from rag.eval.gold import load_gold
+from rag.search.tuning import shipped
 
 GOLD = Path(__file__).parent / "gold" / "japan-nato-alignment.jsonl"
 NAME = "japan-nato-alignment"

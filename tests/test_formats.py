@@ -34,10 +34,10 @@ from format_fixtures import (
     zip_bomb_docx,
 )
 
+import rag.readers.pdf as formats_pdf
 from rag.errors import IngestError, InputError
-from rag.formats import READERS, SUFFIXES, Extracted, FormatError, kind_of, read_document
-from rag.formats import pdf as formats_pdf
-from rag.formats.pdf_layout import SPACE, Glyph, Line, drop_furniture, find_gutter, make_line, reading_order
+from rag.readers import READERS, SUFFIXES, Extracted, FormatError, kind_of, read_document
+from rag.readers.pdf_lines import SPACE, Glyph, Line, drop_furniture, find_gutter, make_line, reading_order
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPHENS = re.compile("[-\u2010\u2011\u00ad]")
@@ -150,7 +150,7 @@ def test_reader_contract(samples: Samples, kind: str, name: str) -> None:
 
 
 def test_importing_formats_loads_no_reader_library() -> None:
-    code = "import sys, rag.formats; print(sorted(m for m in ('pypdfium2', 'trafilatura', 'docx') if m in sys.modules))"
+    code = "import sys, rag.readers; print(sorted(m for m in ('pypdfium2', 'trafilatura', 'docx') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -392,7 +392,7 @@ def test_docx_headings_from_styles_and_tables_as_rows(samples: Samples) -> None:
 def test_a_word_heading_style_makes_a_section_whatever_its_words(tmp_path) -> None:
     import docx
 
-    from rag.ingest import ingest
+    from rag.ingest.parse import ingest
 
     word = docx.Document()
     word.add_heading("README for the library", 0)
@@ -484,7 +484,7 @@ def test_zip_bomb_docx_is_refused_with_the_numbers(bomb: bytes) -> None:
 def test_a_long_sentence_styled_as_a_heading_stays_text_to_quote(tmp_path) -> None:
     import docx
 
-    from rag.ingest import ingest
+    from rag.ingest.parse import ingest
 
     word = docx.Document()
     word.add_heading("Annual review", 0)

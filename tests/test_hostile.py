@@ -18,10 +18,10 @@ import pytest
 from conftest import SMALL_CORPUS, quiet
 
 import rag
-from rag import store
+import rag.storage.index_folder as store
 from rag.cli import main
 from rag.errors import IndexStateError, InputError
-from rag.loading import open_index
+from rag.service.loading import open_index
 
 SECRET = "Zanzibar marmalade vault combination is ninety nine"
 
@@ -41,7 +41,7 @@ def one_line_error(err: str) -> str:
 
 def build_lines(seeds: Path, index_dir: Path) -> tuple[rag.Index, list[str]]:
     lines: list[str] = []
-    index = rag.build_index(seeds, index_dir, embedder=rag.embed.HashEmbedder(), log=lines.append)
+    index = rag.build_index(seeds, index_dir, embedder=rag.embed.model.HashEmbedder(), log=lines.append)
     return index, lines
 
 
@@ -61,7 +61,7 @@ def test_link_to_a_file_outside_the_seeds_is_skipped_and_named(make_seeds, tmp_p
     assert not any("marmalade" in p.text or "root:" in p.text for p in index.passages)
     assert all("marmalade" not in q.text for q in index.answer("What is the vault combination?").quotes)
     # The skipped links are part of the seeds as built: the index is not stale.
-    assert rag.load_index(tmp_path / "index", embedder=rag.embed.HashEmbedder()).sources == index.sources
+    assert rag.load_index(tmp_path / "index", embedder=rag.embed.model.HashEmbedder()).sources == index.sources
 
 
 def test_seed_replaced_by_a_link_out_of_the_folder_after_the_build_is_not_read(hash_index, tmp_path: Path) -> None:
@@ -71,9 +71,9 @@ def test_seed_replaced_by_a_link_out_of_the_folder_after_the_build_is_not_read(h
     (seeds / "bees.txt").unlink()
     (seeds / "bees.txt").symlink_to(outside)
     with pytest.raises(rag.StaleIndexError, match=r"bees\.txt"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     with pytest.raises(rag.StaleIndexError, match=r"Cannot read bees\.txt"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder(), check_sources=False)
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder(), check_sources=False)
     cite = next(p.citation for p in hash_index.passages if p.citation.source == "bees.txt")
     assert not hash_index.verify(cite, hash_index.text_of("bees.txt")[cite.start:cite.end])
 
@@ -116,7 +116,7 @@ def test_seed_name_not_utf8_is_skipped_by_a_safe_name_and_leaves_no_files(make_s
     referenced = set(manifest["files"].values()) | {"manifest.json", ".lock"}
     assert set(os.listdir(index_dir)) == referenced
     # Not stale on the next load: the name is part of what was built.
-    assert rag.load_index(index_dir, embedder=rag.embed.HashEmbedder()).sources == index.sources
+    assert rag.load_index(index_dir, embedder=rag.embed.model.HashEmbedder()).sources == index.sources
 
 
 # --- 3. damaged index files -----------------------------------------------
@@ -144,7 +144,7 @@ def test_damaged_data_file_gives_one_line_error(hash_index, capsys, which: str, 
     path = DAMAGED[which](hash_index.index_dir)
     path.write_bytes(b"" if damage == "empty" else np.random.default_rng(7).bytes(path.stat().st_size or 512))
     with pytest.raises(IndexStateError, match="rag build"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     code, _, err = run_cli(capsys, "search", "bees", "--index", str(hash_index.index_dir))
     assert code == 1
     assert "rebuild" in one_line_error(err)
@@ -154,7 +154,7 @@ def test_damaged_data_file_gives_one_line_error(hash_index, capsys, which: str, 
 def test_manifest_that_is_not_an_object_gives_one_line_error(hash_index, capsys, content: str) -> None:
     (hash_index.index_dir / "manifest.json").write_text(content, encoding="utf-8")
     with pytest.raises(IndexStateError, match="not a JSON object"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     code, _, err = run_cli(capsys, "search", "bees", "--index", str(hash_index.index_dir))
     assert code == 1
     one_line_error(err)
@@ -173,7 +173,7 @@ def test_manifest_with_wrong_field_types_gives_one_line_error(hash_index, capsys
     data[field] = value if field != "files" or not isinstance(value, dict) else {**data["files"], **value}
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexStateError, match=re.escape(message)):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     code, _, err = run_cli(capsys, "search", "bees", "--index", str(hash_index.index_dir))
     assert code == 1
     one_line_error(err)
@@ -212,7 +212,7 @@ def test_sentence_rows_shuffled_are_detected_by_checksum(hash_index, capsys) -> 
     rows = np.load(path)
     np.save(path, rows[::-1].copy())  # loadable, same shape, wrong order
     with pytest.raises(IndexStateError, match=rf"{re.escape(path.name)} .*checksum.*rag build"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     code, _, err = run_cli(capsys, "search", "bees", "--index", str(hash_index.index_dir))
     assert code == 1
     assert path.name in one_line_error(err)
@@ -224,23 +224,23 @@ def test_passage_lines_swapped_are_detected_by_checksum(hash_index) -> None:
     lines[0], lines[1] = lines[1], lines[0]
     path.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(IndexStateError, match=rf"{re.escape(path.name)} .*checksum.*rebuild"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
 
 
 def test_large_array_is_checked_by_size_and_sample(hash_index, monkeypatch) -> None:
     monkeypatch.setattr(store, "HASH_LIMIT", 0)  # every array is "large": size and sampled blocks only
-    rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+    rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     sentences = data_file(hash_index.index_dir, "sentences")
     original = sentences.read_bytes()
     np.save(sentences, np.load(sentences)[::-1].copy())
     with pytest.raises(IndexStateError, match=rf"{re.escape(sentences.name)} .*sampled sha256 checksum"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
     sentences.write_bytes(original)
     tokens = data_file(hash_index.index_dir, "tokens")
     with open(tokens, "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(IndexStateError, match=rf"{re.escape(tokens.name)} has size"):
-        rag.load_index(hash_index.index_dir, embedder=rag.embed.HashEmbedder())
+        rag.load_index(hash_index.index_dir, embedder=rag.embed.model.HashEmbedder())
 
 
 def test_text_files_are_hashed_in_full_whatever_their_size(hash_index, monkeypatch) -> None:
@@ -320,17 +320,17 @@ def test_failed_write_removes_its_partial_files(hash_index, make_seeds, monkeypa
 
     monkeypatch.setattr(np, "save", fail)
     with pytest.raises(IndexStateError, match="No space left"):
-        rag.build_index(make_seeds(SMALL_CORPUS, name="seeds2"), index_dir, embedder=rag.embed.HashEmbedder(),
+        rag.build_index(make_seeds(SMALL_CORPUS, name="seeds2"), index_dir, embedder=rag.embed.model.HashEmbedder(),
                         log=quiet)
     assert sorted(os.listdir(index_dir)) == before
     monkeypatch.undo()
-    rag.load_index(index_dir, embedder=rag.embed.HashEmbedder(), check_sources=False)
+    rag.load_index(index_dir, embedder=rag.embed.model.HashEmbedder(), check_sources=False)
 
 
 def test_leftover_partial_files_are_removed_by_the_next_build(make_seeds, tmp_path: Path) -> None:
     # Regression guard (a kill -9 mid-write cannot clean up after itself; the next build must, as its
-    # journal names the files: see rag.journal).
-    from rag import journal
+    # journal names the files: see rag.storage.journal).
+    import rag.storage.journal as journal
 
     seeds = make_seeds(SMALL_CORPUS)
     index_dir = tmp_path / "index"
@@ -339,7 +339,7 @@ def test_leftover_partial_files_are_removed_by_the_next_build(make_seeds, tmp_pa
     (index_dir / "passages-19990101000000-0000dead.jsonl").write_text('{"half', encoding="utf-8")
     (index_dir / "bm25-19990101000000-0000dead").mkdir()
     (index_dir / ".manifest-19990101000000-0000dead.json").write_text("{", encoding="utf-8")
-    rag.build_index(seeds, index_dir, embedder=rag.embed.HashEmbedder(), log=quiet)
+    rag.build_index(seeds, index_dir, embedder=rag.embed.model.HashEmbedder(), log=quiet)
     names = set(os.listdir(index_dir))
     assert not any("dead" in n or n.startswith(".manifest-") or n == journal.JOURNAL for n in names), names
 

@@ -18,13 +18,13 @@ import pytest
 from conftest import REPO, SMALL_CORPUS, quiet
 
 import rag
-import rag.checksums
-from rag import store
+import rag.storage.checksums
+import rag.storage.index_folder as store
 from rag.cli import main
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.errors import IngestError, InputError
-from rag.limits import Limits, limits, size_text
-from rag.loading import open_index, stale_sources
+from rag.readers.limits import Limits, limits, size_text
+from rag.service.loading import open_index, stale_sources
 
 BIG = "Storm Log\n\n" + "The barometer fell again overnight and the harbour stayed closed to shipping.\n\n" * 400
 
@@ -133,7 +133,7 @@ def test_extracted_document_is_rehashed_after_an_edit_keeping_size_and_time(make
 # --- disk full during a build -------------------------------------------------
 
 
-# Regression guards: disk full was made safe in rag.store; these keep the CLI and a first build so.
+# Regression guards: disk full was made safe in rag.storage.index_folder; these keep the CLI and a first build so.
 def test_disk_full_during_a_build_is_one_line_and_leaves_no_files(make_seeds, tmp_path, monkeypatch, capsys) -> None:
     seeds = make_seeds(SMALL_CORPUS)
     index_dir = tmp_path / "index"
@@ -229,7 +229,7 @@ def _damage_bm25(index_dir: Path, name: str) -> None:
 def damaged_bm25(make_seeds, tmp_path, monkeypatch):
     seeds = make_seeds(SMALL_CORPUS)
     _build(seeds, tmp_path / "index")
-    monkeypatch.setattr(rag.checksums, "mismatch", lambda *args, **kwargs: None)  # as if the damage was not sampled
+    monkeypatch.setattr(rag.storage.checksums, "mismatch", lambda *args, **kwargs: None)  # as if the damage was not sampled
     return seeds, tmp_path / "index"
 
 

@@ -17,11 +17,11 @@ from conftest import SMALL_CORPUS, quiet
 from format_fixtures import tiny_pdf
 
 import rag
-import rag.build
-import rag.rowwriter
-from rag import store
+import rag.build.builder
+import rag.build.rowwriter
+import rag.storage.index_folder as store
 from rag.cli import main
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 
 # "zorb-\nlax" would be joined to "zorblax" if another document's words counted: they must not.
 HYPHENS = ("Glossary\n\nThe old water tower in the town centre seals its tank with a zorb-\nlax valve, and the "
@@ -160,8 +160,8 @@ def test_documents_written_in_small_batches_and_blocks_give_the_same_index(make_
                                                                              monkeypatch) -> None:
     seeds = make_seeds(CORPUS)
     build(seeds, tmp_path / "whole")
-    monkeypatch.setattr(rag.build, "BATCH", 1)  # every document embedded and written on its own
-    monkeypatch.setattr(rag.rowwriter, "BLOCK", 3)  # rows copied three at a time
+    monkeypatch.setattr(rag.build.builder, "BATCH", 1)  # every document embedded and written on its own
+    monkeypatch.setattr(rag.build.rowwriter, "BLOCK", 3)  # rows copied three at a time
     build(seeds, tmp_path / "pieces")
     assert_same_index(tmp_path / "whole", tmp_path / "pieces")
     assert not [p.name for p in (tmp_path / "pieces").iterdir() if ".spool" in p.name or ".npy." in p.name]
@@ -170,7 +170,7 @@ def test_documents_written_in_small_batches_and_blocks_give_the_same_index(make_
 def test_a_row_file_is_an_npy_file_of_the_rows_appended() -> None:
     import tempfile
 
-    from rag.rowfile import RowFile
+    from rag.storage.rowfile import RowFile
 
     rows = np.arange(5 * 7, dtype=np.float32).reshape(5, 7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,7 +186,7 @@ def test_a_row_file_is_an_npy_file_of_the_rows_appended() -> None:
 
 
 def test_a_live_index_rebuild_embeds_only_the_changed_document(make_seeds, tmp_path: Path) -> None:
-    from rag.live import LiveIndex
+    from rag.service.live import LiveIndex
 
     seeds = make_seeds(SMALL_CORPUS)
     live = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)
@@ -206,7 +206,7 @@ def test_a_live_index_rebuild_embeds_only_the_changed_document(make_seeds, tmp_p
 def test_with_the_real_model_an_incremental_build_matches_a_fresh_one(make_seeds, tmp_path: Path) -> None:
     """The model reads texts in batches by length, so floats may differ in the last bits: within tolerance.
 
-    Under bfloat16 autocast (rag.embed) a text's vector depends a little on the shapes of the batch it was read
+    Under bfloat16 autocast (rag.embed.model) a text's vector depends a little on the shapes of the batch it was read
     in (up to about 6e-4 a component, a cosine above 0.9999); in float32 only in the last bits."""
     seeds = make_seeds(SMALL_CORPUS)
     rag.build_index(seeds, tmp_path / "index", log=quiet)

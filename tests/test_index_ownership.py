@@ -20,7 +20,7 @@ from conftest import SMALL_CORPUS, quiet
 
 import rag
 from rag.cli import main
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.errors import IndexStateError
 
 # Names a user may well give their own files: each starts as one of an index's data files does.
@@ -111,7 +111,7 @@ KILLED_BUILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     import rag
-    from rag.embed import HashEmbedder
+    from rag.embed.model import HashEmbedder
 
     class Stuck(HashEmbedder):  # the build's row files are open by the time it embeds
         def encode_spans(self, *args, **kwargs):

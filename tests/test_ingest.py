@@ -1,4 +1,4 @@
-"""rag.ingest: blocks with exact offsets; boilerplate, title, sections and pull quotes."""
+"""rag.ingest.parse: blocks with exact offsets; boilerplate, title, sections and pull quotes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from conftest import REPORT, REPORT_NAME
 
 import rag
-from rag.ingest import BODY, HEADING, PULL_QUOTE, Document, find_sources, ingest, parse
+from rag.ingest.parse import BODY, HEADING, PULL_QUOTE, Document, find_sources, ingest, parse
 
 # --- the real report -----------------------------------------------------
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunk import Chunk, chunk_document
-from rag.ingest import BODY, BOILERPLATE, HEADING, PULL_QUOTE, Block, Document, describe, ingest, parse
-from rag.text import sentence_spans
+from rag.ingest.chunk import Chunk, chunk_document
+from rag.ingest.parse import BODY, BOILERPLATE, HEADING, PULL_QUOTE, Block, Document, describe, ingest, parse
+from rag.ingest.text import sentence_spans
 
 DOCS = Path(__file__).parent / "gold" / "docs"
 NAMES = sorted(p.name for p in DOCS.iterdir())

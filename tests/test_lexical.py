@@ -1,4 +1,4 @@
-"""rag.lexical against bm25s as the oracle: equal scores, re-use equal to a build from scratch, damage refused."""
+"""rag.storage.bm25 against bm25s as the oracle: equal scores, re-use equal to a build from scratch, damage refused."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import pytest
 from conftest import SMALL_CORPUS, quiet
 
 import rag
-from rag import lexical, store
-from rag.embed import HashEmbedder
+import rag.storage.bm25 as lexical
+import rag.storage.index_folder as store
+from rag.embed.model import HashEmbedder
 from rag.errors import IndexStateError
-from rag.lexical import EMPTY, LexicalWriter
-from rag.text import tokens
+from rag.ingest.text import tokens
+from rag.storage.bm25 import EMPTY, LexicalWriter
 
 GOLD = Path(__file__).resolve().parent / "gold"
 
@@ -202,7 +203,7 @@ def test_a_build_tokenises_only_new_passages_and_equals_a_fresh_one(make_seeds, 
 
 
 def test_token_sums_per_passage_equal_slicing_with_empty_slices_anywhere() -> None:
-    from rag.lexical import _sums
+    from rag.storage.bm25 import _sums
 
     rng = np.random.default_rng(7)
     for _ in range(200):

@@ -7,7 +7,7 @@ import time
 
 from conftest import SMALL_CORPUS
 
-from rag.default import DefaultIndex
+from rag.service.default import DefaultIndex
 
 
 def _touch_edit(path, old: str, new: str) -> None:

@@ -1,4 +1,4 @@
-"""rag.live.LiveIndex: rebuilds in the background, the old index answering until one swap."""
+"""rag.service.live.LiveIndex: rebuilds in the background, the old index answering until one swap."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_CORPUS, quiet
 
-import rag.live
+import rag.service.live
 from rag.errors import IndexStateError
-from rag.live import LiveIndex, Status, version_of
-from rag.loading import load_index, open_index
+from rag.service.live import LiveIndex, Status, version_of
+from rag.service.loading import load_index, open_index
 
 OLD, NEW = "clover and lavender", "thyme and marigolds"
 QUESTION = "Which flowers do honey bees visit in early summer?"
@@ -52,7 +52,7 @@ class Gate:
 
     def __init__(self, monkeypatch) -> None:
         self.reached, self.release = threading.Event(), threading.Event()
-        real = rag.live.build_index
+        real = rag.service.live.build_index
 
         def build(*args, on_progress=None, **kwargs):
             def progress(stage: str, done: int, total: int) -> None:
@@ -63,7 +63,7 @@ class Gate:
 
             return real(*args, on_progress=progress, **kwargs)
 
-        monkeypatch.setattr(rag.live, "build_index", build)
+        monkeypatch.setattr(rag.service.live, "build_index", build)
 
 
 def test_answers_come_from_the_old_index_during_a_rebuild_and_from_the_new_text_after_the_swap(live, monkeypatch):
@@ -114,7 +114,7 @@ def test_an_edit_keeping_size_and_modification_time_is_noticed_by_content(live):
 
 
 def test_content_sweep_reads_a_bounded_slice_per_look(live, monkeypatch):
-    sweep = rag.watch.HashSweep(live.seeds, live.current().manifest.sources, budget=1)
+    sweep = rag.service.watch.HashSweep(live.seeds, live.current().manifest.sources, budget=1)
     assert [sweep.step() for _ in range(3)] == [(), (), ()]  # one small file per step when the budget is tiny
     assert sweep.round_done
     _edit_keeping_size_and_time(live.seeds / "chess.txt", "flank pawn", "wing pawn!")
@@ -146,20 +146,20 @@ def test_removing_every_seed_keeps_the_index_serving_with_a_notice(live):
 
 def test_a_failed_rebuild_keeps_the_old_index_and_the_next_change_retries(live, monkeypatch):
     old = live.current()
-    real = rag.live.build_index
+    real = rag.service.live.build_index
 
     def disk_full(*args, **kwargs):
         raise IndexStateError(f"Could not write the index to {live.index_dir} ({os.strerror(errno.ENOSPC)}); "
                               "free some space, then run `rag build` again.")
 
-    monkeypatch.setattr(rag.live, "build_index", disk_full)
+    monkeypatch.setattr(rag.service.live, "build_index", disk_full)
     (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
     live.refresh()
     failed = live.wait(WAIT)
     assert failed.state == "failed" and "No space left" in failed.message and "\n" not in failed.message
     assert live.current() is old
     assert live.refresh().state == "failed"  # the same seeds are not rebuilt again and again
-    monkeypatch.setattr(rag.live, "build_index", real)
+    monkeypatch.setattr(rag.service.live, "build_index", real)
     (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in early autumn.\n", "utf-8")
     live.refresh()
     assert live.wait(WAIT).state == "ready"
@@ -253,12 +253,12 @@ def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_ca
                                                                                        make_seeds):
     import numpy as np
 
-    import rag.rebuild
-    from rag.embed import HashEmbedder
+    import rag.service.rebuild
+    from rag.embed.model import HashEmbedder
 
-    monkeypatch.setattr(rag.rebuild, "SLICE", 4)
+    monkeypatch.setattr(rag.service.rebuild, "SLICE", 4)
     inner = HashEmbedder()
-    wrapped = rag.rebuild.StoppableEmbedder(inner)
+    wrapped = rag.service.rebuild.StoppableEmbedder(inner)
     texts = [f"harbour {n} ships cargo" for n in range(10)]
     assert np.array_equal(wrapped.encode(texts), inner.encode(texts))
     spans = [[(0, len(t))] for t in texts]
@@ -271,22 +271,22 @@ def test_rebuild_embedder_gives_the_same_vectors_and_stops_between_reads_when_ca
     embedding = [s for s in heard if s[0] == "embedding"]
     assert embedding[0][1] == 0 and embedding[-1][1] == embedding[-1][2] > 0
     reads = iter(range(100))
-    stopping = rag.rebuild.StoppableEmbedder(inner, cancelled=lambda: next(reads) >= 2)
-    with pytest.raises(rag.rebuild.Cancelled):
+    stopping = rag.service.rebuild.StoppableEmbedder(inner, cancelled=lambda: next(reads) >= 2)
+    with pytest.raises(rag.service.rebuild.Cancelled):
         rag.build_index(seeds, tmp_path / "stopped", embedder=stopping, log=quiet)
     assert not (tmp_path / "stopped" / "manifest.json").exists()
 
 
 def test_a_rebuild_answers_with_the_serving_model_instance_and_then_drops_its_own(live, monkeypatch):
     serving, made = live.current().embedder, []
-    real = rag.live.own_embedder
+    real = rag.service.live.own_embedder
 
     def own(name: str):
         embedder = real(name)
         made.append(weakref.ref(embedder))
         return embedder
 
-    monkeypatch.setattr(rag.live, "own_embedder", own)
+    monkeypatch.setattr(rag.service.live, "own_embedder", own)
     (live.seeds / "bees.txt").write_text("Garden Notes\n\nWasps visit fallen fruit in autumn.\n", "utf-8")
     live.refresh()
     assert live.wait(WAIT).state == "ready"
@@ -374,8 +374,8 @@ def test_an_index_built_with_rag_build_after_a_failure_is_served(live, monkeypat
     def broken(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    real = rag.live.build_index
-    monkeypatch.setattr(rag.live, "build_index", broken)
+    real = rag.service.live.build_index
+    monkeypatch.setattr(rag.service.live, "build_index", broken)
     (live.seeds / "zebras.txt").write_text(ZEBRAS, "utf-8")
     live.refresh()
     assert live.wait(WAIT).state == "failed"
@@ -498,15 +498,15 @@ def test_answers_over_a_seeds_folder_replaced_by_a_file_do_not_advise_rag_build(
 
 
 def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkeypatch):
-    real = rag.live.seeds_signature
+    real = rag.service.live.seeds_signature
 
     def broken(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(rag.live, "seeds_signature", broken)
+    monkeypatch.setattr(rag.service.live, "seeds_signature", broken)
     live.look()  # what the watcher thread does every poll
     assert "Could not check" in live.status().message
-    monkeypatch.setattr(rag.live, "seeds_signature", real)
+    monkeypatch.setattr(rag.service.live, "seeds_signature", real)
     live.look()
     assert live.status().message == "" and live.status().state == "ready"
 
@@ -514,15 +514,15 @@ def test_a_failed_look_at_the_seeds_is_cleared_by_the_next_good_one(live, monkey
 def test_a_background_rebuild_re_uses_rows_made_with_the_same_numerics(make_seeds, tmp_path: Path, monkeypatch) -> None:
     """The rebuild's embedder is wrapped so a closing index can stop it; the wrapper must still say the numerics
     (bfloat16 with the packaged model), or every row of the earlier index is thrown away and embedded again."""
-    from rag import store
-    from rag.embed import HashEmbedder
+    import rag.storage.index_folder as store
+    from rag.embed.model import HashEmbedder
 
     class Bfloat16(HashEmbedder):
         precision = "bfloat16"
 
     seeds = make_seeds(SMALL_CORPUS)
     rag.build_index(seeds, tmp_path / "index", embedder=Bfloat16(), log=quiet)
-    monkeypatch.setattr(rag.live, "own_embedder", lambda name: Bfloat16())
+    monkeypatch.setattr(rag.service.live, "own_embedder", lambda name: Bfloat16())
     live = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)
     try:
         live.current()

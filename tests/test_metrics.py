@@ -1,4 +1,4 @@
-"""rag.metrics and rag.gold: hand-computed IR metrics, token F1, and gold-set errors."""
+"""rag.eval.metrics and rag.eval.gold: hand-computed IR metrics, token F1, and gold-set errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rag
-from rag.gold import evidence_hit, load_gold, overlaps
-from rag.metrics import percentile, retrieval_metrics, token_f1, tradeoff
+from rag.eval.gold import evidence_hit, load_gold, overlaps
+from rag.eval.metrics import percentile, retrieval_metrics, token_f1, tradeoff
 
 # --- retrieval metrics -----------------------------------------------------------
 

@@ -17,7 +17,7 @@ pytest.importorskip("milvus_lite")
 from conftest import SMALL_CORPUS, quiet, write_seeds
 
 import rag
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.stores.milvus_build import upload
 
 ROOT = Path(rag.__file__).resolve().parents[1]  # the tree `rag` comes from: subprocesses use the same
@@ -28,7 +28,7 @@ KILLED = """
 import os, signal, sys
 from pymilvus import MilvusClient
 from rag.cli import main
-from rag.stores import milvus_build
+import rag.stores.milvus_build as milvus_build
 if sys.argv[2] == "unmarked":
     create = MilvusClient.create_collection
     def unmarked(self, *args, properties=None, **kwargs):
@@ -172,7 +172,7 @@ def test_a_build_into_a_damaged_store_repairs_it_or_says_so_in_one_line(built: P
 LIBRARY = """
 import logging, sys
 import rag
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.stores.milvus_build import upload
 logging.basicConfig()  # a program that shows its log: nothing from pymilvus, milvus-lite or their gRPC server
 files = rag.build_index(sys.argv[1], sys.argv[2], embedder=HashEmbedder(), log=lambda line: None)

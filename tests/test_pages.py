@@ -1,4 +1,4 @@
-"""The quote on its page: `rag.pages` renders a PDF page with a span's lines highlighted,
+"""The quote on its page: `ui.pages` renders a PDF page with a span's lines highlighted,
 and the chat shows that picture beside the paragraph.
 
 The PDF is the report from seeds/ printed by headless Chromium (see
@@ -23,10 +23,10 @@ from format_fixtures import CHROMIUM, print_pdf, report_html, tiny_pdf
 from markdown_it import MarkdownIt
 from PIL import Image
 
+import ui.pages as rag_pages
 from rag import Answer, Citation, InputError, Passage, Quote
-from rag import pages as rag_pages
-from rag.formats import Extracted, read_document
-from rag.pages import PAD, PageImage, data_uri, page_image
+from rag.readers import Extracted, read_document
+from ui.pages import PAD, PageImage, data_uri, page_image
 from ui.render import render_answer
 
 needs_chromium = pytest.mark.skipif(

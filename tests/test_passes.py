@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embed import load_embedder
+from rag.embed.model import load_embedder
 
 pytestmark = pytest.mark.model
 

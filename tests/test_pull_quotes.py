@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import boilerplate, classify
-from rag.boilerplate import could_be_pull_quote, normalised_words
-from rag.ingest import parse
+import rag.ingest.boilerplate as boilerplate
+import rag.ingest.classify as classify
+from rag.ingest.boilerplate import could_be_pull_quote, normalised_words
+from rag.ingest.parse import parse
 
 REPO = Path(__file__).resolve().parent.parent
 DOCUMENTS = [*sorted((REPO / "tests/gold/docs").glob("*")), REPO / "seeds/japan-nato-alignment.txt"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embed import HashEmbedder, is_content_word
-from rag.retrieve import maxsim
+from rag.embed.model import HashEmbedder, is_content_word
+from rag.search.ranking import maxsim
 
 
 @pytest.mark.parametrize("word, first", [("US", False), ("WHO", False), ("May", False), ("not", False),

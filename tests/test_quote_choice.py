@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rag.quotes import MAX_QUOTES, QUOTE_MARGIN, Sentence, choose
+from rag.answers.quotes import MAX_QUOTES, QUOTE_MARGIN, Sentence, choose
 
 TEXTS = {"a.txt": "Ports pay for substations. Ships plug in at berth. Costs fall.",
          "b.txt": "Bees visit clover in June. Hives need water."}

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answering import explain, is_dependent
-from rag.tuning import shipped
+from rag.answers.pipeline import explain, is_dependent
+from rag.search.tuning import shipped
 
 # Always answer, and quote only what dependence brings: these tests are about that mechanism.
 ALWAYS_ANSWER = replace(shipped(), threshold=0.0, quote_words=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import quoted_lines
+from rag.answers.pipeline import quoted_lines
 
 
 @pytest.mark.parametrize(("text", "lines"), [

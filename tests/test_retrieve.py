@@ -14,9 +14,9 @@ import pytest
 from conftest import REPORT_NAME, SMALL_CORPUS
 
 import rag
-from rag.dense import FLAT_LIMIT, faiss_index_for
-from rag.embed import HashEmbedder
-from rag.retrieve import LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, fuse, maxsim
+from rag.embed.model import HashEmbedder
+from rag.search.ranking import LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, fuse, maxsim
+from rag.storage.dense import FLAT_LIMIT, faiss_index_for
 
 # --- FAISS against brute force ---------------------------------------------------
 
@@ -62,7 +62,7 @@ def test_flat_faiss_returns_every_vector_when_asked_for_all() -> None:
 
 def test_corpus_above_the_flat_limit_uses_hnsw_with_high_recall_against_brute_force(monkeypatch) -> None:
     # Lower the limit rather than build a huge index: the branch is the same.
-    monkeypatch.setattr(sys.modules["rag.dense"], "FLAT_LIMIT", 3_000)
+    monkeypatch.setattr(sys.modules["rag.storage.dense"], "FLAT_LIMIT", 3_000)
     rng = np.random.default_rng(3)
     vectors = _unit_rows(rng, 3_001, 16)
     index, kind = faiss_index_for(vectors)

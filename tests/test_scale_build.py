@@ -1,6 +1,6 @@
 """A build past the exact-search limit, and a build that reads its documents one batch at a time.
 
-Above `rag.dense.FLAT_LIMIT` passages FAISS holds 8-bit codes and the exact
+Above `rag.storage.dense.FLAT_LIMIT` passages FAISS holds 8-bit codes and the exact
 vectors go to a file of their own: the oracle is the same corpus built with
 Flat search, whose vectors and answers must be the same. A streaming build
 must give the index a build that read every document first would give.
@@ -17,14 +17,14 @@ import pytest
 from conftest import SMALL_CORPUS, quiet
 
 import rag
-import rag.build
-import rag.dense
-import rag.intake
-from rag import store
-from rag.dense import EXACT_KIND, faiss_index_for, flat_vectors
-from rag.embed import HashEmbedder
+import rag.build.builder
+import rag.ingest.intake
+import rag.storage.dense
+import rag.storage.index_folder as store
+from rag.embed.model import HashEmbedder
 from rag.errors import IndexStateError, IngestError
-from rag.intake import Chunked, Intake
+from rag.ingest.intake import Chunked, Intake
+from rag.storage.dense import EXACT_KIND, faiss_index_for, flat_vectors
 
 QUESTIONS = ("Why do beekeepers paint hives?", "What does Rotterdam connect to shore power?", "How are endgames won?")
 
@@ -35,7 +35,7 @@ def _unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def test_vectors_added_a_block_at_a_time_are_the_vectors_added_at_once(monkeypatch) -> None:
-    monkeypatch.setattr(rag.dense, "BLOCK", 7)
+    monkeypatch.setattr(rag.storage.dense, "BLOCK", 7)
     vectors = _unit_rows(np.random.default_rng(5), 50, 16)
     index, kind = faiss_index_for(vectors)
     assert kind == "Flat"
@@ -43,8 +43,8 @@ def test_vectors_added_a_block_at_a_time_are_the_vectors_added_at_once(monkeypat
 
 
 def test_past_the_flat_limit_faiss_holds_8_bit_codes_that_find_the_exact_neighbours(monkeypatch) -> None:
-    monkeypatch.setattr(rag.dense, "FLAT_LIMIT", 1_000)
-    monkeypatch.setattr(rag.dense, "BLOCK", 300)
+    monkeypatch.setattr(rag.storage.dense, "FLAT_LIMIT", 1_000)
+    monkeypatch.setattr(rag.storage.dense, "BLOCK", 300)
     rng = np.random.default_rng(11)
     centres = _unit_rows(rng, 40, 32)
     vectors = centres[rng.integers(0, 40, 2_000)] + 0.5 * rng.standard_normal((2_000, 32)).astype(np.float32)
@@ -62,7 +62,7 @@ def test_past_the_flat_limit_faiss_holds_8_bit_codes_that_find_the_exact_neighbo
 def test_an_index_past_the_flat_limit_keeps_exact_vectors_and_answers_as_a_flat_one(tmp_path, monkeypatch, make_seeds) -> None:
     seeds = make_seeds(SMALL_CORPUS)
     flat = rag.build_index(seeds, tmp_path / "flat", model="hash-embedder:64", log=quiet)
-    monkeypatch.setattr(rag.dense, "FLAT_LIMIT", 3)
+    monkeypatch.setattr(rag.storage.dense, "FLAT_LIMIT", 3)
     coded = rag.build_index(seeds, tmp_path / "coded", model="hash-embedder:64", log=quiet)
     one, two = store.read(tmp_path / "flat"), store.read(tmp_path / "coded")
     assert (one.manifest.faiss, two.manifest.faiss) == ("Flat", EXACT_KIND)
@@ -84,7 +84,7 @@ def test_an_index_past_the_flat_limit_keeps_exact_vectors_and_answers_as_a_flat_
 
 
 def test_a_damaged_exact_vectors_file_is_refused_with_the_rebuild_command(tmp_path, monkeypatch, make_seeds) -> None:
-    monkeypatch.setattr(rag.dense, "FLAT_LIMIT", 3)
+    monkeypatch.setattr(rag.storage.dense, "FLAT_LIMIT", 3)
     rag.build_index(make_seeds(SMALL_CORPUS), tmp_path / "coded", model="hash-embedder:64", log=quiet)
     path = tmp_path / "coded" / store.read(tmp_path / "coded").manifest.files["passage_vectors"]
     with open(path, "r+b") as handle:
@@ -98,7 +98,7 @@ def test_a_build_reads_one_batch_of_documents_at_a_time_and_writes_what_reading_
     corpus = {f"{name.split('.')[0]}-{n}.txt": text for n in range(4) for name, text in SMALL_CORPUS.items()}
     seeds = make_seeds(corpus)
     rag.build_index(seeds, tmp_path / "whole", model="hash-embedder:64", log=quiet)
-    monkeypatch.setattr(rag.build, "BATCH", 2)
+    monkeypatch.setattr(rag.build.builder, "BATCH", 2)
     held: list[int] = []
     real = Intake._next
 
@@ -118,7 +118,7 @@ def test_a_build_reads_one_batch_of_documents_at_a_time_and_writes_what_reading_
 
 def test_progress_has_an_estimated_total_from_the_start_and_the_exact_one_at_the_end(tmp_path, monkeypatch, make_seeds) -> None:
     corpus = {f"{name.split('.')[0]}-{n}.txt": text for n in range(3) for name, text in SMALL_CORPUS.items()}
-    monkeypatch.setattr(rag.build, "BATCH", 2)
+    monkeypatch.setattr(rag.build.builder, "BATCH", 2)
     heard: list[tuple[str, int, int]] = []
     rag.build_index(make_seeds(corpus), tmp_path / "i", embedder=HashEmbedder(32), log=quiet,
                     on_progress=lambda *s: heard.append(s))
@@ -133,13 +133,13 @@ def test_progress_has_an_estimated_total_from_the_start_and_the_exact_one_at_the
 
 def test_a_folder_of_unreadable_files_fails_before_the_model_is_loaded_and_names_a_few(tmp_path, monkeypatch, make_seeds) -> None:
     seeds = make_seeds({f"empty-{n:02}.txt": " \n" for n in range(12)})
-    monkeypatch.setattr(rag.build, "load_embedder", lambda name: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(rag.build.builder, "load_embedder", lambda name: pytest.fail("the model was loaded"))
     with pytest.raises(IngestError) as raised:
         rag.build_index(seeds, tmp_path / "i", log=quiet)
     message = str(raised.value)
     assert "empty-00.txt: the file is empty" in message and "and 7 more" in message
     assert "empty-11.txt" not in message and len(message) < 600
-    assert sys.modules["rag.intake"] is rag.intake
+    assert sys.modules["rag.ingest.intake"] is rag.ingest.intake
 
 
 def test_a_file_removed_between_the_survey_and_its_reading_is_skipped_with_why(tmp_path, make_seeds) -> None:

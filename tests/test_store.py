@@ -1,4 +1,4 @@
-"""rag.store / rag.index: the index on disk (manifest, no pickle, staleness, atomic builds)."""
+"""rag.storage.index_folder / rag.answers.index: the index on disk (manifest, no pickle, staleness, atomic builds)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 from conftest import SMALL_CORPUS, quiet
 
 import rag
-import rag.store
-from rag.embed import HASH_MODEL, HashEmbedder
+import rag.storage.index_folder
+from rag.embed.model import HASH_MODEL, HashEmbedder
 from rag.errors import IndexStateError
-from rag.loading import open_index
-from rag.store import FORMAT, MANIFEST, Manifest
+from rag.service.loading import open_index
+from rag.storage.index_folder import FORMAT, MANIFEST, Manifest
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_manifest_round_trip(built) -> None:
     assert m.format == FORMAT
     assert m.model == HASH_MODEL
     assert m.dimension == HashEmbedder().dimension == 64
-    assert m.chunking["max_words"] == rag.chunk.MAX_WORDS
+    assert m.chunking["max_words"] == rag.ingest.chunk.MAX_WORDS
     assert m.seeds_dir == str(seeds.resolve())
     assert m.passages == len(index.passages)
     assert m.sentences == sum(len(c.sentences) for c in index.chunks)
@@ -173,7 +173,7 @@ def test_load_index_with_a_missing_data_file_raises_index_state_error(built) -> 
 def test_rebuild_removes_the_previous_generation(built, build_hash_index, monkeypatch) -> None:
     seeds, index_dir, index = built
     old = set(index.manifest.files.values())
-    monkeypatch.setattr(rag.store, "time", _clock("20990101000000"))
+    monkeypatch.setattr(rag.storage.index_folder, "time", _clock("20990101000000"))
     build_hash_index(seeds, index_dir)
     names = {p.name for p in index_dir.iterdir()}
     assert not (old & names)
@@ -184,7 +184,7 @@ def test_rebuild_removes_the_previous_generation(built, build_hash_index, monkey
 
 
 def _clock(stamp: str) -> types.SimpleNamespace:
-    """Stands in for the `time` module inside rag.store: a fixed build generation stamp."""
+    """Stands in for the `time` module inside rag.storage.index_folder: a fixed build generation stamp."""
     return types.SimpleNamespace(strftime=lambda fmt: stamp if fmt == "%Y%m%d%H%M%S" else time.strftime(fmt))
 
 
@@ -193,12 +193,12 @@ def _die(*_args, **_kwargs):
 
 
 def _build_then_die(seeds, index_dir, monkeypatch, first: str, second: str, kill: str) -> rag.Index:
-    monkeypatch.setattr(rag.store, "time", _clock(first))
+    monkeypatch.setattr(rag.storage.index_folder, "time", _clock(first))
     index = rag.build_index(seeds, index_dir, embedder=HashEmbedder(), log=quiet)
-    monkeypatch.setattr(rag.store, "time", _clock(second))
+    monkeypatch.setattr(rag.storage.index_folder, "time", _clock(second))
     with monkeypatch.context() as m:
         if kill == "np.save":
-            m.setattr(rag.store.np, "save", _die)
+            m.setattr(rag.storage.index_folder.np, "save", _die)
         else:
             import faiss
 

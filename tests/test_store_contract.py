@@ -17,8 +17,8 @@ import pytest
 from conftest import SMALL_CORPUS, quiet, write_seeds
 
 import rag
-from rag.embed import HashEmbedder
-from rag.tuning import RANK_FEATURES
+from rag.embed.model import HashEmbedder
+from rag.search.tuning import RANK_FEATURES
 
 DOC = Path(__file__).parent / "gold" / "docs" / "valgrind-faq.txt"
 QUESTIONS = ("Which city connected its container terminals to shore power?", "Why paint hives white?",

@@ -13,12 +13,12 @@ import pytest
 from conftest import SMALL_CORPUS, quiet
 
 import rag
-import rag.passagefile
-from rag import store
-from rag.embed import HashEmbedder
+import rag.storage.index_folder as store
+import rag.storage.passages
+from rag.embed.model import HashEmbedder
 from rag.errors import IndexStateError
-from rag.loading import open_index
-from rag.text import word_set
+from rag.ingest.text import word_set
+from rag.service.loading import open_index
 
 QUESTIONS = ("Why do beekeepers paint hives?", "What does Rotterdam connect to shore power?",
              "How does a knight move in chess?", "What is the zorblax?")
@@ -35,19 +35,19 @@ def data_file(index_dir: Path, key: str) -> Path:
 
 def eager_chunks(index_dir: Path) -> list:
     """The passages file parsed line by line, as a reader with no row table would."""
-    return [rag.passagefile.decode(line) for line in data_file(index_dir, "passages").read_bytes().splitlines()]
+    return [rag.storage.passages.decode(line) for line in data_file(index_dir, "passages").read_bytes().splitlines()]
 
 
 def decodes(monkeypatch) -> list[int]:
     """A list that grows by one for every passage decoded from a passages file."""
     seen: list[int] = []
-    original = rag.passagefile.decode
+    original = rag.storage.passages.decode
 
     def counting(line: bytes):
         seen.append(1)
         return original(line)
 
-    monkeypatch.setattr(rag.passagefile, "decode", counting)
+    monkeypatch.setattr(rag.storage.passages, "decode", counting)
     return seen
 
 
@@ -76,7 +76,7 @@ def test_a_mapped_index_answers_as_its_passages_parsed_eagerly(hash_index) -> No
     with pytest.raises(IndexError):
         stored.chunks[len(eager)]
     # Each passage's first sentence and context, stored, are what walking the passages gives.
-    from rag.context import context_ids
+    from rag.ingest.context import context_ids
 
     rows = np.asarray(stored.passage_rows)
     np.testing.assert_array_equal(rows[:, 1], np.cumsum([0] + [len(c.sentences) for c in eager]))
@@ -165,7 +165,7 @@ def test_an_index_of_the_previous_format_is_refused_and_the_default_one_rebuilt(
 
 
 def test_row_ranges_copied_from_a_mapped_file_or_an_array_are_the_rows(tmp_path: Path) -> None:
-    from rag.rowfile import RowFile
+    from rag.storage.rowfile import RowFile
 
     rows = np.arange(9 * 4, dtype=np.float32).reshape(9, 4)
     np.save(tmp_path / "old.npy", rows)

@@ -16,9 +16,9 @@ pytest.importorskip("milvus_lite")
 from conftest import SMALL_CORPUS, quiet, write_seeds
 
 import rag
-from rag.answering import CHANGED_MESSAGE, explain
+from rag.answers.pipeline import CHANGED_MESSAGE, explain
 from rag.cli import main
-from rag.embed import HashEmbedder
+from rag.embed.model import HashEmbedder
 from rag.stores.milvus_build import upload
 
 GOLD = Path(__file__).parent / "gold"
@@ -154,7 +154,7 @@ def test_a_filter_on_names_with_accents_and_quotes_searches_only_them(tmp_path: 
 def test_an_upload_replaces_the_store_under_a_server_answering_from_it(tmp_path: Path, monkeypatch) -> None:
     from pymilvus import MilvusClient
 
-    from rag.stores import milvus_build
+    import rag.stores.milvus_build as milvus_build
 
     first = write_seeds(tmp_path / "first", {"bees.txt": SMALL_CORPUS["bees.txt"]})
     second = write_seeds(tmp_path / "second", {"ports.txt": SMALL_CORPUS["ports.txt"]})
@@ -187,7 +187,7 @@ def test_an_upload_replaces_the_store_under_a_server_answering_from_it(tmp_path:
 def test_a_store_uploaded_before_aliases_is_replaced_by_one(tmp_path: Path) -> None:
     from pymilvus import MilvusClient
 
-    from rag.stores import milvus_build
+    import rag.stores.milvus_build as milvus_build
 
     seeds = write_seeds(tmp_path / "seeds", {"bees.txt": SMALL_CORPUS["bees.txt"]})
     files = rag.build_index(seeds, tmp_path / "index", embedder=HashEmbedder(), log=quiet).store

@@ -1,4 +1,4 @@
-"""rag.text: sentence spans with exact offsets, de-hyphenation and search tokens."""
+"""rag.ingest.text: sentence spans with exact offsets, de-hyphenation and search tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rag.text import dehyphenate, sentence_spans, tokens
+from rag.ingest.text import dehyphenate, sentence_spans, tokens
 
 # Text that looks like prose: words, sentence punctuation, quotes, unicode
 # letters, and every kind of whitespace including newlines and NBSP.

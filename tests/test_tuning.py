@@ -1,10 +1,10 @@
-"""The fitting procedures behind rag/params.json, against known answers."""
+"""The fitting procedures behind rag/search/params.json, against known answers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rag.tuning import RANK_FEATURES, Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
+from rag.search.tuning import RANK_FEATURES, Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
 
 
 def test_logistic_fit_recovers_the_weights_that_generated_the_labels() -> None:

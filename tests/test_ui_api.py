@@ -15,7 +15,7 @@ import pytest
 from conftest import SMALL_CORPUS, write_seeds
 from format_fixtures import tiny_pdf
 
-from rag.limits import size_text
+from rag.readers.limits import size_text
 from ui.guard import UPLOAD_OFF
 from ui.server import start, upload_allowed
 from ui.workspace import Workspace
@@ -33,7 +33,7 @@ OWLS = ("Owl Survey\n\nBarn owls in the valley nest in old church towers, and th
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from rag.live import LiveIndex
+    from rag.service.live import LiveIndex
 
     root = tmp_path_factory.mktemp("workspace")
     seeds = write_seeds(root / "seeds", {"ports.txt": SMALL_CORPUS["ports.txt"], OTHER: OTHER_TEXT})

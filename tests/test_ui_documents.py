@@ -6,9 +6,9 @@ import dataclasses
 
 from test_ui import Tree, an_answer, parse
 
-from rag.catalog import DocumentInfo
-from rag.live import Status
+from rag.service.live import Status
 from ui import documents as view
+from ui.catalog import DocumentInfo
 from ui.chat import answer_from_dict, messages, valid_turns
 
 

@@ -27,7 +27,7 @@ TEXT = "Owl Survey\n\nBarn owls in the valley nest in old church towers; the sur
 
 @pytest.fixture
 def live(tmp_path):
-    from rag.live import LiveIndex
+    from rag.service.live import LiveIndex
 
     seeds = write_seeds(tmp_path / "seeds", SMALL_CORPUS)
     index = LiveIndex(seeds, tmp_path / "index", model="hash-embedder", poll_seconds=3600)

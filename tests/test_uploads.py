@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from format_fixtures import tiny_pdf
 
-from rag.formats import read_document
-from rag.limits import Limits
+from rag.readers import read_document
+from rag.readers.limits import Limits
 from ui.uploads import (
     MAX_NAME_CHARS,
     UploadError,

@@ -14,7 +14,7 @@ the chat comes first and the documents below it.
 
 - API: `gradio_client.Client(url).predict(question, k, sources, api_name="/ask")`
   returns `dataclasses.asdict(answer)`.
-- Live: with a `rag.live.LiveIndex`, answers keep coming from the index
+- Live: with a `rag.service.live.LiveIndex`, answers keep coming from the index
   already loaded while a rebuild runs; a timer polls its status, showing the
   progress, and refreshes the list, title and examples when a new index is in.
 - Storage: the conversation and the settings (k, unticked documents) are kept
@@ -31,9 +31,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import documents as docs_view
-from .browserkey import browser_key
-from .chat import (
+import ui.documents as docs_view
+from ui.browserkey import browser_key
+from ui.chat import (
     DEFAULT_K,
     FAILED,
     MAX_K,
@@ -49,11 +49,11 @@ from .chat import (
     show_turn,
     valid_turns,
 )
-from .page import DROP_JS, DROP_ZONE, FOCUS_JS, SCROLL_JS
-from .render import render_question, text_html
-from .server import _launch_options, check_port, free_port, launch, start
-from .verdicts import OPTIONS, feedback_handler
-from .workspace import Workspace, version_of
+from ui.page import DROP_JS, DROP_ZONE, FOCUS_JS, SCROLL_JS
+from ui.render import render_question, text_html
+from ui.server import _launch_options, check_port, free_port, launch, start
+from ui.verdicts import OPTIONS, feedback_handler
+from ui.workspace import Workspace, version_of
 
 CONCURRENCY = 8  # answers run at once (each takes milliseconds on CPU); others queue
 QUEUE_SIZE = 256  # waiting requests beyond this are refused with "queue full"
@@ -173,7 +173,7 @@ def build_app(target: Any) -> gr.Blocks:
         return gr.update(visible=True), f"Remove **{source}** from the documents? It is moved to uploads/.removed/."
 
     def remove(source: Any, request: gr.Request) -> Any:
-        from .uploads import UploadError
+        from ui.uploads import UploadError
 
         try:
             if not ws.upload or ws.seeds_dir() is None:

@@ -21,9 +21,9 @@ from typing import Any
 
 import gradio as gr
 
-from rag import Answer, Citation, Index, InputError, Passage, Quote, RagError, pages
-
-from .render import answer_markdown, render_answer, render_notice, render_question
+import ui.pages as pages
+from rag import Answer, Citation, Index, InputError, Passage, Quote, RagError
+from ui.render import answer_markdown, render_answer, render_notice, render_question
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The document list, and the words of the page taken from the documents themselves.
 
-Pure functions over `rag.catalog.DocumentInfo` and a live index's status:
+Pure functions over `ui.catalog.DocumentInfo` and a live index's status:
 the checkbox labels ("Japan-NATO Alignment — text, 3,512 words"), which
 documents a search of the list shows, which are searched (every document
 but those the user unticked, so a new document is searched from the moment
@@ -17,9 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rag.catalog import DocumentInfo, name_in_words
-
-from .render import text_html
+from ui.catalog import DocumentInfo, name_in_words
+from ui.render import text_html
 
 N_EXAMPLES = 3
 # Words of a document put into the page's own text (title, examples) must read as plain words: a heading or

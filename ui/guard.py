@@ -39,11 +39,10 @@ from urllib.parse import unquote
 
 import anyio
 
-from rag.limits import limits, size_text
-
-from .origins import Origins
-from .quota import Quota
-from .uploads import UploadError
+from rag.readers.limits import limits, size_text
+from ui.origins import Origins
+from ui.quota import Quota
+from ui.uploads import UploadError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from .uploads import ACCEPTED
+from ui.uploads import ACCEPTED
 
 CSS = """
 .rag-answer { line-height: 1.55; white-space: normal; }

@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.answering import ABSTAIN_MESSAGE
-from rag.text import CODE_OPENERS, SOFT_BREAK
+from rag.answers.pipeline import ABSTAIN_MESSAGE
+from rag.ingest.text import CODE_OPENERS, SOFT_BREAK
 from rag.types import Answer, Citation, Passage
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,

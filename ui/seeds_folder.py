@@ -22,7 +22,7 @@ every path, refused or kept, and ones a stopped server left behind (older
 than STALE_SECONDS) are removed when a SeedsFolder is made.
 
 Does not check names or content (`ui.uploads`), limit how often clients
-upload (`ui.quota`), or index anything (`rag.live` sees the new file).
+upload (`ui.quota`), or index anything (`rag.service.live` sees the new file).
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.limits import Limits
-
-from .uploads import (
+from rag.readers.limits import Limits
+from ui.uploads import (
     REMOVED,
     TEMPORARY,
     UPLOADS,

@@ -22,12 +22,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag import InputError
-from rag.limits import limits
-
-from .guard import Guard
-from .origins import Origins
-from .page import CSS, HEAD
-from .workspace import Workspace
+from rag.readers.limits import limits
+from ui.guard import Guard
+from ui.origins import Origins
+from ui.page import CSS, HEAD
+from ui.workspace import Workspace
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -120,7 +119,7 @@ def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, uploa
     server's own addresses and $RAG_ORIGINS. Raises InputError (a RagError)
     when the address cannot be bound.
     """
-    from .app import build_app
+    from ui.app import build_app
 
     if port is None:
         port = free_port(host)

@@ -6,7 +6,7 @@
 A file is kept only when its content is what its name says (a PDF starts with
 %PDF-, a Word file is a zip holding word/document.xml, a text or Markdown
 file is UTF-8 text without NUL bytes, a web page is text with HTML tags), it
-is within the size limits (`rag.limits`), and its name, cleaned of folders,
+is within the size limits (`rag.readers.limits`), and its name, cleaned of folders,
 control characters and anything a shell or a file system might read as
 syntax, is cut to fit every file system; otherwise a one-line `UploadError`
 says why and what to do, and never names a path on the server. Only
@@ -17,7 +17,7 @@ nothing is lost.
 `save_upload` and `remove_upload` are for one call at a time; a server keeps
 one `ui.seeds_folder.SeedsFolder`, which counts the folder once and writes each file
 under a name claimed atomically (never replacing one). Does not index
-anything: the seeds folder's watcher (`rag.live`) sees the new file.
+anything: the seeds folder's watcher (`rag.service.live`) sees the new file.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.formats import sniff
-from rag.limits import Limits, size_text
+from rag.readers import sniff
+from rag.readers.limits import Limits, size_text
 
 UPLOADS = "uploads"
 REMOVED = ".removed"
@@ -146,7 +146,7 @@ def check_size(name: str, size: int, total: int, lim: Limits) -> None:
 
 def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
     """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
-    from .seeds_folder import SeedsFolder
+    from ui.seeds_folder import SeedsFolder
 
     return SeedsFolder(seeds_dir).save(name, data, lim)
 
@@ -159,7 +159,7 @@ def removable(source: str) -> bool:
 
 def remove_upload(seeds_dir: str | Path, source: str) -> Path:
     """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
-    from .seeds_folder import SeedsFolder
+    from ui.seeds_folder import SeedsFolder
 
     return SeedsFolder(seeds_dir).remove(source)
 

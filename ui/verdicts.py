@@ -1,11 +1,11 @@
-"""The feedback buttons under each answer: what each click records, through `rag.feedback.record`.
+"""The feedback buttons under each answer: what each click records, through `rag.service.feedback.record`.
 
     chatbot.like(feedback_handler(workspace), [turns, last], last)
 
 Gradio reports a thumb as `liked=True/False` and the flag's option by its
 text; they become the log's verdicts "helpful", "wrong" and "should_abstain".
 The buttons' own labels (what a tooltip and a screen reader say) are set by
-`ui.page.FEEDBACK_LABELS`. Does not write the log itself: `rag.feedback` does.
+`ui.page.FEEDBACK_LABELS`. Does not write the log itself: `rag.service.feedback` does.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from rag.feedback import record
-
-from .chat import earlier_questions, valid_turns
+from rag.service.feedback import record
+from ui.chat import earlier_questions, valid_turns
 
 ABSTAIN = "Should have abstained"
 OPTIONS = ("Like", "Dislike", ABSTAIN)  # Gradio draws "Like" and "Dislike" as thumbs, the rest under its flag

@@ -6,7 +6,7 @@
     ws.documents() # DocumentInfo of every document the index serves (cached per index version)
 
 A `rag.Index` is served as it is (no rebuilds, no uploads: its documents
-cannot change under it). A `rag.live.LiveIndex` (anything with `current()`
+cannot change under it). A `rag.service.live.LiveIndex` (anything with `current()`
 and `status()`) rebuilds in the background; uploads go into its seeds folder
 through one `ui.seeds_folder.SeedsFolder` (`seeds_folder()`), and `look_soon()` makes it look
 at the seeds in a background thread, so a request never waits for that.
@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.catalog import DocumentInfo, catalog
-
-from .origins import Origins
-from .seeds_folder import SeedsFolder
+from ui.catalog import DocumentInfo, catalog
+from ui.origins import Origins
+from ui.seeds_folder import SeedsFolder
 
 
 @dataclass(frozen=True)
 class FixedStatus:
-    """The `rag.live.Status` of an index that never changes."""
+    """The `rag.service.live.Status` of an index that never changes."""
 
     state: str = "ready"
     done: int = 0

@@ -8,6 +8,6 @@ Backends are imported only when used: `rag.open_store(uri)` picks one.
 
 from __future__ import annotations
 
-from .base import Candidates, Store, empty_candidates
+from rag.stores.protocol import Candidates, Store, empty_candidates
 
 __all__ = ["Candidates", "Store", "empty_candidates"]

@@ -5,7 +5,7 @@
 
 Collection COLLECTION holds one row per passage: its dense vector (FLAT,
 inner product), Milvus's own BM25 over its search tokens (each written as a
-code word, so Milvus's analyser sees exactly the tokens `rag.text.tokens`
+code word, so Milvus's analyser sees exactly the tokens `rag.ingest.text.tokens`
 makes), its source and context, the passage record (text, citation, sentence
 offsets, its paragraph's passages) and a payload: its sentence vectors and
 the int8 token rows of its sentences, of the sentence before it and of its
@@ -27,17 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from ..chunk import Chunk
-from ..embed import QueryVectors
-from ..errors import IndexStateError
-from ..ingest import page_at
-from ..lexical import K1, B, idf
-from ..retrieve import CANDIDATES, features
-from ..store import Manifest
-from ..text import tokens
-from ..tuning import RANK_FEATURES
-from .base import Candidates, empty_candidates
-from .milvus_layout import Layout, chunk_of, code_words, collection_of, connect, first_line
+from rag.embed.model import QueryVectors
+from rag.errors import IndexStateError
+from rag.ingest.chunk import Chunk
+from rag.ingest.parse import page_at
+from rag.ingest.text import tokens
+from rag.search.ranking import CANDIDATES, features
+from rag.search.tuning import RANK_FEATURES
+from rag.storage.bm25 import K1, B, idf
+from rag.storage.index_folder import Manifest
+from rag.stores.milvus_schema import Layout, chunk_of, code_words, collection_of, connect, first_line
+from rag.stores.protocol import Candidates, empty_candidates
 
 FIELDS = ["id", "vector", "record", "payload", "context"]
 
@@ -119,7 +119,7 @@ class MilvusStore:
             return None
         seeds = Path(self.manifest.seeds_dir)
         if seeds.is_dir():
-            from ..seedfiles import read_seed
+            from rag.readers.seedfiles import read_seed
 
             try:
                 data = read_seed(seeds, source)
@@ -196,7 +196,7 @@ class MilvusStore:
 
     def _bm25(self, query: list[str], passages: list[list[str]]) -> np.ndarray:
         """Each passage's BM25 score (given its search tokens) for the query tokens, by bm25s's formula
-        (as `rag.lexical`, computed here in float32 for the candidates only)."""
+        (as `rag.storage.bm25`, computed here in float32 for the candidates only)."""
         n, scores = self.passage_count, np.zeros(len(passages), dtype=np.float32)
         if not query:
             return scores

@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexStateError
-from ..lexical import EMPTY, K1, B
-from ..text import tokens
-from .files import FileStore
-from .milvus_layout import LOG, PIECE, code_words, collection_of, connect, first_line, packed, pieces
+from rag.errors import IndexStateError
+from rag.ingest.text import tokens
+from rag.storage.bm25 import EMPTY, K1, B
+from rag.stores.folder import FileStore
+from rag.stores.milvus_schema import LOG, PIECE, code_words, collection_of, connect, first_line, packed, pieces
 
 BATCH = 128  # passages per insert
 MARK = "rag.upload"  # a collection property: the name of the upload's pair, set as the collection is made
@@ -51,7 +51,7 @@ def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False
     With `verbose`, a failure first prints what pymilvus and milvus-lite
     logged (their tracebacks), which stay off stderr otherwise.
     """
-    from .. import build_index
+    from rag import build_index
 
     try:
         connect(uri)  # an unreachable server fails before the model is loaded

@@ -1,0 +1,245 @@
+"""Cited answers: score the sentences of the retrieved passages, quote the best or abstain.
+
+The question flows one way: validate (`rag.search.query`), encode (the embedder),
+candidates from the store (`rag.stores`: one object with everything later
+stages read), rank (`rag.search.ranking.rank`), score sentences, quote
+(`rag.answers.quotes`) or abstain (`rag.answers.abstain`); each stage reads only what the
+one before returned, and the store only for the documents' texts. A
+sentence's score adds its cosine with the question, its own late-interaction
+score and its passage's, with weights from `rag.search.tuning.Params`.
+
+Does not generate or paraphrase text: every quote is a slice of a source file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+import numpy as np
+
+from rag.answers.abstain import Signals, expected_type, measure
+from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of
+from rag.embed.model import QueryVectors
+from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
+from rag.search.ranking import Hit, maxsim, rank
+from rag.search.tuning import Params, shipped
+from rag.types import Answer
+
+if TYPE_CHECKING:
+    from rag.answers.index import Index
+    from rag.search.query import Query
+    from rag.stores import Candidates, Store
+
+TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
+ABSTAIN_MESSAGE = "The documents do not answer this question."
+RECENT_SEARCHES = 16  # follow-up searches whose encoding each index remembers: a conversation repeats them
+_RECENT: WeakKeyDictionary[Index, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
+_RECENT_LOCK = threading.Lock()
+# Each index's search words, by the documents a follow-up searched (None: all of them), worked out once.
+_VOCABULARIES: WeakKeyDictionary[Index, dict[tuple[str, ...] | None, frozenset[str]]] = WeakKeyDictionary()
+FEW_DOCUMENTS = 8  # a follow-up within more documents than this checks its words against every document's
+CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing can be quoted from them; rebuild the "
+                   "index with `rag build`.")
+
+
+def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+           history: Sequence[str] | None = None) -> Answer:
+    """The answer to `question`; with `history` (the earlier questions, oldest first), see `follow_up`."""
+    if history is None:
+        return explain(index, question, k=k, sources=sources)[0]
+    return follow_up(index, question, history, k=k, sources=sources)
+
+
+def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5,
+              sources: list[str] | None = None) -> Answer:
+    """A question asked after `history`, resolved by `rag.search.followup`.
+
+    A question that leans on earlier turns is answered as asked, and, within the documents the
+    answer to the earlier question quoted, both as asked and together with that question's
+    words; the answer the abstention model is surest of is kept, and `Answer.searched` says
+    what was searched. The history is used only when the documents searched mention one of the
+    follow-up's own subject words, if it has any ("Who invented it?" needs "invent"), so the
+    earlier question's words cannot make it quote the earlier topic for something the documents
+    never speak of. A reference that cannot be resolved abstains and says so.
+    """
+    from rag.search.followup import UNRESOLVED_MESSAGE, check_history, holds_list, known, resolve
+    from rag.search.query import check_question
+
+    query = check_question(question, k)
+    params = shipped()
+    earlier: dict[str, Answer] = {}
+
+    def previous(context: str) -> Answer:  # the answer the earlier question got
+        if context not in earlier:
+            encoded = _encode(index, check_question(context, k))  # asked last turn: encoded then
+            earlier[context] = explain(index, context, k=k, sources=sources, params=params, encoded=encoded)[0]
+        return earlier[context]
+
+    def has_list(context: str) -> bool:  # "the second one" needs an answer that listed things
+        return any(holds_list(q.text) for q in previous(context).quotes)
+
+    resolution = resolve(query.text, check_history(history), has_list=has_list)
+    if resolution.unresolved:
+        result = Answer(question, [], [], True, UNRESOLVED_MESSAGE)
+        return replace(result, text=render(result))
+    encoded = _encode(index, query)  # once, for the follow-up as asked and within the earlier documents
+    alone, signals = explain(index, question, k=k, sources=sources, params=params, encoded=encoded)
+    if not resolution.searched:
+        return alone
+    best, best_support = alone, params.support_of(signals.values())
+    within = sorted({q.citation.source for q in previous(resolution.context).quotes}) or sources
+    if not known(question, _words(index, within)):
+        return alone  # the documents searched never mention what the follow-up asks about
+    trials = [(question, encoded)] if within != sources else []
+    merged = _encode(index, check_question(resolution.searched, k))
+    for text, vectors in [*trials, (resolution.searched, merged)]:
+        result, trial = explain(index, text, k=k, sources=within, params=params, encoded=vectors)
+        support = params.support_of(trial.values())
+        if support > best_support:
+            searched = resolution.searched if text != question else ""
+            best, best_support = replace(result, question=question, searched=searched), support
+    return best
+
+
+def _words(index: Index, sources: Sequence[str] | None) -> frozenset[str]:
+    """Every search token of `sources`' texts (all documents' when None), each set worked out once per index."""
+    with _RECENT_LOCK:
+        known_sets = _VOCABULARIES.setdefault(index, {})
+    key = tuple(sorted(sources)) if sources is not None and len(sources) <= FEW_DOCUMENTS else None
+    if key not in known_sets:
+        names = index.sources if key is None else key
+        words = frozenset().union(*(frozenset(tokens(index.text_of(source))) for source in names))
+        with _RECENT_LOCK:
+            known_sets[key] = words
+            while len(known_sets) > RECENT_SEARCHES:
+                known_sets.pop(next(iter(known_sets)))
+    return known_sets[key]
+
+
+def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:
+    """`index.encode_query(query)`, remembered for the index's last few follow-up searches.
+
+    In a conversation the earlier question was encoded on its own turn; encoding is most of
+    the cost of an answer, so it is not done again.
+    """
+    with _RECENT_LOCK:
+        recent = _RECENT.setdefault(index, OrderedDict())
+        if query.text in recent:
+            recent.move_to_end(query.text)
+            return recent[query.text]
+    encoded = index.encode_query(query)
+    with _RECENT_LOCK:
+        recent[query.text] = encoded
+        while len(recent) > RECENT_SEARCHES:
+            recent.popitem(last=False)
+    return encoded
+
+
+def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+            params: Params | None = None, encoded: tuple[QueryVectors, bool] | None = None,
+            ) -> tuple[Answer, Signals]:
+    """The answer and the signals its abstention decision was made on.
+
+    `params` defaults to the shipped ones; `encoded` lets a caller that asks
+    the same question under several parameter sets encode it once.
+    """
+    from rag.search.query import check_question
+
+    params = params or shipped()
+    query = check_question(question, k)
+    vectors, truncated = encoded or index.encode_query(query)
+    found = index.candidates(query, k, sources=sources, encoded=vectors)
+    hits = rank(found, k=k, weights=params.rank)
+    passages = [replace(found.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
+    wanted = set(content_words(query.text))
+    store = index.store
+
+    with index.one_blas_thread():
+        candidates = _candidates(found, store, query.text, vectors, hits, params)
+    candidates.sort(key=lambda c: -c.score)
+    chosen = choose(found, store, candidates)
+    signals = measure(found, store, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
+                      chosen, wanted)
+    abstained = not chosen or params.support_of(signals.values()) < params.threshold
+    quotes = [] if abstained else cite(found, store, chosen, params.quote_words)
+    message = ABSTAIN_MESSAGE if abstained else ""
+    if not abstained and not quotes:
+        # Every chosen quote failed verification: its file changed since it was indexed.
+        abstained, message = True, CHANGED_MESSAGE
+    if truncated:
+        note = "Your question was long, so it was shortened to fit the model."
+        message = f"{message} {note}".strip()
+    result = Answer(query.original if not truncated else query.text, quotes, passages, abstained, message,
+                    truncated)
+    return replace(result, text=render(result)), signals
+
+
+def _candidates(found: Candidates, store: Store, question: str, encoded: QueryVectors, hits: list[Hit],
+                params: Params) -> list[Sentence]:
+    """Every sentence of the retrieved passages, with the scores that rank it."""
+    candidates: list[Sentence] = []
+    expected = expected_type(question)
+    offsets = found.token_offsets
+    for hit in hits:
+        chunk = found.chunks[hit.index]
+        first, end_row = found.sentence_rows(hit.index)
+        cosines = found.sentence_vectors[first:end_row] @ encoded.vector
+        rows = np.arange(first, end_row)
+        starts = offsets[rows].copy()
+        source_text = store.text_of(chunk.passage.citation.source)
+        # A dependent sentence ("Both contribute to…") is matched together with
+        # the sentence it points back to, which says what it is about.
+        for n, (start, end) in enumerate(chunk.sentences):
+            if is_dependent(source_text[start:end]) and (n > 0 or paragraph_of(found, hit.index)[0] < hit.index):
+                starts[n] = offsets[rows[n] - 1]
+        lates = maxsim(encoded.tokens, found.tokens, starts, offsets[rows + 1])
+        for n, (start, end) in enumerate(chunk.sentences):
+            text = source_text[start:end]
+            typed = expected is not None and expected.search(text) is not None
+            score = (params.cosine_weight * cosines[n] + params.late_weight * lates[n]
+                     + params.passage_weight * hit.score + (TYPE_BONUS if typed else 0.0))
+            candidates.append(Sentence(hit.index, start, end, float(cosines[n]),
+                                         float(lates[n]), hit.score, typed, float(score)))
+    return candidates
+
+
+def render(result: Answer) -> str:
+    """The answer as Markdown-style text with numbered markers and a source list."""
+    lines: list[str] = []
+    if result.abstained:
+        lines.append(result.message or ABSTAIN_MESSAGE)
+        if result.passages:
+            lines.append("")
+            lines.append("Related, not an answer:")
+            labels = list(dict.fromkeys(p.citation.label() for p in result.passages))  # one per paragraph
+            lines.extend(f"- {label}" for label in labels[:3])
+        return "\n".join(lines)
+    if result.message:
+        lines += [result.message, ""]
+    for n, quote in enumerate(result.quotes, start=1):
+        shown = quoted_lines(quote.text)
+        shown[0] = f"“{shown[0]}"
+        shown[-1] = f"{shown[-1]}” [{n}]"
+        lines.extend(f"> {line}" for line in shown)
+        lines.append(">")
+    if lines and lines[-1] == ">":
+        lines.pop()
+    lines.append("")
+    lines.extend(f"[{n}] {q.citation.label()}" for n, q in enumerate(result.quotes, start=1))
+    return "\n".join(lines)
+
+
+def quoted_lines(text: str) -> list[str]:
+    """A quote's lines for plain-text display: a paragraph is one line, while a table's rows, a list's items,
+    a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one)."""
+    code = text.lstrip().startswith(CODE_OPENERS)
+    lines = (text if code else SOFT_BREAK.sub(" ", text)).splitlines()
+    return [" ".join(line.split()) for line in lines if line.strip()] or [""]
+
+
+__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "follow_up", "quoted_lines", "render"]

@@ -1,0 +1,97 @@
+"""Fit the tuned numbers on some documents' gold questions, for scoring others.
+
+`rag eval` over several documents scores each one with `Params` fitted
+without it (leave-one-document-out); `make calibrate` fits them on every
+document and writes `rag/search/params.json`. Both go through `fit_params`: ranking
+weights first (they change which passages the answer sees), then the
+sentence-score weights (they change what is quoted), then the abstention
+model on the signals the answers give under those weights.
+
+Questions are encoded once; signals are cached per set of ranking weights,
+since most folds choose the same ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from rag.answers.pipeline import explain
+from rag.embed.model import QueryVectors
+from rag.eval.gold import GoldQuestion, evidence_hit, overlaps
+from rag.search.query import check_question
+from rag.search.tuning import Params, RankCase, fit_rank, with_abstention
+
+Key = tuple[str, str]  # (document set, question id)
+PASSAGE_GRID = (1.0, 2.0, 4.0)  # candidate weights of a sentence's passage score
+LATE_GRID = (0.0, 0.5, 1.0)  # candidate weights of a sentence's own late-interaction score
+
+
+@dataclass
+class Prepared:
+    """Every gold question encoded once, with its ranking case."""
+
+    sets: dict[str, list[GoldQuestion]]
+    encoded: dict[Key, tuple[QueryVectors, bool]] = field(default_factory=dict)
+    cases: dict[Key, RankCase] = field(default_factory=dict)
+    _answers: dict[tuple[Any, ...], tuple[bool, dict[str, float]]] = field(default_factory=dict)
+
+
+def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10, progress: bool = False) -> Prepared:
+    from tqdm import tqdm
+
+    prepared = Prepared(sets)
+    todo = [(name, q) for name, questions in sets.items() for q in questions]
+    for name, q in tqdm(todo, desc="encoding", disable=not progress, file=sys.stderr):
+        query = check_question(q.question, depth)
+        vectors, truncated = index.encode_query(query)
+        prepared.encoded[(name, q.id)] = (vectors, truncated)
+        if q.answerable:
+            found = index.candidates(query, depth, encoded=vectors)
+            cites = [index.chunks[int(i)].passage.citation for i in found.ids]
+            relevant = np.array([overlaps(c.source, c.start, c.end, q) for c in cites], dtype=bool)
+            prepared.cases[(name, q.id)] = RankCase(found.features, relevant)
+    return prepared
+
+
+def answered_under(index: Any, prepared: Prepared, params: Params, name: str, q: GoldQuestion,
+                   k: int) -> tuple[bool, dict[str, float]]:
+    """Whether one question's first three quotes hold its evidence, and its abstention signals,
+    when answered under `params`' ranking and sentence weights (whatever the abstention model)."""
+    key = (tuple(sorted(params.rank.items())), params.cosine_weight, params.late_weight, params.passage_weight,
+           params.quote_words, k, name, q.id)
+    if key not in prepared._answers:
+        result, signals = explain(index, q.question, k=k, params=replace(params, threshold=0.0),
+                                  encoded=prepared.encoded[(name, q.id)])
+        found = any(evidence_hit(c.source, c.start, c.end, q) for c in (x.citation for x in result.quotes[:3]))
+        prepared._answers[key] = (found, signals.values())
+    return prepared._answers[key]
+
+
+def fit_sentences(index: Any, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
+    """The sentence-score weights whose quotes hold the evidence for the most training questions."""
+    questions = [(n, q) for n in names for q in prepared.sets[n] if q.answerable]
+    if not questions:  # nothing to fit on: keep the weights as they are
+        return params
+    best: tuple[float, Params] | None = None
+    for passage, late in itertools.product(PASSAGE_GRID, LATE_GRID):
+        trial = replace(params, passage_weight=passage, late_weight=late)
+        score = sum(answered_under(index, prepared, trial, n, q, k)[0] for n, q in questions) / len(questions)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, trial)
+    assert best is not None
+    return best[1]
+
+
+def fit_params(index: Any, prepared: Prepared, names: list[str], base: Params, *, k: int = 5) -> Params:
+    """Ranking weights, sentence weights and the abstention model fitted on the gold sets `names` alone."""
+    cases = [prepared.cases[(n, q.id)] for n in names for q in prepared.sets[n] if q.answerable]
+    params = fit_sentences(index, prepared, names, replace(base, rank=fit_rank(cases)), k)
+    questions = [(n, q) for n in names for q in prepared.sets[n]]
+    signals = [answered_under(index, prepared, params, n, q, k)[1] for n, q in questions]
+    fitted = with_abstention(params, signals, [q.answerable for _, q in questions])
+    return replace(fitted, fitted_on=", ".join(names))

@@ -1,0 +1,133 @@
+"""Read a decoded file as lines with exact offsets, and find what encloses their content.
+
+Each line keeps its span in the file and the span of its content: without
+indentation, trailing space, and the border of a box it sits in (pydoc's
+"|" margin, a "*  ...  *" frame). Also finds closed Markdown fences; an
+unclosed fence is not a fence.
+
+Does not group lines into paragraphs: see `rag.ingest.units`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from rag.ingest.headings import RULE
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})([^`]*)$")
+_PRE = re.compile(r"^<pre(?:\s[^>]*)?>", re.IGNORECASE)  # Markdown's raw-HTML code block, closed by "</pre>"
+
+
+@dataclass(frozen=True)
+class Line:
+    start: int  # first character of the line (a byte-order mark is not text)
+    end: int  # end of the line, newline excluded
+    number: int  # 1-based
+    cs: int  # start of its content: after indentation and any box border
+    ce: int  # end of its content: before trailing space and any box border
+    indent: int  # display column of the content, tabs expanded
+
+    @property
+    def blank(self) -> bool:
+        return self.ce <= self.cs
+
+
+def make_line(text: str, start: int, end: int, number: int, lo: int | None = None, hi: int | None = None) -> Line:
+    cs, ce = start if lo is None else lo, end if hi is None else hi
+    while cs < ce and text[cs].isspace():
+        cs += 1
+    while ce > cs and text[ce - 1].isspace():
+        ce -= 1
+    return Line(start, end, number, cs, ce, len(text[start:cs].expandtabs(8)))
+
+
+def read_lines(text: str) -> list[Line]:
+    out = []
+    pos = 0
+    for number, raw in enumerate(text.splitlines(keepends=True), start=1):
+        body = raw.rstrip("\r\n")
+        skip = 1 if pos == 0 and body.startswith("\ufeff") else 0
+        out.append(make_line(text, pos + skip, pos + len(body), number))
+        pos += len(raw)
+    return out
+
+
+def fences(text: str, lines: list[Line]) -> dict[int, int]:
+    """Closed Markdown fences and <pre> blocks: opening line index -> closing line index. An unclosed fence is
+    not a fence."""
+    marks: dict[str, list[int]] = {"`": [], "~": []}
+    for i, ln in enumerate(lines):
+        m = _FENCE.match(text[ln.cs : ln.ce])
+        if m and ln.indent <= 3:
+            marks[m.group(1)[0]].append(i)
+    pre_ends = [i for i, ln in enumerate(lines) if "</pre>" in text[ln.cs : ln.ce].lower()]
+    found: dict[int, int] = {}
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        m = _FENCE.match(text[ln.cs : ln.ce]) if ln.indent <= 3 else None
+        if m:
+            run = m.group(1)
+            later = marks[run[0]]
+            for j in later[bisect.bisect_right(later, i) :]:
+                closer = text[lines[j].cs : lines[j].ce]
+                if set(closer) == {run[0]} and len(closer) >= len(run):
+                    found[i] = j
+                    break
+            if i in found:
+                i = found[i] + 1
+                continue
+        elif ln.indent <= 3 and _PRE.match(text[ln.cs : ln.ce]):
+            after = bisect.bisect_left(pre_ends, i)
+            if after < len(pre_ends) and pre_ends[after] > i:  # closed on a later line (on its own line: one unit)
+                found[i] = pre_ends[after]
+                i = pre_ends[after] + 1
+                continue
+        i += 1
+    return found
+
+
+def unbox(text: str, lines: list[Line], fenced: set[int]) -> list[Line]:
+    """Content of lines inside a pydoc "|" margin or a "*  ...  *" box, without the border."""
+    out = list(lines)
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and j not in fenced and _pipe_margin(text, lines[j], lines[i]):
+            j += 1
+        # A margin, not a table: some line has no "|" but the margin's.
+        if j - i >= 2 and any(text[ln.cs : ln.ce].count("|") == 1 for ln in lines[i:j]):
+            for k in range(i, j):
+                out[k] = make_line(text, lines[k].start, lines[k].end, lines[k].number, lo=lines[k].cs + 1)
+            i = j
+            continue
+        k = i
+        while k < len(lines) and k not in fenced and _star_box(text, lines[k], lines[i]):
+            k += 1
+        if k - i >= 3:
+            for m in range(i, k):
+                ln = lines[m]
+                out[m] = make_line(text, ln.start, ln.end, ln.number, lo=ln.cs + 1, hi=ln.ce - 1)
+        # A run that is no box holds no box either: go past it.
+        i = max(j, k, i + 1)
+    return out
+
+
+def _pipe_margin(text: str, ln: Line, first: Line) -> bool:
+    return (not ln.blank and text[ln.cs] == "|" and ln.cs - ln.start == first.cs - first.start
+            and (ln.ce == ln.cs + 1 or text[ln.cs + 1].isspace()))
+
+
+def _star_box(text: str, ln: Line, first: Line) -> bool:
+    return (ln.ce - ln.cs >= 10 and text[ln.cs] == "*" and text[ln.ce - 1] == "*"
+            and ln.cs - ln.start == first.cs - first.start and ln.ce - ln.start == first.ce - first.start)
+
+
+def content(text: str, ln: Line) -> str:
+    return text[ln.cs : ln.ce]
+
+
+def is_rule(text: str, ln: Line) -> bool:
+    return bool(RULE.match(content(text, ln)))

@@ -1,0 +1,69 @@
+"""Pick a reader by a file's content and name, and read it into one `Extracted` record.
+
+Content decides first (a PDF named .txt is still a PDF): %PDF- magic bytes,
+a zip holding word/document.xml, or an HTML document start; then the
+extension. Each reader lives in its own module with the same signature,
+`read(data, name) -> Extracted`, and imports its heavy library only when called.
+
+Does not walk folders or classify the text into blocks: that is `rag.ingest.parse`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import rag.readers.docx as docx
+import rag.readers.html as html
+import rag.readers.pdf as pdf
+import rag.readers.plain as text
+from rag.readers.base import Box, CharBoxes, Extracted, FormatError
+
+READERS: dict[str, Callable[[bytes, str], Extracted]] = {
+    "pdf": pdf.read,
+    "html": html.read,
+    "docx": docx.read,
+    "text": text.read,
+}
+BY_SUFFIX = {".txt": "text", ".md": "text", ".markdown": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
+             ".docx": "docx"}
+SUFFIXES = tuple(BY_SUFFIX)
+
+
+def sniff(data: bytes, suffix: str = "") -> str | None:
+    """The kind a file's first bytes show, or None when they show nothing known."""
+    head = data[:1024]
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    # A text file may quote "%PDF-" or "<html>"; any other file that has them this early is one.
+    texty = BY_SUFFIX.get(suffix) == "text"
+    if start.startswith(b"%pdf-") or (not texty and b"%PDF-" in head):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return "docx" if "word/document.xml" in archive.namelist() else None
+        except (zipfile.BadZipFile, OSError):
+            return None
+    if start.startswith((b"<!doctype html", b"<html")) or (not texty and (b"<html" in start or b"<!doctype html" in start)):
+        return "html"
+    return None
+
+
+def kind_of(path: Path, data: bytes) -> str:
+    """The reader to use for a file, or FormatError naming the supported types."""
+    suffix = path.suffix.lower()
+    kind = sniff(data, suffix) or BY_SUFFIX.get(suffix)
+    if kind is None:
+        shown = " ".join(s for s in SUFFIXES if s != ".markdown")
+        raise FormatError(f"unsupported file type {suffix or '(no extension)'} (supported: {shown})")
+    return kind
+
+
+def read_document(path: Path, data: bytes) -> Extracted:
+    """Read a document's bytes (`path` names it) with the reader its content or extension calls for."""
+    return READERS[kind_of(path, data)](data, path.name)
+
+
+__all__ = ["SUFFIXES", "Box", "CharBoxes", "Extracted", "FormatError", "kind_of", "read_document", "sniff"]

@@ -1,0 +1,195 @@
+"""Read a PDF's text layer (pypdfium2) into paragraphs in reading order, with a box per character.
+
+Lines of a paragraph are joined with one space, even across column and page
+breaks, so a quote never stops at a line end; paragraphs are separated by a
+blank line. A line that ends in a hyphen is joined to the next with no space
+("hyphen-" + "ation" gives "hyphen-ation", "policykit-" + "1" gives "policykit-1"): the characters stay as PDFium
+reports them (it already spells a ligature glyph as its letters, "fi"), and
+search de-hyphenates later. Running
+headers, footers and page numbers are dropped (see `pdf_layout`) and reported
+in `notes`; so are pages without a text layer.
+
+Does not OCR scanned pages, decrypt password-protected files, or read
+annotations, form fields and attachments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from array import array
+from typing import Any
+
+from rag.readers.base import CharBoxes, Extracted, FormatError, need
+from rag.readers.pdf_lines import SPACE, Glyph, Line, body_size, drop_furniture, make_line, paragraphs, reading_order
+
+MAX_BYTES = 200 * 2**20
+MAX_PAGES = 2000
+HYPHENS = "-\u2010\u00ad"
+HEADING_SCALE = 1.15  # a paragraph this much larger than the body text is a heading
+
+
+def read(data: bytes, name: str) -> Extracted:
+    """The text of a PDF's bytes, in reading order, with page starts, headings and character boxes."""
+    if len(data) > MAX_BYTES:
+        raise FormatError(f"the PDF is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit; split it into parts")
+    need("pypdfium2", "pypdfium2", "PDF files")
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        raise FormatError(_open_error(str(err), data)) from None
+    try:
+        if len(doc) > MAX_PAGES:
+            raise FormatError(f"the PDF has {len(doc)} pages, over the limit of {MAX_PAGES}; "
+                              "split it (e.g. `qpdf --split-pages=1000 in.pdf out.pdf`)")
+        pages, frames, notes = _read_pages(doc, pdfium)
+    finally:
+        doc.close()
+    empty = [p + 1 for p, lines in enumerate(pages) if not lines]
+    if len(empty) == len(pages):
+        raise FormatError("no page has a text layer (a scanned PDF?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`")
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+        notes.insert(0, f"p. {shown} has no text layer (scanned?)" if len(empty) == 1 else
+                     f"pp. {shown} have no text layer (scanned?)")
+    pages, dropped = drop_furniture(pages, frames)
+    ordered = [ln for p, lines in enumerate(pages) for ln in reading_order(p, lines)]
+    extracted = _assemble(paragraphs(ordered), len(pages))
+    return dataclasses.replace(extracted, notes=tuple(notes + dropped))
+
+
+def _open_error(message: str, data: bytes) -> str:
+    if "password" in message.lower():
+        return ("the PDF is encrypted and needs a password; save an unencrypted copy "
+                "(e.g. `qpdf --decrypt --password=PW in.pdf out.pdf`) and add that")
+    if "security" in message.lower():
+        return "the PDF is encrypted with an unsupported security scheme; save an unencrypted copy and add that"
+    detail = message.split("(PDFium: ")[-1].rstrip(").") or message
+    if b"%PDF-" not in data[:1024]:
+        return f"not a PDF file (no %PDF- header; PDFium: {detail.lower()})"
+    cut = "" if b"%%EOF" in data[-2048:] else "; it has no %%EOF marker, so it was probably cut off"
+    return f"the PDF cannot be read (PDFium: {detail.lower()}){cut}; re-download or re-export it"
+
+
+def _read_pages(doc: Any, pdfium: Any) -> tuple[list[list[Line]], list[tuple[float, float]], list[str]]:
+    """Each page's lines and its (bottom, top) frame; a page PDFium cannot read is noted and left empty."""
+    pages: list[list[Line]] = []
+    frames: list[tuple[float, float]] = []
+    notes: list[str] = []
+    for p in range(len(doc)):
+        try:
+            page = doc[p]
+            _, bottom, _, top = page.get_bbox()
+            textpage = page.get_textpage()
+            lines = _page_lines(p, textpage, pdfium.raw)
+            textpage.close()
+            page.close()
+        except pdfium.PdfiumError as err:
+            notes.append(f"p. {p + 1} could not be read ({err}); its text is missing")
+            lines, bottom, top = [], 0.0, 792.0
+        pages.append(lines)
+        frames.append((bottom, top))
+    return pages, frames, notes
+
+
+def _page_lines(p: int, textpage: Any, raw: Any) -> list[Line]:
+    """The page's text layer as lines, split where PDFium ends a line or the baseline jumps."""
+    lines: list[Line] = []
+    run: list[Glyph] = []
+    last: Glyph | None = None  # the run's last drawn glyph
+
+    def end_run() -> None:
+        nonlocal last
+        line = make_line(p, run)
+        if line is not None:
+            lines.append(line)
+        run.clear()
+        last = None
+
+    count = textpage.count_chars()
+    i = 0
+    while i < count:
+        code = raw.FPDFText_GetUnicode(textpage, i)
+        ch, step = _char(code, raw.FPDFText_GetUnicode(textpage, i + 1) if i + 1 < count else 0)
+        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
+        if ch in ("\r", "\n"):
+            end_run()
+        elif generated or ch.isspace():  # PDFium adds spaces between words; they have no box
+            run.append(SPACE)
+        elif ch:
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)
+            if last is not None and _new_line(last, left, bottom, top):
+                end_run()
+            last = (ch, True, left, bottom, right, top)
+            run.append(last)
+        i += step
+    end_run()
+    return lines
+
+
+def _char(code: int, following: int) -> tuple[str, int]:
+    """The character at a text-layer position and how many positions it takes (surrogate pairs take two)."""
+    if 0xD800 <= code < 0xDC00 and 0xDC00 <= following < 0xE000:
+        return chr(0x10000 + ((code - 0xD800) << 10) + (following - 0xDC00)), 2
+    if code == 2:  # PDFium's mark for a hyphen it found at a line end
+        return "-", 1
+    if code == 9:
+        return " ", 1
+    if code < 32 or 0xD800 <= code < 0xE000 or code in (0xFFFE, 0xFFFF) or code > 0x10FFFF:
+        return "", 1
+    return chr(code), 1
+
+
+def _new_line(prev: Glyph, left: float, bottom: float, top: float) -> bool:
+    """The next glyph starts a new line: its middle is off the previous glyph's line, or it jumps far back."""
+    size = max(prev[5] - prev[3], 1.0)
+    middle = (bottom + top) / 2
+    return not prev[3] - 0.1 * size < middle < prev[5] + 0.1 * size or left < prev[2] - 2 * size
+
+
+def _assemble(paras: list[list[Line]], n_pages: int) -> Extracted:
+    """Join lines into paragraphs of text, recording page starts, headings and each character's box."""
+    text: list[str] = []
+    where = array("i")
+    boxes = array("f")
+    starts: list[int | None] = [None] * n_pages
+    size = 0
+
+    def put(s: str, page: int = -1, box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> None:
+        nonlocal size
+        text.append(s)
+        size += len(s)
+        for _ in s:
+            where.append(page)
+            boxes.extend(box)
+
+    body = body_size([ln for para in paras for ln in para])
+    head_sizes: list[float] = []
+    spans: list[tuple[int, int, float]] = []
+    for para in paras:
+        if size:
+            put("\n\n")
+        first = size
+        for k, ln in enumerate(para):
+            if k:
+                prev = para[k - 1].text
+                joined = prev[-1:] in HYPHENS and prev[-2:-1].isalnum() and ln.text[:1].isalnum()
+                if not joined:
+                    put(" ")
+            if starts[ln.page] is None:
+                starts[ln.page] = size
+            for ch, drawn, left, bottom, right, top in ln.glyphs:
+                put(ch, ln.page if drawn else -1, (left, bottom, right, top))
+        psize = statistics.median(ln.size for ln in para)
+        if psize >= body * HEADING_SCALE and len(para) <= 3 and size - first <= 200:
+            spans.append((first, size, psize))
+            head_sizes.append(round(psize))
+    levels = {s: i + 1 for i, s in enumerate(sorted(set(head_sizes), reverse=True))}
+    headings = tuple((a, b, min(levels[round(s)], 6)) for a, b, s in spans)
+    page_starts: list[int] = []
+    for s in reversed(starts):  # a page with no text starts where the next page does
+        page_starts.append(s if s is not None else (page_starts[-1] if page_starts else size))
+    return Extracted("".join(text), "pdf", tuple(reversed(page_starts)), headings,
+                     geometry=CharBoxes.pack(where, boxes))

@@ -1,0 +1,66 @@
+"""The default index (seeds/ → index/), loaded once per process and kept current.
+
+`rag.retrieve` and `rag.answer` use it. It is a `rag.service.live.LiveIndex`: a
+watcher thread notices added, removed or edited documents and rebuilds in the
+background while the previous index keeps answering, so asking a question
+never scans the seeds folder (an answer re-reads only the files it quotes, to
+verify them) and never waits for a rebuild (only the very first use loads or
+builds the index).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answers.index import Index
+from rag.search.query import check_question
+from rag.service.live import LiveIndex
+from rag.types import Answer, Passage
+
+_live: dict[tuple[str, str], LiveIndex] = {}
+_live_lock = threading.Lock()
+
+
+class DefaultIndex:
+    """The default index for long-running callers: every attribute is the serving index's, read at each use."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(default_live(), name)
+
+
+def default_paths() -> tuple[Path, Path]:
+    """seeds/ and index/ in the current folder, or $RAG_SEEDS and $RAG_INDEX when set (and not empty)."""
+    return Path(os.environ.get("RAG_SEEDS") or "seeds"), Path(os.environ.get("RAG_INDEX") or "index")
+
+
+def default_live() -> LiveIndex:
+    """The LiveIndex of seeds/ → index/ (or $RAG_SEEDS → $RAG_INDEX), one per process and folder pair."""
+    seeds, target = default_paths()
+    key = (str(seeds.resolve()), str(target.resolve()))
+    with _live_lock:
+        live = _live.get(key)
+        if live is None:
+            live = _live[key] = LiveIndex(seeds, target)
+        return live
+
+
+def default_index() -> Index:
+    """The default index serving now, loaded (or built) at first use."""
+    return default_live().current()
+
+
+def retrieve(question: str, k: int = 5) -> list[Passage]:
+    """The `k` best passages for `question` from the default index (seeds/ → index/)."""
+    check_question(question, k)
+    return default_index().retrieve(question, k)
+
+
+def answer(question: str, k: int = 5, *, history: Sequence[str] | None = None) -> Answer:
+    """A cited answer to `question` from the default index (seeds/ → index/); `history`: the earlier
+    questions of a conversation, oldest first (see `Index.answer`)."""
+    check_question(question, k)
+    return default_live().answer(question, k, history=history)

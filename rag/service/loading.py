@@ -1,0 +1,123 @@
+"""Load an index folder, refusing a stale one, or (re)build it when that is wanted.
+
+`load_index` reads an index back and checks it is neither stale nor built
+for another model: the caller named that folder and must decide. `open_index`
+is for the default index and `rag eval --seeds`: a missing, damaged, stale or
+other-model index is rebuilt (announced on stderr). Does not read files
+itself: see `rag.storage.index_folder`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import rag.storage.index_folder as store
+from rag.answers.index import DEFAULT_FUSION, Index
+from rag.build.builder import build_index
+from rag.embed.model import DEFAULT_MODEL, Embedder, load_embedder
+from rag.errors import IndexStateError, ModelError, StaleIndexError
+from rag.readers.seedfiles import fingerprint
+from rag.storage.lock import index_path
+
+
+def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
+               check_sources: bool = True, fusion: str = DEFAULT_FUSION) -> Index:
+    """Load an index folder; refuse a stale one or one built for another model."""
+    target = Path(index_dir)
+    manifest = store.Manifest.read(target)
+    if model is not None and model != manifest.model:
+        raise ModelError(f"Index {target} was built with model {manifest.model!r}, not {model!r}; run "
+                         f"`rag build --index {target} --model {model}` to rebuild it with that model.")
+    if check_sources:
+        changed = stale_sources(manifest)
+        if changed:
+            raise StaleIndexError(
+                f"Index {target} is stale: {changed} changed in {manifest.seeds_dir} since it was built; run "
+                f"`rag build --seeds {manifest.seeds_dir} --index {target}`."
+            )
+    embedder = embedder or load_embedder(manifest.model)
+    if embedder.dimension != manifest.dimension:
+        raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but index "
+                         f"{target} holds {manifest.dimension}; rebuild with `rag build --index {target}`.")
+    return Index(store.read(target), embedder, target, fusion=fusion)
+
+
+def is_remote(location: str | Path) -> bool:
+    """Whether `location` names a Milvus store (milvus://…, milvus-lite:…) rather than an index folder."""
+    return isinstance(location, str) and location.split(":", 1)[0] in ("milvus", "milvus-lite") and ":" in location
+
+
+def open_store(location: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
+               fusion: str = DEFAULT_FUSION) -> Index:
+    """An `Index` answering from `location`: an index folder (as `load_index`), or a Milvus store
+    (`milvus://HOST:PORT/COLLECTION`, `milvus-lite:PATH.db/COLLECTION`; see `rag.stores.milvus`)."""
+    if not is_remote(location):
+        return load_index(location, model=model, embedder=embedder, fusion=fusion)
+    from rag.stores.milvus import MilvusStore
+
+    found = MilvusStore(str(location))
+    manifest = found.manifest
+    if model is not None and model != manifest.model:
+        raise ModelError(f"The index in {location} was built with model {manifest.model!r}, not {model!r}; run "
+                         f"`rag build --store {location} --model {model}` to rebuild it with that model.")
+    embedder = embedder or load_embedder(manifest.model)
+    if embedder.dimension != manifest.dimension:
+        raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but the index in "
+                         f"{location} holds {manifest.dimension}; rebuild it with `rag build --store {location}`.")
+    return Index(found, embedder, fusion=fusion)
+
+
+def stale_sources(manifest: store.Manifest) -> str:
+    """A short description of what changed in the seeds, or "" if nothing did (or they are gone)."""
+    seeds = Path(manifest.seeds_dir)
+    if not seeds.is_dir():
+        return ""
+    now = fingerprint(seeds)
+    old = manifest.sources
+    parts = [f"{p} (new)" for p in sorted(set(now) - set(old))]
+    parts += [f"{p} (removed)" for p in sorted(set(old) - set(now))]
+    parts += [f"{p} (edited)" for p in sorted(set(now) & set(old)) if now[p] != old[p]]
+    return ", ".join(parts)
+
+
+def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | None = None,
+               progress: bool = True) -> Index:
+    """Load the index for `seeds_dir`, building or rebuilding it first when needed.
+
+    Used for the default index and by the CLI: a missing or damaged index,
+    changed seeds or another model lead to a rebuild (announced on stderr),
+    never to serving a stale index or to an error the user must act on.
+    """
+    seeds, target = Path(seeds_dir), index_path(index_dir)
+    raw = store.raw_manifest(target)
+    damage = ""
+    try:
+        manifest = store.Manifest.read(target)
+    except IndexStateError as err:
+        manifest, damage = None, str(err)
+    reason = ""
+    if manifest is None:
+        if raw.get("format") and raw["format"] != store.FORMAT:
+            reason = f"it has the older format {raw['format']!r}"
+        else:
+            reason = f"it is damaged: {damage}" if (target / store.MANIFEST).exists() else "no index yet"
+    elif Path(manifest.seeds_dir).resolve() != seeds.resolve():
+        reason = f"it was built from {manifest.seeds_dir}"
+    elif model is not None and model != manifest.model:
+        reason = f"it was built with model {manifest.model!r}"
+    elif changed := stale_sources(manifest):
+        reason = f"the seeds changed: {changed}"
+    if reason or manifest is None:
+        print(f"Building index {target} from {seeds} ({reason})…", file=sys.stderr)
+        # Keep the model the index was built with unless another one was asked for.
+        built_with = raw.get("model") if isinstance(raw.get("model"), str) else None
+        return build_index(seeds, target, model=model or built_with or DEFAULT_MODEL, progress=progress)
+    try:
+        return load_index(target, check_sources=False)
+    except IndexStateError as err:  # a data file damaged or altered since the build
+        print(f"Rebuilding index {target} from {seeds}: {err}", file=sys.stderr)
+        return build_index(seeds, target, model=model or manifest.model, progress=progress)
+
+
+__all__ = ["is_remote", "load_index", "open_index", "open_store", "stale_sources"]
