@@ -55,6 +55,7 @@ screenshots: $(STAMP)  ## redraw docs/workspace-*.png from the browser tests (a 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ui tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .rag-cache

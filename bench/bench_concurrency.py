@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from rag.service.default import default_paths
     from rag.service.loading import open_index
-    from ui.app import CONCURRENCY, start
+    from ui.app import CONCURRENCY
+    from ui.server import start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]
     needed = clients * rounds

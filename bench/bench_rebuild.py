@@ -59,7 +59,8 @@ def run(*, clients: int, timeout: float) -> int:
     from gradio_client import Client
 
     from rag.service.live import LiveIndex
-    from ui.app import CONCURRENCY, start
+    from ui.app import CONCURRENCY
+    from ui.server import start
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text("utf-8").splitlines() if line.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="rag-rebuild-"))

@@ -9,10 +9,9 @@ Importing this package is cheap: torch and the model load on first use.
 """
 
 from rag.answers.index import Index
-from rag.build.builder import build_index
 from rag.errors import IndexStateError, IngestError, InputError, ModelError, RagError, StaleIndexError
 from rag.service.default import answer, retrieve
-from rag.service.loading import load_index, open_store
+from rag.service.loading import build_index, load_index, open_store
 from rag.types import Answer, Citation, Passage, Quote
 
 __all__ = [

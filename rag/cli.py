@@ -184,14 +184,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     import time
 
     import rag.storage.index_folder as store
-    from rag.build.builder import build_index
     from rag.embed.model import DEFAULT_MODEL
+    from rag.service.loading import build_index
 
     started = time.perf_counter()
     if args.store:
-        from rag.stores.milvus_build import build
+        from rag.service.loading import build_store
 
-        build(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True, verbose=args.verbose)
+        build_store(args.seeds, args.store, model=args.model or DEFAULT_MODEL, progress=True, verbose=args.verbose)
         print(f"Indexed {args.seeds} into {args.store} in {time.perf_counter() - started:.1f}s.")
         return 0
     index = build_index(args.seeds, args.index, model=args.model or DEFAULT_MODEL, progress=True,
@@ -286,7 +286,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import check_port, launch
+    from ui.server import check_port, launch
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
     index = open_index_of(args, live=True)

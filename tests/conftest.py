@@ -125,7 +125,7 @@ def report_and(tmp_path_factory: pytest.TempPathFactory, name: str, text: str) -
 @contextlib.contextmanager
 def serving(index: rag.Index) -> Iterator[str]:
     """The web app on a free 127.0.0.1 port for the duration of the block; yields its URL."""
-    from ui.app import start
+    from ui.server import start
 
     demo, url = start(index, host="127.0.0.1", port=None)
     try:

@@ -7,9 +7,9 @@ import pytest
 
 from rag.embed.model import HashEmbedder
 from rag.embed.passes import split_tokens
-from rag.search.ranking import maxsim, top_k
 from rag.storage.dense import faiss_index_for, flat_vectors
 from rag.storage.quantize import TokenMatrix, quantize, stack
+from rag.stores.signals import maxsim, top_k
 
 
 def _unit_rows(rng: np.random.Generator, n: int, d: int = 64) -> np.ndarray:

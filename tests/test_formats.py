@@ -392,7 +392,7 @@ def test_docx_headings_from_styles_and_tables_as_rows(samples: Samples) -> None:
 def test_a_word_heading_style_makes_a_section_whatever_its_words(tmp_path) -> None:
     import docx
 
-    from rag.ingest.parse import ingest
+    from rag.ingest.intake import ingest
 
     word = docx.Document()
     word.add_heading("README for the library", 0)
@@ -484,7 +484,7 @@ def test_zip_bomb_docx_is_refused_with_the_numbers(bomb: bytes) -> None:
 def test_a_long_sentence_styled_as_a_heading_stays_text_to_quote(tmp_path) -> None:
     import docx
 
-    from rag.ingest.parse import ingest
+    from rag.ingest.intake import ingest
 
     word = docx.Document()
     word.add_heading("Annual review", 0)

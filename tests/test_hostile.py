@@ -376,7 +376,7 @@ def test_serve_port_out_of_range_gives_one_line_error(hash_index, capsys, port: 
 
 
 def test_start_rejects_port_out_of_range(hash_index) -> None:
-    from ui.app import start
+    from ui.server import start
 
     with pytest.raises(InputError, match="port must be 1-65535"):
         start(hash_index, port=99999)

@@ -9,7 +9,8 @@ import pytest
 from conftest import REPORT, REPORT_NAME
 
 import rag
-from rag.ingest.parse import BODY, HEADING, PULL_QUOTE, Document, find_sources, ingest, parse
+from rag.ingest.intake import ingest
+from rag.ingest.parse import BODY, HEADING, PULL_QUOTE, Document, find_sources, parse
 
 # --- the real report -----------------------------------------------------
 

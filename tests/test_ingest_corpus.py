@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from rag.ingest.chunk import Chunk, chunk_document
-from rag.ingest.parse import BODY, BOILERPLATE, HEADING, PULL_QUOTE, Block, Document, describe, ingest, parse
+from rag.ingest.intake import ingest
+from rag.ingest.parse import BODY, BOILERPLATE, HEADING, PULL_QUOTE, Block, Document, describe, parse
 from rag.ingest.text import sentence_spans
 
 DOCS = Path(__file__).parent / "gold" / "docs"

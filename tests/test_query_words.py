@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.embed.model import HashEmbedder, is_content_word
-from rag.search.ranking import maxsim
+from rag.stores.signals import maxsim
 
 
 @pytest.mark.parametrize("word, first", [("US", False), ("WHO", False), ("May", False), ("not", False),

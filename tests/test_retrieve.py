@@ -15,8 +15,9 @@ from conftest import REPORT_NAME, SMALL_CORPUS
 
 import rag
 from rag.embed.model import HashEmbedder
-from rag.search.ranking import LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, fuse, maxsim
+from rag.search.ranking import LEXICAL_SHARE, RRF_K, SENTENCE_SHARE, fuse
 from rag.storage.dense import FLAT_LIMIT, faiss_index_for
+from rag.stores.signals import maxsim
 
 # --- FAISS against brute force ---------------------------------------------------
 

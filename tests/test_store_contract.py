@@ -18,7 +18,7 @@ from conftest import SMALL_CORPUS, quiet, write_seeds
 
 import rag
 from rag.embed.model import HashEmbedder
-from rag.search.tuning import RANK_FEATURES
+from rag.stores.signals import RANK_FEATURES
 
 DOC = Path(__file__).parent / "gold" / "docs" / "valgrind-faq.txt"
 QUESTIONS = ("Which city connected its container terminals to shore power?", "Why paint hives white?",
@@ -82,6 +82,11 @@ class StoreContract:
         seed.write_text("Replaced after indexing.\n", "utf-8")
         now = store.current(source)
         assert now is None or not any(now[p.citation.start:p.citation.end] == p.text for p in passages)
+
+    def test_a_documents_passages_are_its_passage_range(self, store):
+        for source in store.sources:
+            held = [i for i, c in enumerate(store.chunks) if c.passage.citation.source == source]
+            assert list(store.passage_range(source)) == held
 
     def test_a_text_file_has_no_pages(self, store):
         assert store.page_at(DOC.name, 0) is None

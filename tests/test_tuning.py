@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.search.tuning import RANK_FEATURES, Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
+from rag.search.tuning import Params, RankCase, choose_threshold, fit_logistic, fit_rank, mrr
+from rag.stores.signals import RANK_FEATURES
 
 
 def test_logistic_fit_recovers_the_weights_that_generated_the_labels() -> None:

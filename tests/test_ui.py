@@ -405,15 +405,17 @@ def test_ask_turns_errors_into_gradio_errors(app_module):
     assert "secret" not in str(info.value)
 
 
-def test_launch_options_are_local_private_and_serve_no_files(app_module):
-    options = app_module._launch_options("127.0.0.1", 7860)
+def test_launch_options_are_local_private_and_serve_no_files():
+    from ui import server as server_module
+
+    options = server_module._launch_options("127.0.0.1", 7860)
     assert options["share"] is False
     assert options["server_name"] == "127.0.0.1"
     assert not options["allowed_paths"]
     assert options["mcp_server"] is False
     import inspect
 
-    assert inspect.signature(app_module.launch).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(server_module.launch).parameters["host"].default == "127.0.0.1"
 
 
 def test_build_app_exposes_ask_and_takes_its_words_from_the_documents(app_module):

@@ -1,6 +1,6 @@
 """The web chat as a document workspace: a thin Gradio shell over `rag.Index.answer`.
 
-    from ui.app import launch
+    from ui.server import launch
     launch(index_or_live_index, host="127.0.0.1", port=7860)   # blocks; what `rag serve` calls
 
 The page: the documents on the left (add by drop or picker, the transfer
@@ -51,7 +51,6 @@ from ui.chat import (
 )
 from ui.page import DROP_JS, DROP_ZONE, FOCUS_JS, SCROLL_JS
 from ui.render import render_question, text_html
-from ui.server import _launch_options, check_port, free_port, launch, start
 from ui.verdicts import OPTIONS, feedback_handler
 from ui.workspace import Workspace, version_of
 
@@ -258,5 +257,4 @@ def build_app(target: Any) -> gr.Blocks:
     return demo
 
 
-__all__ = ["CONCURRENCY", "FAILED", "NO_SOURCES", "_launch_options", "ask", "build_app", "chat_turn",
-           "check_port", "free_port", "launch", "page_images", "reply", "start"]
+__all__ = ["CONCURRENCY", "FAILED", "NO_SOURCES", "ask", "build_app", "chat_turn", "page_images", "reply"]

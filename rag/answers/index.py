@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-import rag.storage.index_folder as store
 from rag.answers.quotes import verified
 from rag.embed.model import Embedder, QueryVectors
 from rag.errors import InputError
@@ -36,18 +35,15 @@ class Index:
     `rag.search.ranking.rank` and `rag.answers.pipeline`; this class strings them together.
     """
 
-    def __init__(self, stored: store.Stored | Store, embedder: Embedder, index_dir: Path | None = None, *,
+    def __init__(self, store: Store, embedder: Embedder, index_dir: Path | None = None, *,
                  fusion: str = DEFAULT_FUSION):
+        """`store` is any backend (`rag.stores`); `index_dir` is its folder, None for a store without one."""
         if fusion not in FUSIONS:
             raise InputError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}.")
-        if isinstance(stored, store.Stored):
-            from rag.stores.folder import FileStore
-
-            stored = FileStore(stored, Path(index_dir or "."))
-        self.store: Store = stored
-        self.manifest = stored.manifest
+        self.store: Store = store
+        self.manifest = store.manifest
         self.embedder = embedder
-        self.index_dir = index_dir if index_dir is not None else getattr(stored, "index_dir", None)
+        self.index_dir = index_dir
         self.fusion = fusion
         self._blas: Any = None
 
@@ -63,10 +59,9 @@ class Index:
 
     def passages_of(self, source: str) -> list[Passage]:
         """The passages of one document, in order (read from its rows, without a walk over every passage)."""
-        span = getattr(self.store, "passage_range", None)
-        if span is None:
-            return [p for p in self.passages if p.citation.source == source]
-        return [self.store.chunks[i].passage for i in span(source)] if source in set(self.sources) else []
+        if source not in set(self.sources):
+            return []
+        return [self.store.chunks[i].passage for i in self.store.passage_range(source)]
 
     @property
     def documents(self) -> Any:

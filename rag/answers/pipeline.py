@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -26,28 +26,47 @@ from rag.answers.abstain import Signals, expected_type, measure
 from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of
 from rag.embed.model import QueryVectors
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
-from rag.search.ranking import Hit, maxsim, rank
+from rag.search.ranking import Hit, rank
 from rag.search.tuning import Params, shipped
+from rag.stores.signals import maxsim
 from rag.types import Answer
 
 if TYPE_CHECKING:
-    from rag.answers.index import Index
     from rag.search.query import Query
     from rag.stores import Candidates, Store
+
+
+class Searchable(Protocol):
+    """What answering reads of an index: `rag.answers.index.Index` gives it; this module never imports that."""
+
+    store: Store
+
+    @property
+    def sources(self) -> list[str]: ...
+
+    def text_of(self, source: str) -> str: ...
+
+    def encode_query(self, query: Query) -> tuple[QueryVectors, bool]: ...
+
+    def one_blas_thread(self) -> Any: ...
+
+    def candidates(self, query: Query, k: int, *, sources: list[str] | None = None,
+                   encoded: QueryVectors | None = None) -> Candidates: ...
+
 
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
 RECENT_SEARCHES = 16  # follow-up searches whose encoding each index remembers: a conversation repeats them
-_RECENT: WeakKeyDictionary[Index, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
+_RECENT: WeakKeyDictionary[Searchable, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
 _RECENT_LOCK = threading.Lock()
 # Each index's search words, by the documents a follow-up searched (None: all of them), worked out once.
-_VOCABULARIES: WeakKeyDictionary[Index, dict[tuple[str, ...] | None, frozenset[str]]] = WeakKeyDictionary()
+_VOCABULARIES: WeakKeyDictionary[Searchable, dict[tuple[str, ...] | None, frozenset[str]]] = WeakKeyDictionary()
 FEW_DOCUMENTS = 8  # a follow-up within more documents than this checks its words against every document's
 CHANGED_MESSAGE = ("The documents changed since they were indexed, so nothing can be quoted from them; rebuild the "
                    "index with `rag build`.")
 
 
-def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+def answer(index: Searchable, question: str, *, k: int = 5, sources: list[str] | None = None,
            history: Sequence[str] | None = None) -> Answer:
     """The answer to `question`; with `history` (the earlier questions, oldest first), see `follow_up`."""
     if history is None:
@@ -55,7 +74,7 @@ def answer(index: Index, question: str, *, k: int = 5, sources: list[str] | None
     return follow_up(index, question, history, k=k, sources=sources)
 
 
-def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5,
+def follow_up(index: Searchable, question: str, history: Sequence[str], *, k: int = 5,
               sources: list[str] | None = None) -> Answer:
     """A question asked after `history`, resolved by `rag.search.followup`.
 
@@ -106,7 +125,7 @@ def follow_up(index: Index, question: str, history: Sequence[str], *, k: int = 5
     return best
 
 
-def _words(index: Index, sources: Sequence[str] | None) -> frozenset[str]:
+def _words(index: Searchable, sources: Sequence[str] | None) -> frozenset[str]:
     """Every search token of `sources`' texts (all documents' when None), each set worked out once per index."""
     with _RECENT_LOCK:
         known_sets = _VOCABULARIES.setdefault(index, {})
@@ -121,7 +140,7 @@ def _words(index: Index, sources: Sequence[str] | None) -> frozenset[str]:
     return known_sets[key]
 
 
-def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:
+def _encode(index: Searchable, query: Query) -> tuple[QueryVectors, bool]:
     """`index.encode_query(query)`, remembered for the index's last few follow-up searches.
 
     In a conversation the earlier question was encoded on its own turn; encoding is most of
@@ -140,7 +159,7 @@ def _encode(index: Index, query: Query) -> tuple[QueryVectors, bool]:
     return encoded
 
 
-def explain(index: Index, question: str, *, k: int = 5, sources: list[str] | None = None,
+def explain(index: Searchable, question: str, *, k: int = 5, sources: list[str] | None = None,
             params: Params | None = None, encoded: tuple[QueryVectors, bool] | None = None,
             ) -> tuple[Answer, Signals]:
     """The answer and the signals its abstention decision was made on.

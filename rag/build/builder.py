@@ -1,6 +1,6 @@
 """Build an index folder from a seeds folder: ingest, chunk, embed, write.
 
-`build_index` is the library's entry point for writing. An index already in
+`write_index` writes; `rag.build_index` (`rag.service.loading`) writes and loads the result. An index already in
 the folder, built with the same model and chunking, is the cache: unchanged
 documents keep their rows (`rag.build.reuse`) and only new or changed ones are read
 by the model; FAISS is remade from all rows, BM25 from the earlier index's
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import rag.storage.index_folder as store
-from rag.answers.index import Index
 from rag.build.reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from rag.build.rowwriter import RowWriter, Written
 from rag.build.vectors import SLICE, ChunkVectors, embed_chunks
@@ -37,10 +36,11 @@ NO_ROWS = Rows((0, 0), (0, 0), (0, 0))
 BATCH = SLICE  # new documents are embedded and written about this many passages at a time
 
 
-def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
+def write_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
                 max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
-                verbose: bool = False, log: Any = None, on_progress: Any = None, reuse: bool = True) -> Index:
-    """Ingest `seeds_dir`, embed it, and write an index to `index_dir`.
+                verbose: bool = False, log: Any = None, on_progress: Any = None,
+                reuse: bool = True) -> tuple[store.Stored, Embedder]:
+    """Ingest `seeds_dir`, embed it, and write an index to `index_dir`; the index read back, and the embedder.
 
     Skipped files are reported one line each (and, with `verbose`, each
     document's title, sections and dropped lines) through `log`, a callable
@@ -64,13 +64,13 @@ def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
             say(f"The earlier index's BM25 arrays are damaged ({err.what}); embedding every document again.")
             embedder = write(reuse=False)
         stored = store.read(target)  # mapped, not decoded: as quick for a million passages as for a thousand
-    return Index(stored, embedder, target)
+    return stored, embedder
 
 
 def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embedder: Embedder | None,
                  progress: bool, verbose: bool, say: Callable[[str], None], step: Callable[[str, int, int], None],
                  reuse: bool) -> Embedder:
-    """`build_index`'s writing, under its lock; the embedder used."""
+    """`write_index`'s writing, under its lock; the embedder used."""
     chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
     step("reading", 0, 0)
     old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None

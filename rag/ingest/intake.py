@@ -225,3 +225,9 @@ def _sized_sources(seeds_dir: Path) -> list[tuple[Path, Path, str]]:
     if error := corpus_too_big(total, counted, lim, seeds_dir):
         raise IngestError(error)
     return out
+
+
+def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
+    """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal."""
+    entries, skipped = ingest_changed(seeds_dir, {})
+    return [e for e in entries if isinstance(e, Document)], skipped

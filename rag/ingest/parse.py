@@ -22,9 +22,7 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from rag.errors import IngestError
 from rag.ingest.classify import BODY, BOILERPLATE, BYLINE, BYLINE_RE, HEADING, PULL_QUOTE, SUBTITLE, TITLE, classify
 from rag.ingest.headings import heading_name, label_text, run_in_label
 from rag.ingest.text import sentence_spans
@@ -102,32 +100,6 @@ class Skipped:
 def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
     """The 1-based page whose start offset is the last at or before `offset`; None without pages."""
     return bisect.bisect_right(pages, offset) if pages else None
-
-
-def decode_source(data: bytes, name: str) -> str:
-    """UTF-8 text of a file's bytes, with no newline translation, or IngestError."""
-    path = Path(name)
-    if not data.strip():
-        raise IngestError(f"{path.name}: the file is empty")
-    if b"\x00" in data[:8192]:
-        raise IngestError(f"{path.name}: looks like a binary file, not text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise IngestError(
-            f"{path.name}: not UTF-8 (byte {err.start}); convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8`"
-        ) from None
-    # A byte-order mark is not text; offsets still count it as one character.
-    return text
-
-
-def ingest(seeds_dir: Path) -> tuple[list[Document], list[Skipped]]:
-    """Ingest every document under `seeds_dir`; unreadable files are skipped, not fatal (see `rag.ingest.intake`)."""
-    from rag.ingest.intake import ingest_changed  # reading files is rag.ingest.intake's, which parses with this module
-
-    entries, skipped = ingest_changed(seeds_dir, {})
-    return [e for e in entries if isinstance(e, Document)], skipped
 
 
 # --- classification -------------------------------------------------------
@@ -217,5 +189,5 @@ def describe(doc: Document) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Block", "Document", "Skipped", "WordCounts", "describe", "find_sources", "ingest", "page_at", "parse",
+__all__ = ["Block", "Document", "Skipped", "WordCounts", "describe", "find_sources", "page_at", "parse",
            "word_counts"]

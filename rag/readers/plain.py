@@ -1,7 +1,7 @@
 """Read a plain-text or Markdown file: its UTF-8 text exactly, offsets into the file as decoded.
 
 No newline translation and no normalisation, so offsets match what
-`rag.ingest.parse.decode_source` gives. Markdown ATX headings ("## Title") are
+`decode_source` gives. Markdown ATX headings ("## Title") are
 recorded as heading spans (markers included); nothing else is parsed.
 
 Does not guess other encodings: a non-UTF-8 file is refused with a hint.
@@ -19,10 +19,26 @@ ATX = re.compile(r"(?m)^ {0,3}(#{1,6})[ \t]+[^\r\n]*[^\s]")
 FENCE = re.compile(r"(?ms)^ {0,3}(```|~~~).*?(^ {0,3}\1|\Z)")
 
 
+def decode_source(data: bytes, name: str) -> str:
+    """UTF-8 text of a file's bytes, with no newline translation, or IngestError."""
+    path = Path(name)
+    if not data.strip():
+        raise IngestError(f"{path.name}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise IngestError(f"{path.name}: looks like a binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise IngestError(
+            f"{path.name}: not UTF-8 (byte {err.start}); convert it, e.g. "
+            f"`iconv -f latin1 -t utf-8`"
+        ) from None
+    # A byte-order mark is not text; offsets still count it as one character.
+    return text
+
+
 def read(data: bytes, name: str) -> Extracted:
     """The file's text exactly as decoded, or FormatError (empty, binary, not UTF-8)."""
-    from rag.ingest.parse import decode_source  # the one decoding rule; imported late, ingest imports much else
-
     try:
         text = decode_source(data, name)
     except IngestError as err:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.stores.signals import RANK_FEATURES
+
 PARAMS_FILE = Path(__file__).with_name("params.json")
-RANK_FEATURES = ("late", "late_rare", "late_context", "late_rare_context", "dense", "sentence", "lexical")
 SIGNALS = ("best_cosine", "best_sentence", "top_dense", "top_score", "coverage", "unknown", "agreement", "margin",
            "best_late", "top_late", "type_missing", "lift", "missing_rare",
            "weakest", "weak_share")

@@ -36,9 +36,8 @@ from typing import Any
 
 import rag.storage.index_folder as store
 from rag.answers.index import Index
-from rag.build.builder import build_index
 from rag.errors import IngestError, RagError
-from rag.service.loading import load_index, open_index
+from rag.service.loading import build_index, load_index, open_index
 from rag.service.rebuild import Cancelled, StoppableEmbedder, lower_priority, own_embedder, release_memory
 from rag.service.status import (
     CHANGED_MESSAGE,

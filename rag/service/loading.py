@@ -10,15 +10,36 @@ itself: see `rag.storage.index_folder`.
 from __future__ import annotations
 
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import rag.storage.index_folder as store
 from rag.answers.index import DEFAULT_FUSION, Index
-from rag.build.builder import build_index
+from rag.build.builder import write_index
 from rag.embed.model import DEFAULT_MODEL, Embedder, load_embedder
 from rag.errors import IndexStateError, ModelError, StaleIndexError
+from rag.ingest.chunk import MAX_WORDS
 from rag.readers.seedfiles import fingerprint
 from rag.storage.lock import index_path
+from rag.stores.folder import FileStore
+
+
+def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
+                max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
+                verbose: bool = False, log: Any = None, on_progress: Any = None, reuse: bool = True) -> Index:
+    """Ingest `seeds_dir`, embed it, write an index to `index_dir` (`rag.build.builder.write_index`), and load it.
+
+    Skipped files are reported one line each (and, with `verbose`, each
+    document's title, sections and dropped lines) through `log`, a callable
+    taking one line; by default they go to stderr. `on_progress(stage, done,
+    total)`, if given, hears each stage start ("reading", "embedding", "writing").
+    `reuse=False` embeds every document even when the folder's index could lend its rows.
+    """
+    stored, used = write_index(seeds_dir, index_dir, model=model, max_words=max_words, embedder=embedder,
+                               progress=progress, verbose=verbose, log=log, on_progress=on_progress, reuse=reuse)
+    return Index(FileStore(stored, Path(index_dir)), used, Path(index_dir))
 
 
 def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Embedder | None = None,
@@ -40,7 +61,7 @@ def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Emb
     if embedder.dimension != manifest.dimension:
         raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but index "
                          f"{target} holds {manifest.dimension}; rebuild with `rag build --index {target}`.")
-    return Index(store.read(target), embedder, target, fusion=fusion)
+    return Index(FileStore(store.read(target), target), embedder, target, fusion=fusion)
 
 
 def is_remote(location: str | Path) -> bool:
@@ -121,3 +142,25 @@ def open_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str | Non
 
 
 __all__ = ["is_remote", "load_index", "open_index", "open_store", "stale_sources"]
+
+
+def build_store(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False,
+                log: Callable[[str], None] | None = None, verbose: bool = False) -> None:
+    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`.
+
+    With `verbose`, a failure first prints what pymilvus and milvus-lite
+    logged (their tracebacks), which stay off stderr otherwise.
+    """
+    from rag.stores.milvus_build import upload
+    from rag.stores.milvus_schema import LOG, connect
+
+    try:
+        connect(uri)  # an unreachable server fails before the model is loaded
+        with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
+            index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
+            assert isinstance(index.store, FileStore)
+            upload(index.store, uri, log=log)
+    except Exception:
+        if verbose:
+            print("\n".join(LOG.lines), file=sys.stderr)
+        raise

@@ -23,12 +23,11 @@ import numpy as np
 
 from rag.embed.model import QueryVectors
 from rag.ingest.chunk import Chunk
-from rag.search.ranking import CANDIDATES, features, top_k
-from rag.search.tuning import RANK_FEATURES
 from rag.storage.index_folder import Stored
 from rag.storage.rowfile import will_need
 from rag.storage.texts import SourceTexts
 from rag.stores.protocol import Candidates, empty_candidates
+from rag.stores.signals import CANDIDATES, RANK_FEATURES, features, top_k
 
 
 class Positions(Mapping[int, Chunk]):

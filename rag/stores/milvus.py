@@ -32,12 +32,11 @@ from rag.errors import IndexStateError
 from rag.ingest.chunk import Chunk
 from rag.ingest.parse import page_at
 from rag.ingest.text import tokens
-from rag.search.ranking import CANDIDATES, features
-from rag.search.tuning import RANK_FEATURES
 from rag.storage.bm25 import K1, B, idf
 from rag.storage.index_folder import Manifest
 from rag.stores.milvus_schema import Layout, chunk_of, code_words, collection_of, connect, first_line
 from rag.stores.protocol import Candidates, empty_candidates
+from rag.stores.signals import CANDIDATES, RANK_FEATURES, features
 
 FIELDS = ["id", "vector", "record", "payload", "context"]
 
@@ -100,6 +99,11 @@ class MilvusStore:
                 found.update((int(r["id"]), chunk_of(r)) for r in rows)
             self._chunks = [found[i] for i in range(self.passage_count)]
         return self._chunks
+
+    def passage_range(self, source: str) -> range:
+        """The positions of `source`'s passages (contiguous, as in the index folder it was uploaded from)."""
+        first, end = self.manifest.ranges[source][:2]
+        return range(first, end)
 
     def text_of(self, source: str) -> str:
         return self.documents.text(source)

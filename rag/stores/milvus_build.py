@@ -21,12 +21,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,34 +33,13 @@ from rag.errors import IndexStateError
 from rag.ingest.text import tokens
 from rag.storage.bm25 import EMPTY, K1, B
 from rag.stores.folder import FileStore
-from rag.stores.milvus_schema import LOG, PIECE, code_words, collection_of, connect, first_line, packed, pieces
+from rag.stores.milvus_schema import PIECE, code_words, collection_of, connect, first_line, packed, pieces
 
 BATCH = 128  # passages per insert
 MARK = "rag.upload"  # a collection property: the name of the upload's pair, set as the collection is made
 PASSAGE_FIELDS = ["id", "source", "context", "search", "sparse", "vector", "record", "payload"]
 DOC_FIELDS = ["key", "vector", "blob"]
 CAPACITY = 4096  # VARCHAR pieces per field: up to 61 MB of text per document
-
-
-def build(seeds_dir: str | Path, uri: str, *, model: str, progress: bool = False,
-          log: Callable[[str], None] | None = None, verbose: bool = False) -> None:
-    """Build an index of `seeds_dir` in a temporary folder and upload it to the Milvus store `uri`.
-
-    With `verbose`, a failure first prints what pymilvus and milvus-lite
-    logged (their tracebacks), which stay off stderr otherwise.
-    """
-    from rag import build_index
-
-    try:
-        connect(uri)  # an unreachable server fails before the model is loaded
-        with tempfile.TemporaryDirectory(prefix="rag-milvus-") as tmp:
-            index = build_index(seeds_dir, Path(tmp) / "index", model=model, progress=progress, log=log)
-            assert isinstance(index.store, FileStore)
-            upload(index.store, uri, log=log)
-    except Exception:
-        if verbose:
-            print("\n".join(LOG.lines), file=sys.stderr)
-        raise
 
 
 def upload(store: FileStore, uri: str, *, log: Callable[[str], None] | None = None) -> None:

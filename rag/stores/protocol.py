@@ -94,6 +94,10 @@ class Store(Protocol):
         """The passages proposed for a question (dense and BM25), scored, with what later stages need."""
         ...
 
+    def passage_range(self, source: str) -> range:
+        """The positions of `source`'s passages in store order (a document's passages are contiguous)."""
+        ...
+
     def text_of(self, source: str) -> str:
         """A document's text as indexed: citations' offsets count into it."""
         ...
