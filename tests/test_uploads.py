@@ -11,13 +11,12 @@ from format_fixtures import tiny_pdf
 
 from rag.readers import read_document
 from rag.readers.limits import Limits
+from ui.seeds_folder import remove_upload, save_upload
 from ui.uploads import (
     MAX_NAME_CHARS,
     UploadError,
     clean_name,
     removable,
-    remove_upload,
-    save_upload,
 )
 
 ROOMY = Limits(max_file_bytes=10_000_000, max_corpus_bytes=50_000_000)

@@ -247,4 +247,14 @@ def _remove_stale(folder: Path) -> None:
             continue
 
 
-__all__ = ["RECOUNT_SECONDS", "STALE_SECONDS", "SeedsFolder"]
+def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
+    """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
+    return SeedsFolder(seeds_dir).save(name, data, lim)
+
+
+def remove_upload(seeds_dir: str | Path, source: str) -> Path:
+    """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
+    return SeedsFolder(seeds_dir).remove(source)
+
+
+__all__ = ["RECOUNT_SECONDS", "STALE_SECONDS", "SeedsFolder", "remove_upload", "save_upload"]

@@ -1,8 +1,5 @@
 """Documents added and removed from the web page: names, types and sizes checked before anything is kept.
 
-    saved = save_upload(seeds_dir, "Annual report.pdf", data, limits())  # -> Saved("uploads/Annual report.pdf", ...)
-    remove_upload(seeds_dir, "uploads/Annual report.pdf")               # moved to uploads/.removed/
-
 A file is kept only when its content is what its name says (a PDF starts with
 %PDF-, a Word file is a zip holding word/document.xml, a text or Markdown
 file is UTF-8 text without NUL bytes, a web page is text with HTML tags), it
@@ -14,9 +11,10 @@ documents under `uploads/` can be removed from the page, and removing one
 moves it to the hidden `uploads/.removed/` folder (never indexed), so
 nothing is lost.
 
-`save_upload` and `remove_upload` are for one call at a time; a server keeps
-one `ui.seeds_folder.SeedsFolder`, which counts the folder once and writes each file
-under a name claimed atomically (never replacing one). Does not index
+The files themselves are kept by `ui.seeds_folder` (`save_upload`,
+`remove_upload` for one call at a time; a server keeps one `SeedsFolder`,
+which counts the folder once and writes each file under a name claimed
+atomically, never replacing one). Does not index
 anything: the seeds folder's watcher (`rag.service.live`) sees the new file.
 """
 
@@ -144,24 +142,10 @@ def check_size(name: str, size: int, total: int, lim: Limits) -> None:
                           "remove a document first.")
 
 
-def save_upload(seeds_dir: str | Path, name: str, data: bytes, lim: Limits) -> Saved:
-    """Check and keep one uploaded document under seeds/uploads/; UploadError when it is refused."""
-    from ui.seeds_folder import SeedsFolder
-
-    return SeedsFolder(seeds_dir).save(name, data, lim)
-
-
 def removable(source: str) -> bool:
     """Whether the page may remove document `source`: only what was added from the page."""
     parts = Path(source).parts
     return len(parts) == 2 and parts[0] == UPLOADS and not parts[1].startswith(".")
-
-
-def remove_upload(seeds_dir: str | Path, source: str) -> Path:
-    """Move an uploaded document to uploads/.removed/ (out of the index, not deleted); returns where it went."""
-    from ui.seeds_folder import SeedsFolder
-
-    return SeedsFolder(seeds_dir).remove(source)
 
 
 __all__ = [
@@ -176,6 +160,4 @@ __all__ = [
     "clean_name",
     "corpus_bytes",
     "removable",
-    "remove_upload",
-    "save_upload",
 ]
