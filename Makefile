@@ -50,7 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 
 screenshots: $(STAMP)  ## redraw docs/workspace-*.png from the browser tests (a plain test run writes them to artifacts/)
-	RAG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/test_browser_workspace.py
+	RAG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/ui/test_browser_workspace.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ui tests bench

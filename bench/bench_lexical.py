@@ -4,7 +4,7 @@ Passages are the development documents' paragraphs with their words shuffled, as
 (100,000 by default). For each: building from scratch (tokenising included), re-using 99% of an earlier
 index and adding 1% (bm25s can only build again from scratch), saving and loading, one question's scores
 (p50 over the gold questions), and the memory a build allocates at its peak (tracemalloc, a run of its
-own). Asserts nothing; the scores' equality is tests/test_lexical.py's job.
+own). Asserts nothing; the scores' equality is tests/storage/test_lexical.py's job.
 
 Run: `python bench/bench_lexical.py [--passages N]`.
 """

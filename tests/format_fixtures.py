@@ -1,4 +1,4 @@
-"""Documents made on the fly for the format-reader tests (`tests/test_formats.py`).
+"""Documents made on the fly for the format-reader tests (`tests/readers/test_formats.py`).
 
 * `report_html` / `print_pdf`: the report from seeds/ laid out as printed
   pages (one or two columns, a running header, a "Page N" footer, soft

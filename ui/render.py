@@ -1,7 +1,7 @@
 """Turn library answers into safe HTML for the chat, and Markdown for copying.
 
 Pure functions, no Gradio: everything here is unit-tested on its own
-(tests/test_ui.py).
+(tests/ui/test_ui.py).
 
 Safety: every piece of text that comes from a user or a document goes through
 `text_html`, which HTML-escapes it *and* turns every character that Markdown,

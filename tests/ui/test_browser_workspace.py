@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.model, pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 # Screenshots: artifacts/ (ignored by git) unless `make screenshots` points RAG_SCREENSHOTS at docs/.
 SHOTS = Path(os.environ.get("RAG_SCREENSHOTS") or ROOT / "artifacts")
 MANUAL = ROOT / "tests" / "gold" / "docs" / "ssh-manual.txt"  # hard-wrapped, long enough to index for a while

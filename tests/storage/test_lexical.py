@@ -20,7 +20,7 @@ from rag.errors import IndexStateError
 from rag.ingest.text import tokens
 from rag.storage.bm25 import EMPTY, LexicalWriter
 
-GOLD = Path(__file__).resolve().parent / "gold"
+GOLD = Path(__file__).resolve().parent.parent / "gold"
 
 
 def _passages() -> list[str]:

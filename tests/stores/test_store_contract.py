@@ -4,7 +4,7 @@
 fixture builds the same small corpus (three text files and a development
 document) into that backend: the index folder, and milvus-lite. A new backend
 passes when a subclass of its own passes. Does not compare backends with
-each other (tests/test_store_milvus.py does that).
+each other (tests/stores/test_store_milvus.py does that).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import rag
 from rag.embed.model import HashEmbedder
 from rag.stores.signals import RANK_FEATURES
 
-DOC = Path(__file__).parent / "gold" / "docs" / "valgrind-faq.txt"
+DOC = Path(__file__).parent.parent / "gold" / "docs" / "valgrind-faq.txt"
 QUESTIONS = ("Which city connected its container terminals to shore power?", "Why paint hives white?",
              "How do I suppress errors in a system library?", "Who won the 1998 world cup?")
 

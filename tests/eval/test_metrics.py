@@ -206,7 +206,7 @@ def test_load_gold_missing_or_empty_file(tmp_path) -> None:
 
 
 def test_repo_gold_set_loads_against_the_report() -> None:
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parent.parent.parent
     text = (repo / "seeds" / "japan-nato-alignment.txt").read_bytes().decode("utf-8")
     gold = load_gold(repo / "tests" / "gold" / "japan-nato-alignment.jsonl",
                      lambda s: {"japan-nato-alignment.txt": text}[s])

@@ -21,7 +21,7 @@ from rag.cli import main
 from rag.embed.model import HashEmbedder
 from rag.stores.milvus_build import upload
 
-GOLD = Path(__file__).parent / "gold"
+GOLD = Path(__file__).parent.parent / "gold"
 DOCS = ("python-json-module.txt", "valgrind-faq.txt")
 
 

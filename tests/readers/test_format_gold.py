@@ -25,7 +25,7 @@ from rag.eval.evaluate import evaluate
 from rag.eval.gold import load_gold
 from rag.search.tuning import shipped
 
-GOLD = Path(__file__).parent / "gold" / "japan-nato-alignment.jsonl"
+GOLD = Path(__file__).parent.parent / "gold" / "japan-nato-alignment.jsonl"
 NAME = "japan-nato-alignment"
 
 

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.model, pytest.mark.browser,
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS = ROOT / "artifacts"
 REPORT = "japan-nato-alignment.txt"
 WAIT_MS = 60_000  # an upper bound for slow machines, not a performance assertion

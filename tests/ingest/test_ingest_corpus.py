@@ -18,7 +18,7 @@ from rag.ingest.intake import ingest
 from rag.ingest.parse import BODY, BOILERPLATE, HEADING, PULL_QUOTE, Block, Document, describe, parse
 from rag.ingest.text import sentence_spans
 
-DOCS = Path(__file__).parent / "gold" / "docs"
+DOCS = Path(__file__).parent.parent / "gold" / "docs"
 NAMES = sorted(p.name for p in DOCS.iterdir())
 SHOWN = ("heading", "title", "byline", "subtitle")  # not body, but kept and shown
 _WORD = re.compile(r"[^\W_]+")

@@ -39,7 +39,7 @@ from rag.errors import IngestError, InputError
 from rag.readers import READERS, SUFFIXES, Extracted, FormatError, kind_of, read_document
 from rag.readers.pdf_lines import SPACE, Glyph, Line, drop_furniture, find_gutter, make_line, reading_order
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 HYPHENS = re.compile("[-\u2010\u2011\u00ad]")
 
 

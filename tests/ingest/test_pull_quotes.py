@@ -11,7 +11,7 @@ import rag.ingest.classify as classify
 from rag.ingest.boilerplate import could_be_pull_quote, normalised_words
 from rag.ingest.parse import parse
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 DOCUMENTS = [*sorted((REPO / "tests/gold/docs").glob("*")), REPO / "seeds/japan-nato-alignment.txt"]
 
 

@@ -11,7 +11,7 @@ import pytest
 from rag.embed.model import SentenceTransformerEmbedder, chosen_precision
 from rag.errors import ModelError
 
-DOCS = Path(__file__).parent / "gold" / "docs"
+DOCS = Path(__file__).parent.parent / "gold" / "docs"
 # Bounds under the worst cosines measured against float32 on /usr/share/doc prose (1,122 passages, 1,863
 # sentences): vectors 0.99995, token rows 0.9997. Dynamic int8 quantisation (mean 0.94) fails them.
 VECTOR_COSINE = 0.9995

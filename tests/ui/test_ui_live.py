@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.model,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 REPORT = "japan-nato-alignment.txt"
 OTHER = "harbour.md"
 OTHER_TEXT = """# Harbour report
