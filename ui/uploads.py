@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.readers import sniff
+from rag.readers import FormatError, sniff
+from rag.readers.docx import check_directory
 from rag.readers.limits import Limits, size_text
 
 UPLOADS = "uploads"
@@ -100,6 +101,11 @@ def check_content(name: str, data: bytes) -> None:
         raise UploadError(f"{name} is not a PDF (it does not start with %PDF-); export it as a PDF again.")
     if kind == "docx" and found != "docx":
         raise UploadError(f"{name} is not a Word .docx file (no word/document.xml inside); save it as .docx.")
+    if kind == "docx":
+        try:
+            check_directory(data)  # what its zip directory declares; nothing is unpacked here
+        except FormatError as err:
+            raise UploadError(f"{name} is refused: {err.reason}.") from None
     if kind in ("text", "html"):
         if found in ("pdf", "docx"):
             raise UploadError(f"{name} holds a {found.upper()} file; rename it to end in .{found}.")

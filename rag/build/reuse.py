@@ -38,14 +38,15 @@ from rag.storage.quantize import TokenMatrix
 # Manifest key "rows": indexes without it took a corpus-wide vocabulary, so their rows are not re-used.
 LAYOUT = "per-document v1"
 # The code that turns a file into rows: a change to any of it (a new reader rule, a new chunking) makes rows anew.
-ROW_CODE = ("ingest", "intake", "layout", "classify", "boilerplate", "headings", "lines", "chunk", "text", "context", "vectors",
-            "passes", "embed", "quantize", "reuse", "lexical", "formats/*")  # lexical: BM25's rows are re-used too
+# Paths under rag/; storage/bm25: BM25's rows are re-used too.
+ROW_CODE = ("readers/*", "ingest/*", "build/vectors", "build/reuse", "embed/passes", "embed/model", "storage/quantize",
+            "storage/bm25")
 
 
 @functools.cache
 def layout() -> str:
     """What the "rows" manifest key holds: the layout and a digest of the code that makes rows."""
-    root = Path(__file__).parent
+    root = Path(__file__).parents[1]
     digest = hashlib.sha256()
     for name in ROW_CODE:
         for path in sorted(root.glob(f"{name}.py")):

@@ -23,9 +23,10 @@ from pathlib import Path
 from rag.errors import IngestError
 from rag.ingest.chunk import Chunk, chunk_document
 from rag.ingest.context import context_ids
-from rag.ingest.parse import Document, Skipped, describe, parse
+from rag.ingest.parse import Document, Skipped, describe
+from rag.ingest.sandbox import parse_file
 from rag.ingest.text import vocabulary as words_of
-from rag.readers import FormatError, read_document
+from rag.readers import FormatError
 from rag.readers.limits import corpus_too_big, file_too_big, limits
 from rag.readers.seedfiles import check_source, find_sources, printable, read_source
 
@@ -94,13 +95,12 @@ def read_pending(entry: Pending) -> Document | Skipped:
     # record an edit made after they were read.
     sha = hashlib.sha256(data).hexdigest()
     try:
-        extracted = read_document(path, data)
+        doc = parse_file(path, data, source)  # in a worker process with memory and time limits (rag.ingest.sandbox)
     except FormatError as err:
         return Skipped(source, err.reason.split(": ", 1)[-1] if err.reason.startswith(path.name) else err.reason, sha)
     except IngestError as err:
         return Skipped(source, str(err).split(": ", 1)[-1], sha)
-    doc = dataclasses.replace(parse(extracted.text, source, extracted.headings), sha256=sha, kind=extracted.kind,
-                              pages=extracted.pages, notes=extracted.notes)
+    doc = dataclasses.replace(doc, sha256=sha)
     if not doc.body:
         return Skipped(source, "no body text found after removing boilerplate", sha)
     return doc

@@ -9,6 +9,13 @@ search de-hyphenates later. Running
 headers, footers and page numbers are dropped (see `pdf_layout`) and reported
 in `notes`; so are pages without a text layer.
 
+A page's text is counted before it is read: when the text layer (or the
+number of drawn objects) of the pages so far comes to more than
+MAX_CHARS_PER_BYTE characters (MAX_OBJECTS_PER_BYTE objects) per byte of the
+file, beyond a free allowance, the file is refused. Pages that all draw one
+highly compressed content stream are a decompression bomb; an honest PDF
+holds a few characters per byte.
+
 Does not OCR scanned pages, decrypt password-protected files, or read
 annotations, form fields and attachments.
 """
@@ -25,6 +32,10 @@ from rag.readers.pdf_lines import SPACE, Glyph, Line, body_size, drop_furniture,
 
 MAX_BYTES = 200 * 2**20
 MAX_PAGES = 2000
+FREE_CHARS = 200_000  # characters any PDF may hold, whatever its size
+MAX_CHARS_PER_BYTE = 10  # beyond FREE_CHARS; compressed text streams hold 2 to 4 characters a byte
+FREE_OBJECTS = 100_000  # drawn objects (text runs, paths, images) any PDF may hold
+MAX_OBJECTS_PER_BYTE = 2  # beyond FREE_OBJECTS
 HYPHENS = "-\u2010\u00ad"
 HEADING_SCALE = 1.15  # a paragraph this much larger than the body text is a heading
 
@@ -44,7 +55,7 @@ def read(data: bytes, name: str) -> Extracted:
         if len(doc) > MAX_PAGES:
             raise FormatError(f"the PDF has {len(doc)} pages, over the limit of {MAX_PAGES}; "
                               "split it (e.g. `qpdf --split-pages=1000 in.pdf out.pdf`)")
-        pages, frames, notes = _read_pages(doc, pdfium)
+        pages, frames, notes = _read_pages(doc, pdfium, len(data))
     finally:
         doc.close()
     empty = [p + 1 for p, lines in enumerate(pages) if not lines]
@@ -73,16 +84,25 @@ def _open_error(message: str, data: bytes) -> str:
     return f"the PDF cannot be read (PDFium: {detail.lower()}){cut}; re-download or re-export it"
 
 
-def _read_pages(doc: Any, pdfium: Any) -> tuple[list[list[Line]], list[tuple[float, float]], list[str]]:
-    """Each page's lines and its (bottom, top) frame; a page PDFium cannot read is noted and left empty."""
+def _read_pages(doc: Any, pdfium: Any, size: int) -> tuple[list[list[Line]], list[tuple[float, float]], list[str]]:
+    """Each page's lines and its (bottom, top) frame; a page PDFium cannot read is noted and left empty.
+    FormatError as soon as the pages so far hold more text or objects than a file of `size` bytes may."""
     pages: list[list[Line]] = []
     frames: list[tuple[float, float]] = []
     notes: list[str] = []
+    chars = objects = 0
+    max_chars, max_objects = FREE_CHARS + MAX_CHARS_PER_BYTE * size, FREE_OBJECTS + MAX_OBJECTS_PER_BYTE * size
     for p in range(len(doc)):
         try:
             page = doc[p]
             _, bottom, _, top = page.get_bbox()
+            objects += pdfium.raw.FPDFPage_CountObjects(page.raw)
             textpage = page.get_textpage()
+            chars += max(textpage.count_chars(), 0)
+            if chars > max_chars or objects > max_objects:
+                textpage.close()
+                page.close()
+                raise FormatError(_bomb(p + 1, chars, objects, size))
             lines = _page_lines(p, textpage, pdfium.raw)
             textpage.close()
             page.close()
@@ -92,6 +112,12 @@ def _read_pages(doc: Any, pdfium: Any) -> tuple[list[list[Line]], list[tuple[flo
         pages.append(lines)
         frames.append((bottom, top))
     return pages, frames, notes
+
+
+def _bomb(pages: int, chars: int, objects: int, size: int) -> str:
+    found = f"{chars:,} characters" if chars > FREE_CHARS + MAX_CHARS_PER_BYTE * size else f"{objects:,} drawn objects"
+    return (f"its first {pages:,} pages hold {found} in a file of {size:,} bytes, more than a PDF that size can "
+            "honestly hold (pages drawing one compressed stream over and over?); refusing to read it")
 
 
 def _page_lines(p: int, textpage: Any, raw: Any) -> list[Line]:

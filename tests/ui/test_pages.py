@@ -23,10 +23,10 @@ from format_fixtures import CHROMIUM, print_pdf, report_html, tiny_pdf
 from markdown_it import MarkdownIt
 from PIL import Image
 
-import ui.pages as rag_pages
 from rag import Answer, Citation, InputError, Passage, Quote
 from rag.readers import Extracted, read_document
-from ui.pages import PAD, PageImage, data_uri, page_image
+from rag.readers.pdf_draw import HIGHLIGHT, PAD, PageImage
+from ui.pages import data_uri, page_image
 from ui.render import render_answer
 
 needs_chromium = pytest.mark.skipif(
@@ -102,7 +102,7 @@ def test_page_image_shows_the_page_the_span_starts_on_with_only_its_lines_highli
     lowest = max(int((page_height - b[2]) * scale) for b in boxes)
     assert lowest < image.height // 2 and not marked[image.height // 2 :].any()
     # Over blank paper the highlight is the overlay colour composited onto white.
-    r, g, b, a = rag_pages.HIGHLIGHT
+    r, g, b, a = HIGHLIGHT
     paper = np.array([255 + (c - 255) * a / 255 for c in (r, g, b)])
     inside = box_mask(rgb.shape, boxes, page_height, scale, grow=0) & (plain.min(axis=2) == 255)
     assert np.abs(rgb[inside] - paper).max(axis=1).mean() < 4

@@ -1,0 +1,86 @@
+"""Draw one PDF page as a PNG with some spans of its text highlighted, within a pixel budget.
+
+`draw` is what the reading worker runs (`rag.ingest.sandbox_worker`); callers
+ask for a cited page with `ui.pages.page_image`, which finds the span's
+character boxes and sends both to the worker. Whatever the page's shape, a
+picture holds at most MAX_PIXELS pixels: a page too tall for the width asked
+is drawn narrower.
+
+Does not read text or find boxes, and does not cache. pypdfium2 and Pillow
+are imported on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rag.readers import Box
+
+HIGHLIGHT = (255, 200, 0, 96)  # RGBA of the overlay: translucent yellow, so the words stay legible
+PAD = 1.0  # points added around each line's box, so ascenders and descenders sit inside the mark
+MAX_PIXELS = 2_000_000  # width × height of one picture: an A4 page 900 pixels wide is 1.15 million
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One rendered page: `page` is 1-based, `png` the image bytes, `width`×`height` its pixel size."""
+
+    page: int
+    png: bytes
+    width: int
+    height: int
+
+
+def draw(data: bytes, index: int, boxes: list[Box], width: int, max_pixels: int = MAX_PIXELS) -> PageImage:
+    """Page `index` of the PDF `data`, `width` pixels wide or narrower to stay within `max_pixels`, `boxes`
+    highlighted. Runs in the worker (`rag.ingest.sandbox_worker`); call `page_image` instead."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        page = doc[index]
+        left, bottom, right, top = page.get_cropbox()
+        rotation = page.get_rotation()
+        shown_width = page.get_width()  # as shown: the crop box, turned by /Rotate
+        shown_height = page.get_height()
+        scale = min(width / shown_width, math.sqrt(max_pixels / max(shown_width * shown_height, 1e-6)))
+        while math.ceil(shown_width * scale) * math.ceil(shown_height * scale) > max_pixels:
+            scale *= 0.999  # PDFium rounds each side up, by under a pixel
+        while math.ceil(shown_width * scale) > width:  # PDFium rounds the bitmap up: 900/612*612 is 900.0000001
+            scale = math.nextafter(scale, 0)
+        picture = page.render(scale=scale).to_pil().convert("RGBA")
+    finally:
+        doc.close()
+    overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    pen = ImageDraw.Draw(overlay)
+    to_pixels = _mapping(left, bottom, right, top, rotation, scale)
+    for _, x0, y0, x1, y1 in boxes:
+        (ax, ay), (bx, by) = to_pixels(x0 - PAD, y0 - PAD), to_pixels(x1 + PAD, y1 + PAD)
+        pen.rectangle((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), fill=HIGHLIGHT)
+    # A text page is greys on white plus the same greys tinted: in a 256-colour palette no pixel moves
+    # by more than a few levels, and the PNG (sent inside the chat message) is three times smaller.
+    composed = Image.alpha_composite(picture, overlay).convert("RGB")
+    shown = composed.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    shown.save(out, format="PNG", optimize=True)
+    return PageImage(index + 1, out.getvalue(), picture.width, picture.height)
+
+
+def _mapping(left: float, bottom: float, right: float, top: float, rotation: int, scale: float) -> Any:
+    """PDF points (origin bottom-left of the page space) to pixels of the page as PDFium shows it.
+
+    PDFium renders the crop box turned clockwise by the page's /Rotate, so a
+    point's distance from the crop box's top-left corner moves with it.
+    """
+    w, h = right - left, top - bottom
+
+    def to_pixels(x: float, y: float) -> tuple[float, float]:
+        u, v = x - left, top - y  # from the unrotated page's top-left, pointing right and down
+        turned = {0: (u, v), 90: (h - v, u), 180: (w - u, h - v), 270: (v, w - u)}[rotation % 360]
+        return turned[0] * scale, turned[1] * scale
+
+    return to_pixels
