@@ -18,18 +18,31 @@ from typing import Any
 
 from rag.answers.index import Index
 from rag.search.query import check_question
-from rag.service.live import LiveIndex
+from rag.service.live import LiveIndex, Status
+from rag.service.serving import Serving
 from rag.types import Answer, Passage
 
 _live: dict[tuple[str, str], LiveIndex] = {}
 _live_lock = threading.Lock()
 
 
-class DefaultIndex:
-    """The default index for long-running callers: every attribute is the serving index's, read at each use."""
+class DefaultIndex(Serving):
+    """The default index for long-running callers: each read goes to the index serving at that moment."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(default_live(), name)
+    def current(self) -> Index:
+        return default_live().current()
+
+    def answer(self, question: str, k: int = 5, **options: Any) -> Answer:
+        return default_live().answer(question, k, **options)
+
+    def status(self) -> Status:
+        return default_live().status()
+
+    def refresh(self) -> Status:
+        return default_live().refresh()
+
+    def wait(self, timeout: float | None = None) -> Status:
+        return default_live().wait(timeout)
 
 
 def default_paths() -> tuple[Path, Path]:

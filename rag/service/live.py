@@ -17,17 +17,16 @@ in the index folder is loaded). Seeds that vanish do not stop answering: the
 index keeps serving, with a notice in `Status.message`, and quotes from
 removed documents fail verification.
 
-Attributes of `Index` are forwarded to `current()`, so a LiveIndex can be
-passed wherever an Index is read; its `answer` adds advice that fits an index
-that updates itself. A caller that needs several attributes of one index
+Index's reading methods go to `current()` (`rag.service.serving`), so a
+LiveIndex can be passed wherever an Index is read; its `answer` adds advice
+that fits an index that updates itself. A caller that needs several attributes of one index
 should hold `current()` once. The watcher holds the LiveIndex weakly, so one
 dropped without `close()` stops watching. Does not build or load itself: see
-`rag.answers.index` and `rag.service.loading`.
+`rag.answers.index`, `rag.service.loading` and `rag.service.rebuild`.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from dataclasses import replace
@@ -38,7 +37,8 @@ import rag.storage.index_folder as store
 from rag.answers.index import Index
 from rag.errors import IngestError, RagError
 from rag.service.loading import build_index, load_index, open_index
-from rag.service.rebuild import Cancelled, StoppableEmbedder, lower_priority, own_embedder, release_memory
+from rag.service.rebuild import StoppableEmbedder, attempts, build_or_none, lower_priority, own_embedder, release_memory
+from rag.service.serving import Serving
 from rag.service.status import (
     CHANGED_MESSAGE,
     Status,
@@ -54,10 +54,9 @@ from rag.storage.lock import index_path
 from rag.types import Answer
 
 CLOSE_SECONDS = 30.0  # close() waits this long at most for a rebuild to stop at its next step
-ATTEMPTS = 3  # builds in a row while files keep changing under them, before a rebuild is reported failed
 
 
-class LiveIndex:
+class LiveIndex(Serving):
     """The index for `seeds_dir`, kept in `index_dir`, rebuilt in the background when the seeds change."""
 
     def __init__(self, seeds_dir: str | Path, index_dir: str | Path, *, model: str | None = None,
@@ -142,11 +141,6 @@ class LiveIndex:
             result = replace(result, message=result.message.replace(CHANGED_MESSAGE, advice),
                              text=result.text.replace(CHANGED_MESSAGE, advice))
         return result
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.current(), name)
 
     def __repr__(self) -> str:
         return f"LiveIndex({str(self.seeds)!r}, {str(self.index_dir)!r}, {self.status().state})"
@@ -279,40 +273,15 @@ class LiveIndex:
             self._idle.notify_all()
 
     def _attempts(self, signature: Signature, old: Index) -> tuple[Index | None, Signature, str | None]:
-        """(the new index, the seeds it read, None), or (None, ..., why it failed), or (None, ..., None) when
-        closed. A build that found a file changed while it was read is started over, ATTEMPTS times at most."""
-        try:
-            index = self._build(old)  # the serving model instance would stall answers: one of its own
-            for _ in range(ATTEMPTS - 1):
-                if index is not None:
-                    break
-                signature = self._signature_now()  # files changed while being read: read them again
-                index = self._build(old)
-            if index is None:
-                raise RagError("the documents kept changing while they were being indexed; it is tried again at "
-                               "the next change")
-            index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
-            return index, signature, None
-        except Cancelled:
-            return None, signature, None
-        except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
-            why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
-            print(f"rag: could not update the index: {why}", file=sys.stderr)
-            return None, signature, why
+        """(the new index, the seeds it read, None), or (None, ..., why it failed), or (None, ..., None) when closed."""
+        return attempts(signature, old, build=lambda: self._build(old), signature_now=self._signature_now)
 
     def _build(self, old: Index) -> Index | None:
         """One build with a model instance of its own; None when a file changed while it was being read."""
-        before = self._signature_now()
         embedder = StoppableEmbedder(own_embedder(old.manifest.model), self._stop.is_set)
-        try:
-            return build_index(self.seeds, self.index_dir, model=old.manifest.model, embedder=embedder,
-                               log=lambda line: None, on_progress=self._progress)
-        except (Cancelled, IngestError):
-            raise
-        except Exception:
-            if self._signature_now() != before:
-                return None
-            raise
+        return build_or_none(lambda: build_index(self.seeds, self.index_dir, model=old.manifest.model,
+                                                 embedder=embedder, log=lambda line: None,
+                                                 on_progress=self._progress), self._signature_now)
 
     def wait(self, timeout: float | None = None) -> Status:
         """Block until no rebuild runs and no look asked for is left (or `timeout` seconds pass); the status then."""

@@ -15,15 +15,20 @@ import contextlib
 import ctypes
 import gc
 import os
+import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from rag.answers.index import Index
 from rag.embed.model import Embedder, QueryVectors, new_embedder
 from rag.embed.passes import Encoded, Span
+from rag.errors import IngestError, RagError
 
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
+ATTEMPTS = 3  # builds in a row while files keep changing under them, before a rebuild is reported failed
 NICENESS = 5  # Linux niceness is per thread; 5 gives the rebuild about a third of a core's share against answering
 
 
@@ -98,3 +103,40 @@ class StoppableEmbedder:
 
 
 __all__ = ["Cancelled", "StoppableEmbedder", "lower_priority", "own_embedder", "release_memory"]
+
+
+def build_or_none(build: Callable[[], Index], signature_now: Callable[[], Any]) -> Index | None:
+    """`build()`, or None when it failed because a file changed while it was being read."""
+    before = signature_now()
+    try:
+        return build()
+    except (Cancelled, IngestError):
+        raise
+    except Exception:
+        if signature_now() != before:
+            return None
+        raise
+
+
+def attempts(signature: Any, old: Index, *, build: Callable[[], Index | None],
+             signature_now: Callable[[], Any]) -> tuple[Index | None, Any, str | None]:
+    """(the new index, the seeds it read, None), or (None, ..., why it failed), or (None, ..., None) when
+    closed. A build that found a file changed while it was read is started over, ATTEMPTS times at most."""
+    try:
+        index = build()  # the serving model instance would stall answers: `build` uses one of its own
+        for _ in range(ATTEMPTS - 1):
+            if index is not None:
+                break
+            signature = signature_now()  # files changed while being read: read them again
+            index = build()
+        if index is None:
+            raise RagError("the documents kept changing while they were being indexed; it is tried again at "
+                           "the next change")
+        index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
+        return index, signature, None
+    except Cancelled:
+        return None, signature, None
+    except Exception as err:  # noqa: BLE001 - any failure keeps the old index serving
+        why = str(err) if isinstance(err, RagError) else f"{type(err).__name__}: {err}"
+        print(f"rag: could not update the index: {why}", file=sys.stderr)
+        return None, signature, why
