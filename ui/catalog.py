@@ -92,9 +92,7 @@ def describe_document(index: Any, source: str, citations: list[Any] | None = Non
     fingerprint = index.manifest.sources.get(source) or str(hash(text))
     title = _title(source, fingerprint, text) or name_in_words(source)
     if citations is None:
-        of = getattr(index, "passages_of", None)  # one document's rows, without a walk over every passage
-        passages = of(source) if of else [p for p in index.passages if p.citation.source == source]
-        citations = [p.citation for p in passages]
+        citations = [p.citation for p in index.passages_of(source)]  # its rows, without a walk over every passage
     sections = Counter(c.section for c in citations if c.section)
     order = list(dict.fromkeys(c.section for c in citations if c.section))
     passages = len(citations)

@@ -23,6 +23,7 @@ import gradio as gr
 
 import ui.pages as pages
 from rag import Answer, Citation, Index, InputError, Passage, Quote, RagError
+from rag.service.serving import Serving
 from ui.render import answer_markdown, render_answer, render_notice, render_question
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def answer_of(index: Any, question: Any, k: Any, sources: Any, history: Sequence
 
 def ask(index: Any, question: Any, k: Any = DEFAULT_K, sources: Any = None) -> dict[str, Any]:
     """The `/ask` endpoint: `dataclasses.asdict(index.answer(...))`; bad input raises gr.Error with a polite message."""
-    index = index.current() if hasattr(index, "current") else index
+    index = index.current() if isinstance(index, Serving) else index
     try:
         result = answer_of(index, question, k, sources)
     except RagError as err:
@@ -100,17 +101,16 @@ def page_images(index: Any) -> Callable[[Citation], str | None]:
 def show_answer(index: Any, answer: Answer, scope: str = "") -> str:
     """The chat HTML of `answer`, with its sources in context and a button copying it as Markdown."""
     cited = dict.fromkeys(q.citation.source for q in answer.quotes)  # only their passages hold the paragraphs
-    of = getattr(index, "passages_of", None)
-    passages = [p for source in cited for p in of(source)] if of else index.passages
+    passages = [p for source in cited for p in index.passages_of(source)]
     return render_answer(answer, index.source_text, passages, page_image=page_images(index), scope=scope,
                          copy=answer_markdown(answer, scope))
 
 
 def reply(index: Index, question: str, k: Any = DEFAULT_K, sources: list[str] | None = None) -> tuple[str, str]:
     """One chat answer: (HTML for the chat, Markdown for copying; "" when there is no answer). Never raises."""
-    live = index
-    index = index.current() if hasattr(index, "current") else index  # one index for the answer and its sources
-    turn = answer_turn(index, question, k, sources, advise=getattr(live, "advise", lambda answer: answer))
+    advise = index.advise if isinstance(index, Serving) else (lambda answer: answer)
+    index = index.current() if isinstance(index, Serving) else index  # one index for the answer and its sources
+    turn = answer_turn(index, question, k, sources, advise=advise)
     return show_turn(index, turn), turn_markdown(turn)
 
 

@@ -35,6 +35,9 @@ class DefaultIndex(Serving):
     def answer(self, question: str, k: int = 5, **options: Any) -> Answer:
         return default_live().answer(question, k, **options)
 
+    def advise(self, result: Answer) -> Answer:
+        return default_live().advise(result)
+
     def status(self) -> Status:
         return default_live().status()
 

@@ -93,5 +93,9 @@ class Serving:
     def answer(self, question: str, k: int = 5, **options: Any) -> Answer:
         return self.current().answer(question, k, **options)
 
+    def advise(self, result: Answer) -> Answer:
+        """`result`, an answer of `current()`, with advice that fits this kind of index (none here)."""
+        return result
+
 
 __all__ = ["Serving"]

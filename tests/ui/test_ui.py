@@ -326,6 +326,9 @@ class FakeIndex:
     def text_of(self, source: str) -> str:
         return self.source_text(source)
 
+    def passages_of(self, source: str) -> list[Passage]:
+        return [p for p in self.passages if p.citation.source == source]
+
     def answer(self, question, k=5, *, sources=None):
         self.calls.append((question, k, sources))
         if self.error:

@@ -111,6 +111,9 @@ def test_stored_turns_render_again_and_bad_ones_are_dropped():
     class Index:
         passages = answer.passages
 
+        def passages_of(self, source):
+            return [p for p in self.passages if p.citation.source == source]
+
         def source_text(self, source):
             raise KeyError(source)  # the document is gone: each source shows the passage instead
 
