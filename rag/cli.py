@@ -7,15 +7,14 @@ traceback. `--json` prints the same fields as the library's dataclasses.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
-import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from rag.cli_args import SuggestingParser, version
 from rag.errors import RagError
 from rag.eval.commands import add_commands
 from rag.service.default import default_paths
@@ -49,15 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rag")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def valid_text(text: str) -> str:
     """`text` with bytes that were not UTF-8 (kept by Python as lone surrogates) replaced by U+FFFD.
 
@@ -67,35 +57,11 @@ def valid_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with "did you mean …?" on a mistyped subcommand or option."""
-
-    def error(self, message: str) -> NoReturn:
-        words: list[str] = []
-        if match := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
-            typed, words = match[1], re.findall(r"'([^']*)'", match[2])
-        elif match := re.search(r"unrecognized arguments: (\S+)", message):
-            typed, words = match[1].split("=")[0], _options(self)
-        if words and (near := difflib.get_close_matches(typed, words, n=1, cutoff=0.6)):
-            message += f"; did you mean '{near[0]}'?"
-        super().error(message)
-
-
-def _options(parser: argparse.ArgumentParser) -> list[str]:
-    """Every option string of `parser` and of its subcommands, at any depth."""
-    found = list(parser._option_string_actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                found += _options(child)
-    return found
-
-
 def _parser() -> argparse.ArgumentParser:
     seeds, index = default_paths()
-    parser = _Parser(prog="rag", description=__doc__.splitlines()[0], epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"rag {_version()}")
-    sub = parser.add_subparsers(metavar="COMMAND", parser_class=_Parser)
+    parser = SuggestingParser(prog="rag", description=__doc__.splitlines()[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"rag {version()}")
+    sub = parser.add_subparsers(metavar="COMMAND", parser_class=SuggestingParser)
 
     p = sub.add_parser("build", help="build the index from the seeds folder")
     p.add_argument("--seeds", type=Path, default=seeds, help=f"documents folder (default: {seeds})")
