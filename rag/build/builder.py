@@ -38,7 +38,8 @@ BATCH = SLICE  # new documents are embedded and written about this many passages
 
 def write_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
                 max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
-                verbose: bool = False, log: Any = None, on_progress: Any = None,
+                verbose: bool = False, log: Callable[[str], None] | None = None,
+                on_progress: Callable[[str, int, int], None] | None = None,
                 reuse: bool = True) -> tuple[store.Stored, Embedder]:
     """Ingest `seeds_dir`, embed it, and write an index to `index_dir`; the index read back, and the embedder.
 

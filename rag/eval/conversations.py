@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answers.index import Index
 from rag.eval.gold import GoldQuestion, evidence_hit, load_gold
 from rag.search.followup import check_history
+from rag.types import Answer
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def load_conversations(path: str | Path, source_text: Any) -> list[tuple[GoldQue
     return [(q, histories[q.id]) for q in questions]
 
 
-def score(index: Any, path: str | Path, *, k: int = 5) -> FollowupReport:
+def score(index: Index, path: str | Path, *, k: int = 5) -> FollowupReport:
     """Answer every follow-up with its history and alone; the figures of both."""
     conversations = load_conversations(path, index.text_of)
     followup, baseline = [], []
@@ -83,7 +85,7 @@ def score(index: Any, path: str | Path, *, k: int = 5) -> FollowupReport:
                           sum(q.answerable for q, _ in conversations), tuple(documents))
 
 
-def _outcome(index: Any, q: GoldQuestion, result: Any) -> Outcome:
+def _outcome(index: Index, q: GoldQuestion, result: Answer) -> Outcome:
     found = any(evidence_hit(c.source, c.start, c.end, q) for c in (x.citation for x in result.quotes[:3]))
     return Outcome(q.id, q.kind, q.answerable, result.abstained, found and not result.abstained,
                    getattr(result, "searched", ""), all(index.verify(x.citation, x.text) for x in result.quotes))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.answers.index import Index
 from rag.answers.pipeline import explain
 from rag.embed.model import QueryVectors
 from rag.eval.gold import GoldQuestion, evidence_hit, overlaps
@@ -41,7 +42,7 @@ class Prepared:
     _answers: dict[tuple[Any, ...], tuple[bool, dict[str, float]]] = field(default_factory=dict)
 
 
-def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10, progress: bool = False) -> Prepared:
+def prepare(index: Index, sets: dict[str, list[GoldQuestion]], *, depth: int = 10, progress: bool = False) -> Prepared:
     from tqdm import tqdm
 
     prepared = Prepared(sets)
@@ -58,7 +59,7 @@ def prepare(index: Any, sets: dict[str, list[GoldQuestion]], *, depth: int = 10,
     return prepared
 
 
-def answered_under(index: Any, prepared: Prepared, params: Params, name: str, q: GoldQuestion,
+def answered_under(index: Index, prepared: Prepared, params: Params, name: str, q: GoldQuestion,
                    k: int) -> tuple[bool, dict[str, float]]:
     """Whether one question's first three quotes hold its evidence, and its abstention signals,
     when answered under `params`' ranking and sentence weights (whatever the abstention model)."""
@@ -72,7 +73,7 @@ def answered_under(index: Any, prepared: Prepared, params: Params, name: str, q:
     return prepared._answers[key]
 
 
-def fit_sentences(index: Any, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
+def fit_sentences(index: Index, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
     """The sentence-score weights whose quotes hold the evidence for the most training questions."""
     questions = [(n, q) for n in names for q in prepared.sets[n] if q.answerable]
     if not questions:  # nothing to fit on: keep the weights as they are
@@ -87,7 +88,7 @@ def fit_sentences(index: Any, prepared: Prepared, names: list[str], params: Para
     return best[1]
 
 
-def fit_params(index: Any, prepared: Prepared, names: list[str], base: Params, *, k: int = 5) -> Params:
+def fit_params(index: Index, prepared: Prepared, names: list[str], base: Params, *, k: int = 5) -> Params:
     """Ranking weights, sentence weights and the abstention model fitted on the gold sets `names` alone."""
     cases = [prepared.cases[(n, q.id)] for n in names for q in prepared.sets[n] if q.answerable]
     params = fit_sentences(index, prepared, names, replace(base, rank=fit_rank(cases)), k)

@@ -13,7 +13,6 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import rag.storage.index_folder as store
 from rag.answers.index import DEFAULT_FUSION, Index
@@ -28,7 +27,8 @@ from rag.stores.folder import FileStore
 
 def build_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DEFAULT_MODEL,
                 max_words: int = MAX_WORDS, embedder: Embedder | None = None, progress: bool = False,
-                verbose: bool = False, log: Any = None, on_progress: Any = None, reuse: bool = True) -> Index:
+                verbose: bool = False, log: Callable[[str], None] | None = None,
+                on_progress: Callable[[str, int, int], None] | None = None, reuse: bool = True) -> Index:
     """Ingest `seeds_dir`, embed it, write an index to `index_dir` (`rag.build.builder.write_index`), and load it.
 
     Skipped files are reported one line each (and, with `verbose`, each
