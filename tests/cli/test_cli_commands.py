@@ -8,6 +8,7 @@ commands must name the extra when ranx cannot be imported.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, distribution, version
 
@@ -81,3 +82,24 @@ def test_evaluation_commands_name_the_extra_when_it_is_missing(argv, monkeypatch
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("rag: error:") and "pip install 'rag[eval]'" in err and len(err.splitlines()) == 1
+
+
+def test_the_library_builds_and_answers_with_the_evaluation_libraries_absent(tmp_path):
+    """As after `pip install .` without extras: ranx and matplotlib cannot be imported, and nothing asks for them."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "owls.txt").write_text("Owls\n\nBarn owls hunt at night over open fields, listening for voles.\n", "utf-8")
+    script = f"""
+import sys
+sys.modules["ranx"] = None          # `import ranx` raises ImportError, as when it is not installed
+sys.modules["matplotlib"] = None
+import rag
+from rag.embed.model import HashEmbedder
+index = rag.build_index({str(seeds)!r}, {str(tmp_path / "index")!r}, embedder=HashEmbedder(), log=lambda line: None)
+answer = index.answer("When do barn owls hunt?")
+assert answer.passages, answer
+print("answered", answer.abstained)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("answered")
