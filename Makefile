@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first: anything else would pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The packaged model exported to ONNX once (into ~/.cache/rag, or $$RAG_CACHE_DIR): questions then need no torch.
+	$(BIN)/python -m rag.embed.onnx_export
 	touch $(STAMP)
 
 venv: $(STAMP)

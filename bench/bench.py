@@ -107,7 +107,7 @@ def pdf_build(pages: int = 100) -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import rag
-    from rag.embed.model import load_embedder
+    from rag.embed.runtime import load_embedder
 
     print("== Model")
     started = time.perf_counter()
@@ -155,6 +155,11 @@ def main() -> None:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n== Peak memory of this benchmark process (model + index + queries): {peak:.0f} MB")
+
+    print("\n== Cold start and build rate: ONNX Runtime against sentence-transformers (bench/bench_coldstart.py)")
+    import bench_coldstart
+
+    bench_coldstart.main([])
 
     print("\n== Building a 100-page PDF against the same text as .txt (model loaded)")
     pdf_build()

@@ -4,9 +4,10 @@ Collects the texts a real build reads (each passage with its label, each
 sentence, each distinct context) from about N passages of /usr/share/doc
 prose (bench/corpus.py), then times, in the same process:
 - the floor: `SentenceTransformer.encode` in float32 over all of them (its defaults);
-- the embedder a build uses (`rag.embed.model.new_embedder`), precision "auto",
-  reading passages with `encode` and the rest with `encode_spans` as `rag.build.vectors` does;
-- the same embedder forced to float32 (what the batching alone gives).
+- the embedder a build uses (`rag.embed.runtime.new_embedder`: ONNX Runtime for the packaged
+  model, `rag.embed.runtime`), reading passages with `encode` and the rest with
+  `encode_spans` as `rag.build.vectors` does;
+- sentence-transformers in float32 read the same way (what the batching alone gives).
 `--rounds N` cuts the texts into N slices, each read by every contender in turn, so
 a load that comes and goes weighs on all alike; but bfloat16 then read far slower
 (4 rounds, load average 1.2: 0.72x the floor against 1.82x in one round; the
@@ -95,15 +96,17 @@ def main(argv: list[str] | None = None) -> None:
     from sentence_transformers import SentenceTransformer
 
     from rag.embed.model import SentenceTransformerEmbedder, packaged_model_path
+    from rag.embed.runtime import new_embedder
 
     passages, spans = build_texts(args.passages)
     print(f"  {len(passages)} passages and {len(spans)} sentences and contexts: {len(passages) + len(spans)} texts, "
           f"read in {args.rounds} rounds (uptime: {os.getloadavg()[0]:.2f} load average at the start)")
     plain = SentenceTransformer(str(packaged_model_path()), device="cpu")
-    adopted = SentenceTransformerEmbedder()
+    adopted = new_embedder()
     fp32 = SentenceTransformerEmbedder(precision="float32")
     plain.encode(["warm up"])
-    names = {"adopted": f"build's embedder ({adopted.precision})", "fp32": "build's embedder (float32)"}
+    names = {"adopted": f"build's embedder ({getattr(adopted, 'runtime', '?')}, {getattr(adopted, 'precision', '?')})",
+             "fp32": "sentence-transformers (float32)"}
     seconds = {"floor": 0.0, "adopted": 0.0, "fp32": 0.0}
     cosines = []
     for n in range(args.rounds):

@@ -37,7 +37,7 @@ import json, resource, sys, time
 from pathlib import Path
 import numpy as np
 import rag
-from rag.embed.model import load_embedder
+from rag.embed.runtime import load_embedder
 seeds, target, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 embedder = load_embedder(model)
 embedder.encode_query("warm up")
@@ -53,7 +53,7 @@ CHANGE = r"""
 import json, resource, sys, time
 from pathlib import Path
 import rag
-from rag.embed.model import load_embedder
+from rag.embed.runtime import load_embedder
 seeds, target, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 load_embedder(model).encode_query("warm up")
 first = sorted(p for p in seeds.iterdir() if p.is_file())[0]
@@ -70,7 +70,7 @@ import json, resource, statistics, sys, time
 from pathlib import Path
 started = time.perf_counter()
 import rag
-from rag.embed.model import load_embedder
+from rag.embed.runtime import load_embedder
 load_embedder(sys.argv[2])
 loaded_model = time.perf_counter()
 index = rag.load_index(Path(sys.argv[1]))

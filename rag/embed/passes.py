@@ -54,12 +54,34 @@ def split_tokens(rows: np.ndarray, offsets: np.ndarray, spans: list[Span]) -> li
     return [rows[inside & (owner == n)] for n in range(len(spans))]
 
 
-def forward_passes(model: Any, texts: list[str], spans: list[list[Span]], *, max_tokens: int,
+# A reader reads a batch of texts: per text its token outputs (b, t, d), its pooled vector (b, d), the
+# attention mask (b, t) and each token's characters (b, t, 2), padded to the batch's longest; float32 arrays.
+Reader = Callable[[list[str]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def torch_reader(model: Any, max_tokens: int) -> Reader:
+    """A `Reader` over a sentence-transformers `model` (its tokenizer, then its forward pass)."""
+
+    def read(batch: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+
+        features = model.tokenizer(batch, padding=True, truncation=True, max_length=max_tokens,
+                                   return_tensors="pt", return_offsets_mapping=True)
+        offsets = features.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            result = model.forward(dict(features))
+        return (result["token_embeddings"].float().numpy(), result["sentence_embedding"].float().numpy(),
+                features["attention_mask"].numpy().astype(bool), offsets)
+
+    return read
+
+
+def forward_passes(read: Reader, texts: list[str], spans: list[list[Span]], *, max_tokens: int,
                    batch_size: int = 32, on_batch: Callable[[int], None] | None = None) -> list[Encoded]:
-    """Encode each text once with a sentence-transformers `model`; see the module docstring."""
-    out, again = _passes(model, texts, spans, max_tokens, batch_size, on_batch)
+    """Encode each text once with `read` (`torch_reader`, or `rag.embed.onnx`'s); see the module docstring."""
+    out, again = _passes(read, texts, spans, max_tokens, batch_size, on_batch)
     if again:
-        alone, _ = _passes(model, [t for _, _, t in again], [[(0, len(t))] for _, _, t in again], max_tokens,
+        alone, _ = _passes(read, [t for _, _, t in again], [[(0, len(t))] for _, _, t in again], max_tokens,
                            batch_size, None)
         for (i, n, _), enc in zip(again, alone, strict=True):
             done = out[i]
@@ -69,22 +91,13 @@ def forward_passes(model: Any, texts: list[str], spans: list[list[Span]], *, max
     return out
 
 
-def _passes(model: Any, texts: list[str], spans: list[list[Span]], max_tokens: int, batch_size: int,
+def _passes(read: Reader, texts: list[str], spans: list[list[Span]], max_tokens: int, batch_size: int,
             on_batch: Callable[[int], None] | None) -> tuple[list[Encoded], list[tuple[int, int, str]]]:
     """Each text encoded, and the spans to read again alone: (text, span, the span's text)."""
-    import torch
-
     out: dict[int, Encoded] = {}
     again: list[tuple[int, int, str]] = []  # (text, span, span's own text) cut off by truncation
     for batch in by_length(texts, batch_size):
-        features = model.tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=max_tokens,
-                                   return_tensors="pt", return_offsets_mapping=True)
-        offsets = features.pop("offset_mapping").numpy()
-        with torch.inference_mode():
-            result = model.forward(dict(features))
-        mask = features["attention_mask"].numpy().astype(bool)
-        hidden = result["token_embeddings"].float().numpy()
-        pooled = result["sentence_embedding"].float().numpy()
+        hidden, pooled, mask, offsets = read([texts[i] for i in batch])
         for row, i in enumerate(batch):
             parts = split_tokens(hidden[row][mask[row]], offsets[row][mask[row]], spans[i])
             truncated = int(mask[row].sum()) >= max_tokens

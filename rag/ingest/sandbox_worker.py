@@ -48,16 +48,25 @@ def write_frames(stream: BinaryIO, header: dict[str, Any], *blobs: bytes) -> Non
     stream.flush()
 
 
+def _soft(kind: int, value: int) -> None:
+    """Set the soft limit of `kind` to `value`, never above the hard limit the process was started with (a user's
+    `ulimit` stays in force; raising a hard limit is refused by the kernel)."""
+    hard = resource.getrlimit(kind)[1]
+    if hard != resource.RLIM_INFINITY and (value == resource.RLIM_INFINITY or value > hard):
+        value = hard
+    resource.setrlimit(kind, (value, hard))
+
+
 def _limit(memory: int, seconds: float) -> None:
     """Cap the address space at `memory` bytes and processor time at `seconds` more than used so far."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory, resource.RLIM_INFINITY))
+    _soft(resource.RLIMIT_AS, memory)
     used = resource.getrusage(resource.RUSAGE_SELF)
-    resource.setrlimit(resource.RLIMIT_CPU, (int(used.ru_utime + used.ru_stime + seconds) + 1, resource.RLIM_INFINITY))
+    _soft(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + seconds) + 1)
 
 
 def _unlimit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    _soft(resource.RLIMIT_AS, resource.RLIM_INFINITY)
+    _soft(resource.RLIMIT_CPU, resource.RLIM_INFINITY)
 
 
 def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[bytes]]:

@@ -47,6 +47,23 @@ class DefaultIndex(Serving):
     def wait(self, timeout: float | None = None) -> Status:
         return default_live().wait(timeout)
 
+    def refresh_soon(self) -> None:
+        default_live().refresh_soon()
+
+    def look(self) -> None:
+        default_live().look()
+
+    def close(self) -> None:
+        default_live().close()
+
+    @property
+    def seeds(self) -> Path:
+        return default_live().seeds
+
+    @property
+    def index_dir(self) -> Path:
+        return default_live().index_dir
+
 
 def default_paths() -> tuple[Path, Path]:
     """seeds/ and index/ in the current folder, or $RAG_SEEDS and $RAG_INDEX when set (and not empty)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 import rag.storage.index_folder as store
 from rag.answers.index import DEFAULT_FUSION, Index
 from rag.build.builder import write_index
-from rag.embed.model import DEFAULT_MODEL, Embedder, load_embedder
+from rag.embed.model import DEFAULT_MODEL, Embedder
+from rag.embed.runtime import load_embedder, same_numerics
 from rag.errors import IndexStateError, ModelError, StaleIndexError
 from rag.ingest.chunk import MAX_WORDS
 from rag.readers.seedfiles import fingerprint
@@ -57,11 +58,26 @@ def load_index(index_dir: str | Path, *, model: str | None = None, embedder: Emb
                 f"Index {target} is stale: {changed} changed in {manifest.seeds_dir} since it was built; run "
                 f"`rag build --seeds {manifest.seeds_dir} --index {target}`."
             )
-    embedder = embedder or load_embedder(manifest.model)
+    embedder = embedder or load_embedder(manifest.model, precision=built_precision(target))
     if embedder.dimension != manifest.dimension:
         raise ModelError(f"Model {embedder.name!r} gives {embedder.dimension}-dimensional vectors but index "
                          f"{target} holds {manifest.dimension}; rebuild with `rag build --index {target}`.")
+    check_numerics(embedder, built_precision(target), target)
     return Index(FileStore(store.read(target), target), embedder, target, fusion=fusion)
+
+
+def built_precision(target: Path) -> str | None:
+    """The numerics the index in `target` was built with ("float32", "bfloat16"), or None if it does not say."""
+    recorded = store.raw_manifest(target).get("precision")
+    return recorded if recorded in ("float32", "bfloat16") else None
+
+
+def check_numerics(embedder: Embedder, built: str | None, target: Path) -> None:
+    """Refuse to query an index with other numerics than it was built with (`rag.embed.runtime.same_numerics`)."""
+    reading = getattr(embedder, "precision", None)
+    if not same_numerics(built, reading):
+        raise ModelError(f"Index {target} was built with {built} numerics but the embedder reads {reading}; load it "
+                         f"without passing an embedder, or rebuild it with `rag build --index {target} --full`.")
 
 
 def is_remote(location: str | Path) -> bool:

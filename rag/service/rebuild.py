@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from rag.answers.index import Index
-from rag.embed.model import Embedder, QueryVectors, new_embedder
+from rag.embed.model import Embedder, QueryVectors
 from rag.embed.passes import Encoded, Span
+from rag.embed.runtime import new_embedder
 from rag.errors import IngestError, RagError
 
 SLICE = 128  # texts per reported step: a second or two of the packaged model on two cores
@@ -72,6 +73,7 @@ class StoppableEmbedder:
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
         # The numerics an index records: a build re-uses rows only when they match, so the wrapper must say them too.
         self.precision = getattr(inner, "precision", None)
+        self.runtime = getattr(inner, "runtime", None)
 
     def _check(self) -> None:
         if self.cancelled():
@@ -132,7 +134,8 @@ def attempts(signature: Any, old: Index, *, build: Callable[[], Index | None],
         if index is None:
             raise RagError("the documents kept changing while they were being indexed; it is tried again at "
                            "the next change")
-        index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
+        if getattr(old.embedder, "precision", None) == getattr(index.embedder, "precision", None):
+            index.embedder = old.embedder  # questions use the serving instance; the build's is dropped
         return index, signature, None
     except Cancelled:
         return None, signature, None

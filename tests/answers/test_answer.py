@@ -118,8 +118,13 @@ def test_question_over_the_model_token_limit_is_flagged_truncated(real_index) ->
     # Under the character cap but far over the model's 256 tokens.
     question = "NATO Japan " * 150
     assert len(question) < 2_000
-    tokenizer = real_index.embedder._model.tokenizer
-    assert len(tokenizer(question)["input_ids"]) > real_index.embedder.max_tokens == 256
+    from tokenizers import Tokenizer
+
+    from rag.embed.model import packaged_model_path
+
+    tokenizer = Tokenizer.from_file(str(packaged_model_path() / "tokenizer.json"))  # the model's own, uncut
+    tokenizer.no_truncation()
+    assert len(tokenizer.encode(question).ids) > real_index.embedder.max_tokens == 256
     result = real_index.answer(question)
     assert result.truncated is True
     assert "shortened" in result.message

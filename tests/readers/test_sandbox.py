@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import random
 import re
+import subprocess
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -203,3 +205,19 @@ def test_a_large_web_page_that_takes_too_long_is_skipped_and_the_rest_indexed(tm
     monkeypatch.setenv("RAG_READ_SECONDS_PER_MB", "0.001")
     reason = skipped_reason(seeds_with(tmp_path, "huge.html", page), "huge.html")
     assert reason.startswith("reading it took more than 1 s of processor time; raise RAG_READ_SECONDS")
+
+
+def test_files_are_read_under_a_hard_limit_the_user_set(tmp_path: Path) -> None:
+    """A `ulimit -v` (a hard address-space limit) stays in force, and the worker still reads within it."""
+    pdf = tmp_path / "note.pdf"
+    pdf.write_bytes(tiny_pdf([NOTE.strip()]))
+    script = ("import resource, sys\n"
+              "resource.setrlimit(resource.RLIMIT_AS, (16_000_000_000, 16_000_000_000))\n"
+              "resource.setrlimit(resource.RLIMIT_CPU, (86_400, 86_400))\n"
+              "from pathlib import Path\n"
+              "from rag.ingest.sandbox import read_file\n"
+              f"path = Path({str(pdf)!r})\n"
+              "print(read_file(path, path.read_bytes()).text[:20])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "harbour master" in done.stdout

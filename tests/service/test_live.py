@@ -43,3 +43,18 @@ def test_live_default_index_rebuilds_when_a_seed_changes(make_seeds, build_hash_
     found = live.retrieve("Vienna opera", k=3)
     assert any("Vienna State Opera" in p.text for p in found)
     assert "music.txt" in live.sources
+
+
+def test_the_default_index_offers_what_a_live_index_does(make_seeds, build_hash_index, monkeypatch, tmp_path):
+    """Every public name of a LiveIndex is there on the default index too, and means the same folder."""
+    from rag.service.live import LiveIndex
+
+    seeds = make_seeds(SMALL_CORPUS)
+    build_hash_index(seeds, tmp_path / "index")
+    monkeypatch.setenv("RAG_SEEDS", str(seeds))
+    monkeypatch.setenv("RAG_INDEX", str(tmp_path / "index"))
+    default = DefaultIndex()
+    public = {name for name in dir(LiveIndex) if not name.startswith("_")} | {"seeds", "index_dir"}
+    missing = sorted(name for name in public if not hasattr(DefaultIndex, name))
+    assert not missing, missing
+    assert default.index_dir == tmp_path / "index" and default.seeds == seeds
