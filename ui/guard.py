@@ -47,6 +47,7 @@ from ui.uploads import UploadError
 log = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/rag/upload"
+STALL_SECONDS = 30.0  # an upload whose body stops arriving for this long is refused and its slot freed
 UPLOAD_OFF = ("Adding documents from the page is off on this server; copy them into its seeds folder, or start it "
               "with `rag serve --allow-upload`.")
 FOREIGN = ("Documents can be added only from this server's own page; a server reached under another address "
@@ -71,11 +72,20 @@ async def _reply(send: Send, status: int, data: dict[str, Any], *, retry_after: 
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None as soon as it passes `limit` bytes."""
+class Stalled(Exception):
+    """The client sent nothing for STALL_SECONDS in the middle of an upload."""
+
+
+async def _read(receive: Receive, limit: int, stall: float | None = None) -> bytes | None:
+    """The request body, or None as soon as it passes `limit` bytes; Stalled when no part of it comes for
+    `stall` seconds (so a client that stops sending does not hold an upload slot)."""
     chunks, size = [], 0
     while True:
-        message = await receive()
+        try:
+            with anyio.fail_after(stall if stall is not None else STALL_SECONDS):
+                message = await receive()
+        except TimeoutError:
+            raise Stalled from None
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
@@ -152,7 +162,12 @@ class Guard:
 
     async def _receive_and_keep(self, scope: Scope, receive: Receive, send: Send, lim: Any) -> None:
         name = unquote(_header(scope, b"x-file-name") or "", encoding="utf-8", errors="replace")
-        data = await _read(receive, lim.max_file_bytes)
+        try:
+            data = await _read(receive, lim.max_file_bytes)
+        except Stalled:
+            await _reply(send, 408, {"ok": False, "message": f"The upload stopped: nothing arrived for {STALL_SECONDS:.0f} "
+                                     "seconds. Try again."})
+            return
         if data is None:
             await _reply(send, 413, {"ok": False, "message": f"That file is over the {size_text(lim.max_file_bytes)} "
                                      "limit a file (RAG_MAX_FILE_MB on the server)."})
@@ -173,7 +188,11 @@ class Guard:
                                  f"({size_text(saved.size)}); it is being indexed and appears in the list when ready."})
 
     async def api_call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read(receive, 8 * 1024 * 1024)
+        try:
+            body = await _read(receive, 8 * 1024 * 1024)
+        except Stalled:
+            await _reply(send, 408, {"error": f"The request stopped: nothing arrived for {STALL_SECONDS:.0f} seconds."})
+            return
         if body is None:
             await _reply(send, 413, {"error": "The request is too large for a question."})
             return

@@ -41,6 +41,9 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
     if start.startswith(b"%pdf-") or (not texty and b"%PDF-" in head):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
+        declared = docx.declared_members(data)
+        if declared is not None and declared > docx.MAX_MEMBERS:
+            return "docx"  # a zip too large to list: refused as a .docx by its own check, never read here
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 return "docx" if "word/document.xml" in archive.namelist() else None

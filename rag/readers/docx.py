@@ -77,9 +77,23 @@ def _read(document: Any) -> Extracted:
     return out.build("docx", [])
 
 
+def declared_members(data: bytes) -> int | None:
+    """How many files the zip's end record says it holds (65,535 or more for a zip64 archive), read from the
+    last 64 KiB alone; None when there is no end record."""
+    tail = data[-(65_536 + 22):]
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 12:
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
 def check_directory(data: bytes) -> list[zipfile.ZipInfo]:
     """The zip's members, or FormatError unless it has word/document.xml and its directory declares sizes
-    within the limits. Reads only the directory: nothing is unpacked."""
+    within the limits. Reads only the directory, and not even that when its end record declares too many
+    files: nothing is unpacked."""
+    declared = declared_members(data)
+    if declared is not None and declared > MAX_MEMBERS:
+        raise FormatError(f"the .docx holds {declared:,} files or more, over the limit of {MAX_MEMBERS:,}")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()

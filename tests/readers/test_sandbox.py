@@ -221,3 +221,29 @@ def test_files_are_read_under_a_hard_limit_the_user_set(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "harbour master" in done.stdout
+
+
+def test_a_docx_declaring_too_many_files_is_refused_from_its_end_record_alone(monkeypatch) -> None:
+    """A zip whose end record declares more files than the limit is refused without listing its directory."""
+    import rag.readers.docx as docx_reader
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+        for n in range(30):
+            archive.writestr(f"word/media/{n}.bin", b"x")
+    data = out.getvalue()
+    monkeypatch.setattr(docx_reader, "MAX_MEMBERS", 10)
+
+    def listing(*args, **kwargs):
+        raise AssertionError("the zip's directory was read")
+
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", listing)
+    monkeypatch.setattr(zipfile.ZipFile, "namelist", listing)
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", listing)
+    with pytest.raises(FormatError, match="31 files or more"):
+        docx_reader.check_directory(data)
+    from ui.uploads import check_content
+
+    with pytest.raises(UploadError, match="31 files or more"):
+        check_content("many.docx", data)

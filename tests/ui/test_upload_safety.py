@@ -234,3 +234,29 @@ def test_the_page_and_the_ask_api_still_work(live, serve):
     answer = Client(url, verbose=False).predict("Which terminals did Rotterdam connect to shore power?", 5, None,
                                                 api_name="/ask")
     assert not answer["abstained"] and answer["quotes"][0]["citation"]["source"] == "ports.txt"
+
+
+def test_a_client_that_stops_sending_gives_its_upload_slot_back(live, serve, monkeypatch):
+    """Uploads that send their headers and then nothing are refused after the stall time, and an honest one goes on."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import ui.guard
+    import ui.quota
+
+    monkeypatch.setattr(ui.quota, "AT_ONCE", 1)
+    monkeypatch.setattr(ui.guard, "STALL_SECONDS", 1.0)
+    url = serve()
+    parts = urlsplit(url)
+    stalled = socket.create_connection((parts.hostname, parts.port))
+    try:
+        stalled.sendall(b"POST /rag/upload HTTP/1.1\r\nHost: %b:%d\r\nX-File-Name: stalled.txt\r\n"
+                        b"Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nabc"
+                        % (parts.hostname.encode(), parts.port))
+        stalled.settimeout(30)
+        reply = stalled.recv(4096)  # the server answers the stalled upload once the stall time has passed
+        assert b" 408 " in reply.split(b"\r\n", 1)[0], reply[:200]
+        honest = upload(url, "honest.txt", TEXT.format(n=1).encode())
+        assert honest.status_code == 200, honest.text
+    finally:
+        stalled.close()
