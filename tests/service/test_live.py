@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from conftest import SMALL_CORPUS
 
 from rag.service.default import DefaultIndex
@@ -27,11 +28,18 @@ def test_quote_from_an_edited_file_fails_verification(make_seeds, build_hash_ind
     assert not index.verify(passage.citation, passage.text)
 
 
-def test_live_default_index_rebuilds_when_a_seed_changes(make_seeds, build_hash_index, monkeypatch, tmp_path):
+@pytest.fixture
+def default_seeds(make_seeds, build_hash_index, monkeypatch, tmp_path):
+    """SMALL_CORPUS indexed into tmp_path/index, both made the default ($RAG_SEEDS, $RAG_INDEX); the seeds folder."""
     seeds = make_seeds(SMALL_CORPUS)
     build_hash_index(seeds, tmp_path / "index")
     monkeypatch.setenv("RAG_SEEDS", str(seeds))
     monkeypatch.setenv("RAG_INDEX", str(tmp_path / "index"))
+    return seeds
+
+
+def test_live_default_index_rebuilds_when_a_seed_changes(default_seeds):
+    seeds = default_seeds
     live = DefaultIndex()
     assert not any("Vienna" in p.text for p in live.retrieve("Vienna opera", k=3))
     (seeds / "music.txt").write_text(
@@ -45,14 +53,11 @@ def test_live_default_index_rebuilds_when_a_seed_changes(make_seeds, build_hash_
     assert "music.txt" in live.sources
 
 
-def test_the_default_index_offers_what_a_live_index_does(make_seeds, build_hash_index, monkeypatch, tmp_path):
+def test_the_default_index_offers_what_a_live_index_does(default_seeds, tmp_path):
     """Every public name of a LiveIndex is there on the default index too, and means the same folder."""
     from rag.service.live import LiveIndex
 
-    seeds = make_seeds(SMALL_CORPUS)
-    build_hash_index(seeds, tmp_path / "index")
-    monkeypatch.setenv("RAG_SEEDS", str(seeds))
-    monkeypatch.setenv("RAG_INDEX", str(tmp_path / "index"))
+    seeds = default_seeds
     default = DefaultIndex()
     public = {name for name in dir(LiveIndex) if not name.startswith("_")} | {"seeds", "index_dir"}
     missing = sorted(name for name in public if not hasattr(DefaultIndex, name))
