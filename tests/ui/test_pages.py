@@ -306,6 +306,9 @@ class PdfIndex:
         return read_document(Path(self.manifest.seeds_dir) / source,
                              (Path(self.manifest.seeds_dir) / source).read_bytes()).text
 
+    def passages_of(self, source: str) -> list:
+        return [p for p in self.passages if p.citation.source == source]
+
     def answer(self, question, k=5, *, sources=None):
         return self._answer
 
