@@ -17,13 +17,15 @@ block (a blank line would end it).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answers.pipeline import ABSTAIN_MESSAGE
+from rag.answers.quotes import source_rows
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage, Quote
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
 # or HTML. As numeric entities they display as themselves and mean nothing.
@@ -34,7 +36,7 @@ _ENTITIES = {ch: f"&#{ord(ch)};" for ch in _SPECIAL}
 PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
 
 RELATED_SHOWN = 3
-RELATED_NOTE = "Related passages, not an answer"
+RELATED_NOTE = "The documents hold only related passages; none of them answers the question"
 COPY_LABEL = "Copy answer"
 
 
@@ -126,6 +128,20 @@ def highlighted(context: Context, citation: Citation, quote: str) -> str:
             + text_html(shown[hi:]))
 
 
+def highlighted_all(context: Context, quotes: Sequence[Quote]) -> str:
+    """`context` with every quote of one passage marked (each as `highlighted` marks one), in text order."""
+    spans = sorted((q.citation.start - context.start, q.citation.end - context.start, q.text) for q in quotes)
+    if len(spans) == 1 or any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+        return highlighted(context, quotes[0].citation, quotes[0].text)
+    shown, out, at = reflow(context.text), [], 0
+    for lo, hi, quote in spans:
+        if not (at <= lo <= hi <= len(context.text)) or context.text[lo:hi] != quote:
+            return text_html(shown)  # offsets that do not hold a quote: no marks rather than wrong ones
+        out += [text_html(shown[at:lo]), '<mark class="rag-hl">', text_html(shown[lo:hi]), "</mark>"]
+        at = hi
+    return "".join(out) + text_html(shown[at:])
+
+
 def _offsets(c: Citation) -> str:
     return f'<span class="rag-offsets">characters {c.start}–{c.end}</span>'
 
@@ -193,12 +209,15 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
 
     if answer.message:
         parts.append(f'<p class="rag-note">{text_html(answer.message)}</p>')
-    for n, quote in enumerate(answer.quotes, start=1):
+    rows = source_rows(answer.quotes)
+    for n, quote in zip(rows, answer.quotes, strict=True):
         parts.append(f'<blockquote class="rag-quote"><p>“{text_html(reflow(quote.text))}” '
                      f'<sup class="rag-marker">[{n}]</sup></p></blockquote>')
     parts.append('<div class="rag-sources">')
     parts.append('<p class="rag-sources-title">Sources (open one to read the quote in context):</p>')
-    for n, quote in enumerate(answer.quotes, start=1):
+    for n in sorted(set(rows)):  # one row per passage, its quotes all marked in it
+        quotes = [q for row, q in zip(rows, answer.quotes, strict=True) if row == n]
+        quote = quotes[0]
         c = quote.citation
         context = paragraph_context(c, passages, source_text) if source_text is not None else None
         if context is None:
@@ -207,11 +226,11 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             context = Context(holder.text, holder.citation.start) if holder else Context(quote.text, c.start)
         parts.append('<details class="rag-source">')
         parts.append(f'<summary><span class="rag-marker">[{n}]</span> {_label(c)}</summary>')
-        paragraph = f'<div class="rag-context">{highlighted(context, c, quote.text)}</div>'
+        paragraph = f'<div class="rag-context">{highlighted_all(context, quotes)}</div>'
         picture = page_view(c, page_image(c)) if page_image is not None else ""
         if picture:
             paragraph = f'<div class="rag-with-page">{paragraph}{picture}</div>'
-        parts.append(f"{paragraph}{_offsets(c)}")
+        parts.append(paragraph + "".join(_offsets(q.citation) for q in quotes))
         parts.append("</details>")
     parts.append("</div>")
     parts.append(copy_tools(copy))
@@ -241,5 +260,5 @@ def answer_markdown(answer: Answer, scope: str = "") -> str:
     if not answer.abstained and answer.quotes:
         lines += ["", "Exact character offsets:"]
         lines += [f"[{n}] {q.citation.source}, characters {q.citation.start}–{q.citation.end}"
-                  for n, q in enumerate(answer.quotes, start=1)]
+                  for n, q in zip(source_rows(answer.quotes), answer.quotes, strict=True)]
     return "\n".join(lines).strip() + "\n"

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from rag.answers.abstain import Signals, expected_type, measure
-from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of
+from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of, source_rows
 from rag.embed.model import QueryVectors
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
 from rag.search.ranking import Hit, rank
@@ -56,6 +56,7 @@ class Searchable(Protocol):
 
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
+RELATED_NOTE = "They hold only related text, not an answer"  # above the passages an abstention lists
 RECENT_SEARCHES = 16  # follow-up searches whose encoding each index remembers: a conversation repeats them
 _RECENT: WeakKeyDictionary[Searchable, OrderedDict[str, tuple[QueryVectors, bool]]] = WeakKeyDictionary()
 _RECENT_LOCK = threading.Lock()
@@ -234,13 +235,14 @@ def render(result: Answer) -> str:
         lines.append(result.message or ABSTAIN_MESSAGE)
         if result.passages:
             lines.append("")
-            lines.append("Related, not an answer:")
+            lines.append(RELATED_NOTE + ":")
             labels = list(dict.fromkeys(p.citation.label() for p in result.passages))  # one per paragraph
             lines.extend(f"- {label}" for label in labels[:3])
         return "\n".join(lines)
     if result.message:
         lines += [result.message, ""]
-    for n, quote in enumerate(result.quotes, start=1):
+    rows = source_rows(result.quotes)
+    for n, quote in zip(rows, result.quotes, strict=True):
         shown = quoted_lines(quote.text)
         shown[0] = f"“{shown[0]}"
         shown[-1] = f"{shown[-1]}” [{n}]"
@@ -249,7 +251,8 @@ def render(result: Answer) -> str:
     if lines and lines[-1] == ">":
         lines.pop()
     lines.append("")
-    lines.extend(f"[{n}] {q.citation.label()}" for n, q in enumerate(result.quotes, start=1))
+    labels = {n: q.citation.label() for n, q in reversed(list(zip(rows, result.quotes, strict=True)))}
+    lines.extend(f"[{n}] {labels[n]}" for n in sorted(labels))  # one row per passage, however many quotes
     return "\n".join(lines)
 
 
@@ -261,4 +264,4 @@ def quoted_lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in lines if line.strip()] or [""]
 
 
-__all__ = ["ABSTAIN_MESSAGE", "Signals", "answer", "explain", "follow_up", "quoted_lines", "render"]
+__all__ = ["ABSTAIN_MESSAGE", "RELATED_NOTE", "Signals", "answer", "explain", "follow_up", "quoted_lines", "render"]

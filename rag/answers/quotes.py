@@ -13,6 +13,7 @@ Does not score sentences (`rag.answers.pipeline`) or decide to abstain (`rag.ans
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -174,6 +175,14 @@ def cite(found: Candidates, store: Store, chosen: list[Sentence], extend_to: int
         if len(quotes) == MAX_QUOTES:
             break
     return quotes
+
+
+def source_rows(quotes: Sequence[Quote]) -> list[int]:
+    """Each quote's 1-based source row: quotes from one passage (document, section and paragraph) share
+    one row and one marker, numbered in the order they first appear; each quote keeps its own offsets."""
+    rows: dict[tuple[str, str | None, int], int] = {}
+    return [rows.setdefault((q.citation.source, q.citation.section, q.citation.paragraph), len(rows) + 1)
+            for q in quotes]
 
 
 def _near_duplicate(words: frozenset[str], seen: list[frozenset[str]]) -> bool:

@@ -4,12 +4,13 @@ General rules that fit other pages of the same kind, not a list of one
 page's strings: a short line repeated three or more times (navigation), photo
 credits, "download the PDF" lines, CMS widget names, contact cards (an e-mail
 address or phone number with the short label lines around it, and not a
-sentence among them), units with no words at all, and pull quotes (a short
+sentence among them), units with no words at all, table of contents entries
+(leader dots and a page number: read as text they answer nothing), and pull quotes (a short
 paragraph whose words stand, verbatim, inside a longer paragraph). Each rule
 returns {unit position: reason}; `rag.ingest.parse` applies them.
 
-Never drops a list item, definition, table or code unit: those are the
-document's own structure. Every rule is linear in the size of the document.
+Never drops a list item, definition, table or code unit (but a table of
+contents, in whatever shape): those are the document's own structure. Every rule is linear in the size of the document.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ _WIDGET_PART = re.compile(
     r"teaser|carousel|slider|ad|ads|promo|tags)(?:$|[-_])")
 NAV_MAX_WORDS = 6
 NO_WORDS = "no words"
+# A table of contents entry: a title, a run of leader dots and a page number ("2.1 Naming . . . . . 3").
+_LEADERS = re.compile(r"(?:\.\s?){4,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b")
+TOC_WORDS = 12  # words an entry of a table of contents holds at most, besides its dots and page number
 _SHINGLE = 4  # words per key in the pull-quote index
 
 
@@ -52,6 +56,9 @@ def furniture(clean: list[str], units: list[Unit], raw: list[str]) -> dict[int, 
     `clean` is each unit's text without markup, `raw` its text as written.
     """
     found: dict[int, str] = {i: NO_WORDS for i, c in enumerate(clean) if not has_words(c)}
+    for i, c in enumerate(clean):
+        if i not in found and is_contents_entry(c):
+            found[i] = "table of contents"
     counts = navigation_counts(clean, units)
     for i, c in enumerate(clean):
         if i in found or units[i].role == HEADING or units[i].structural:
@@ -67,6 +74,12 @@ def furniture(clean: list[str], units: list[Unit], raw: list[str]) -> dict[int, 
     for i in contact_blocks(clean, units):
         found.setdefault(i, "contact block (e-mail or phone number)")
     return found
+
+
+def is_contents_entry(s: str) -> bool:
+    """Entries of a table of contents: each a short title, leader dots and a page number, and little else."""
+    entries = len(_LEADERS.findall(s))
+    return entries > 0 and n_words(_LEADERS.sub(" ", s)) <= TOC_WORDS * entries
 
 
 def _nav_candidate(c: str, unit: Unit) -> bool:

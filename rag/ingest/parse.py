@@ -9,7 +9,10 @@ Documents of many kinds are read by general rules, not by a list of one
 document's strings: `rag.ingest.units` splits the file into units (paragraphs,
 list items, definitions, code, tables), `rag.ingest.classify` decides what each is
 (`rag.ingest.boilerplate` for what is dropped), and `parse` here carries each
-heading down to the body blocks under it. Every dropped block keeps its
+heading down to the body blocks under it. A body unit that goes on with
+a sentence the one before left open (a bullet or column broken at a line
+end, a sentence that continues after the example it introduces) joins it,
+so a paragraph, and every quote cut from it, holds whole sentences. Every dropped block keeps its
 reason, and `describe` reports the share of words kept, so
 `rag build --verbose` shows what was left out.
 
@@ -19,6 +22,7 @@ Does not split blocks into sentences or passages: that is `rag.ingest.chunk`.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from rag.ingest.classify import BODY, BOILERPLATE, BYLINE, BYLINE_RE, HEADING, PULL_QUOTE, SUBTITLE, TITLE, classify
 from rag.ingest.headings import heading_name, label_text, run_in_label
 from rag.ingest.text import sentence_spans
-from rag.ingest.units import strip_markup
+from rag.ingest.units import CODE, Unit, strip_markup
 from rag.readers import SUFFIXES as _FORMAT_SUFFIXES
 from rag.readers.seedfiles import find_sources
 
@@ -121,12 +125,25 @@ def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = ())
     section: str | None = None
     paragraph = 0
     last_heading = max((i for i, k in enumerate(kinds) if k == HEADING), default=-1)
+    going_on = False  # the last body block's sentence goes on past a code example in it
     for i, u in enumerate(units):
         kind = kinds[i]
         if kind == HEADING:
             section = heading_name(clean[i])
         if kind != BODY:
             blocks.append(Block(u.start, u.end, kind, u.line, reasons[i], section))
+            continue
+        last = blocks[-1] if blocks and blocks[-1].kind == BODY else None
+        if last is not None and (going_on or continues(text, last, u)):
+            # One sentence laid out over several units: a bullet or a column broken at a line, or a sentence
+            # that goes on after the example it introduces ("you need to run" / "cmake ..." / "from a build").
+            blocks[-1] = dataclasses.replace(last, end=u.end)
+            going_on = False
+            continue
+        going_on = last is not None and u.role == CODE and i + 1 < len(units) and kinds[i + 1] == BODY \
+            and open_ended(text, last.end) and continues(text, dataclasses.replace(last, end=u.end), units[i + 1])
+        if going_on:
+            blocks[-1] = dataclasses.replace(last, end=u.end)  # type: ignore[arg-type]
             continue
         paragraph += 1
         spans = sentence_spans(text, u.start, u.end)
@@ -138,6 +155,21 @@ def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = ())
     title = clean[found.title] if found.title is not None else None
     byline = clean[found.byline] if found.byline is not None else None
     return Document(source, text, title, byline, tuple(blocks))
+
+
+_CLOSED = re.compile(r"[.!?…:][\"'”’)\]*_`]*$")  # a sentence's or a lead-in's last characters
+
+
+def open_ended(text: str, end: int) -> bool:
+    """The text before `end` stops inside a sentence: no closing punctuation, and its last line holds words
+    (a line of one name or command, as reference listings have, is not a sentence left open)."""
+    last_line = text[:end].rsplit("\n", 1)[-1].strip(" \t|*")
+    return not _CLOSED.search(last_line) and len(last_line.split()) >= 2
+
+
+def continues(text: str, block: Block, unit: Unit) -> bool:
+    """`unit` goes on with the sentence that `block` leaves open: it opens with a lower-case word."""
+    return not unit.structural and text[unit.start : unit.start + 1].islower() and open_ended(text, block.end)
 
 
 # --- reporting ---------------------------------------------------------------

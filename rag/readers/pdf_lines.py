@@ -26,6 +26,7 @@ ZONE = 0.12  # running headers and footers sit in the outer 12% of the page heig
 PAGE_NUMBER = re.compile(r"(?i)^[-–—(\[]?\s*(page|p\.|seite|pg\.?)?\s*(\d{1,4}|(?=[ivx])x{0,3}(ix|iv|v?i{0,3}))"
                          r"(\s*(of|/|von)\s*\d{1,4})?\s*[-–—)\]]?$")
 TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$")
+BULLET = re.compile(r"^(?:[•◦○●▪▫■□‣⁃–-]|\d{1,3}[.)]|\([a-z0-9]{1,3}\))\s")  # a list item's mark, then space
 
 
 @dataclass(eq=False)
@@ -256,6 +257,15 @@ def paragraphs(lines: list[Line]) -> list[list[Line]]:
     return out
 
 
+def _hangs(a: Line, b: Line) -> bool:
+    """Line b lines up under the text of list item a, past its bullet ("•  Applications must ..." / "rules ...")."""
+    mark = BULLET.match(a.text)
+    if not mark:
+        return False
+    after = next((g for g in a.glyphs[mark.end():] if g[1]), None)
+    return after is not None and abs(after[2] - b.left) <= 0.8 * b.size
+
+
 def body_size(lines: list[Line]) -> float:
     """The line size of most of the text, weighted by characters."""
     weights: Counter[float] = Counter()
@@ -281,8 +291,11 @@ def _breaks(a: Line, b: Line, pitch: float, extent: dict[tuple[int, int, int], t
     if gap <= 0 or gap > pitch * 1.25:
         return True
     ends = bool(TERMINAL.search(a.text))
-    # An indented line opens a paragraph, unless it goes on from a line indented as much (a block quote).
-    if indented and (a.left < b.left - 0.5 * b.size or ends):
+    if BULLET.match(b.text):
+        return True  # a list item opens with its bullet
+    # An indented line opens a paragraph, unless it goes on from a line indented as much (a block quote)
+    # or from a list item whose text it lines up under (a bullet's hanging indent).
+    if indented and (a.left < b.left - 0.5 * b.size or ends) and not (not ends and _hangs(a, b)):
         return True
     a_left, a_right = extent[a.region]
     return ends and a.right < a_right - 0.2 * (a_right - a_left)  # a short last line
