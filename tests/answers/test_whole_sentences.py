@@ -179,3 +179,49 @@ def test_every_quote_for_the_gold_questions_is_whole_and_verbatim(dev_hash_index
         if fault:
             faults.append(f"{q.citation.source}: {fault}")
     assert not faults, f"{len(faults)} of {len(quotes)} quotes cut:\n" + "\n".join(faults[:10])
+
+
+ITEMS = [
+    "Applications must be able to extend the database in any way when they are installed, to add both new rules "
+    "for determining type, and new information about specific types.",
+    "Magic elements contain a list of match elements, any of which may match, and an optional priority attribute "
+    "for all of the contained rules. Low numbers should be used for more generic types.",
+    "Otherwise, start by doing a glob match of the filename and keep only globs with the biggest weight. If the "
+    "patterns are different, keep only globs with the longest pattern, as previously discussed.",
+]
+CONTENTS = ["1 Introduction", "2 Directory layout", "3 Recommended checking order"]
+
+
+def test_an_uploaded_pdfs_wrapped_bullets_are_quoted_whole_and_its_contents_never(tmp_path, build_hash_index):
+    from format_fixtures import print_pdf
+
+    from rag.embed.model import HashEmbedder
+
+    leaders = "".join(f"<p class=toc>{c} {'. ' * 40}{n}</p>" for n, c in enumerate(CONTENTS, start=1))
+    # Bullets drawn as text with a hanging indent, as LaTeX and DocBook print them: each wrapped line lines up
+    # under the item's text, past the bullet.
+    items = "".join(f"<p class=item>•&nbsp;&nbsp;{t}</p>" for t in ITEMS)
+    page = ("<!doctype html><html><head><meta charset=utf-8><style>body { font: 11pt/1.4 'DejaVu Serif', serif; "
+            "width: 5.5in; margin: 1in } .item { margin: 0 0 0.3em 1.5em; padding-left: 1.2em; text-indent: -1.2em } .toc { margin: 0 }</style></head><body>"
+            f"<h1>Shared Type Database</h1><h2>Contents</h2>{leaders}<h2>1 Introduction</h2>"
+            "<p>There are three requirements for the way the database is stored and read by programs:</p>"
+            f"{items}<p>Further, the existing databases have been merged into a single package.</p>"
+            "</body></html>")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    print_pdf(page, seeds, "spec")
+    (seeds / "spec.html").unlink()
+    index = build_hash_index(seeds, embedder=HashEmbedder())
+    text = index.text_of("spec.pdf")
+    body = body_lines(text, "spec.pdf")
+    passages = [c.passage.text for c in index.chunks]
+    for item in ITEMS:  # each bullet, wrapped over two or three lines, is one passage's text
+        assert any(" ".join(item.split()) in " ".join(p.split()) for p in passages), item
+    assert not [p for p in passages if ". . . ." in p]
+    faults = [cut_inside(text, s, e, body) for c in index.chunks for s, e in c.sentences]
+    assert not [f for f in faults if f]
+    params = dataclasses.replace(shipped(), threshold=float("-inf"))
+    for question in ("What is the optional priority attribute?", "What if the patterns are different?",
+                     "Where is the recommended checking order?"):
+        for q in explain(index, question, params=params)[0].quotes:
+            assert ". . . ." not in q.text and not cut_inside(text, q.citation.start, q.citation.end, body)
