@@ -24,12 +24,14 @@ from rag.ingest.headings import (
     COPYRIGHT,
     NUMBER,
     OUTLINE,
+    cut_or_listed,
     is_all_caps,
     is_prose,
     is_sentence,
     is_short_label,
     n_words,
     numbered_label,
+    plain_question,
     question,
 )
 from rag.ingest.units import HEADING as LAYOUT_HEADING
@@ -57,9 +59,11 @@ class Classified:
     byline: int | None
 
 
-def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classified:
+def classify(text: str, marked: Sequence[tuple[int, int, int]] = (), title: str | None = None) -> Classified:
     """What each unit of `text` is. `marked` holds the (start, end, level) spans a reader saw as headings in the
-    file's own markup (an HTML <h2>, a Word Heading style, a PDF's larger type): a unit inside one is a heading."""
+    file's own markup (an HTML <h2>, a Word Heading style, a PDF's larger type): a unit inside one is a heading.
+    `title` is the title the reader saw (a PDF's largest first-page text): the unit that reads so is the title,
+    and no other unit is taken for one."""
     units = split_units(text)
     clean = [strip_markup(text[u.start : u.end]) for u in units]
     kinds: list[str] = [""] * len(units)
@@ -72,7 +76,7 @@ def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classifi
     raw = [text[u.start : u.end] for u in units]
     for i, reason in furniture(clean, units, raw).items():
         mark(i, BOILERPLATE, reason)
-    title_i, byline_i = _title_and_byline(units, clean, kinds, reasons)
+    title_i, byline_i = _title_and_byline(units, clean, kinds, reasons, title)
     for i in _inside(units, marked):
         words = n_words(clean[i])  # a long sentence in larger type (a call-out) stays text to quote
         if words <= MARKED_MAX_WORDS and (words <= 12 or not is_sentence(clean[i])):
@@ -87,7 +91,11 @@ def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classifi
         if u.lines > 1:
             multi_line.add(u.block)
     following = _following(kinds)
+    for i in _faq_questions(units, clean, kinds, following):
+        mark(i, HEADING, "FAQ question")
     for i, u in enumerate(units):
+        if not kinds[i] and introduced(clean, units, kinds, i):
+            kinds[i], reasons[i] = BODY, ""  # what a lead-in introduces ("For example:") is never a heading
         if not kinds[i]:
             # A block of one-line units is a page with a paragraph per line: each line may be a heading.
             shape = (sizes[u.block] == 1, u.block not in multi_line)
@@ -96,6 +104,32 @@ def classify(text: str, marked: Sequence[tuple[int, int, int]] = ()) -> Classifi
                 kinds[i], reasons[i] = HEADING, reason
     kinds = [k or BODY for k in kinds]
     return Classified(units, clean, kinds, reasons, title_i, byline_i)
+
+
+def introduced(clean: list[str], units: list[Unit], kinds: list[str], i: int) -> bool:
+    """Unit `i` follows a lead-in that ends in a colon ("For example:", "AliasList:", "in the form:"): it is the
+    example, listing or list item introduced, so never a heading. A heading in the file's markup was marked
+    before this is asked."""
+    if i == 0 or not clean[i - 1].endswith(":") or kinds[i - 1] not in ("", BODY) or units[i - 1].role == LAYOUT_HEADING:
+        return False
+    # A lead-in that is itself a label ("* Other questions:", "Help on package json:") heads a list of sections:
+    # a question or an upper-case section name under it stays a heading.
+    c = clean[i]
+    return not (question(c) or plain_question(c) or (is_all_caps(c) and not any(ch.isdigit() for ch in c)))
+
+
+def _faq_questions(units: list[Unit], clean: list[str], kinds: list[str], following: list[int | None]) -> list[int]:
+    """Unnumbered questions on lines of their own, each over its answer, when a document asks two or more: a
+    plain-text FAQ's headings ("Why do long usernames get printed as numbers?" over an indented answer)."""
+    found = []
+    for i, u in enumerate(units):
+        j = following[i]
+        if kinds[i] or u.structural or u.lines > 2 or not plain_question(clean[i]) or j != i + 1:
+            continue
+        answer = units[j]  # directly below: in a block of its own, or indented under the question
+        if not plain_question(clean[j]) and (answer.block != u.block or answer.indent > u.indent):
+            found.append(i)
+    return found if len(found) >= 2 else []
 
 
 def _inside(units: list[Unit], spans: Sequence[tuple[int, int, int]]) -> list[int]:
@@ -122,18 +156,22 @@ def _following(kinds: list[str]) -> list[int | None]:
     return out
 
 
-def _title_and_byline(units: list[Unit], clean: list[str], kinds: list[str],
-                      reasons: list[str]) -> tuple[int | None, int | None]:
-    """A short line just above "by Name"; else the first unit, when it is heading-like."""
+def _title_and_byline(units: list[Unit], clean: list[str], kinds: list[str], reasons: list[str],
+                      seen: str | None = None) -> tuple[int | None, int | None]:
+    """The unit that reads as the reader's title `seen`; else a short line just above "by Name"; else the first
+    unit, when it is heading-like."""
     title_i = byline_i = None
+    if seen:
+        wanted = _words(seen)
+        title_i = next((i for i, c in enumerate(clean[:20]) if not kinds[i] and _words(c) == wanted), None)
     for i, c in enumerate(clean[:20]):
         if not kinds[i] and BYLINE_RE.match(c):
             byline_i = i
             prev = [j for j in range(i) if not kinds[j]]
-            if prev and is_short_label(clean[prev[-1]]):
+            if prev and is_short_label(clean[prev[-1]]) and not seen:
                 title_i = prev[-1]
             break
-    if title_i is None:
+    if title_i is None and not seen:
         first = next((i for i in range(len(units)) if not kinds[i]), None)
         nxt = _following(kinds)[first] if first is not None else None
         if first is not None and nxt is not None and not units[first].structural \
@@ -156,6 +194,10 @@ def _title_and_byline(units: list[Unit], clean: list[str], kinds: list[str],
         if after is not None and is_short_label(clean[after]) and units[after].role != LAYOUT_HEADING:
             kinds[after], reasons[after] = SUBTITLE, "subtitle under the byline"
     return title_i, byline_i
+
+
+def _words(s: str) -> list[str]:
+    return re.findall(r"[^\W_]+", s.casefold())
 
 
 def _heading(text: str, i: int, units: list[Unit], clean: list[str], j: int | None,
@@ -197,7 +239,7 @@ def _heading(text: str, i: int, units: list[Unit], clean: list[str], j: int | No
     if i and units[i - 1].block == u.block and units[i - 1].role == LAYOUT_HEADING:
         return ""  # the first line of a section's text, on the line under its heading
     if is_short_label(c) and is_prose(clean[j]) and u.indent <= nxt.indent \
-            and not CODE_LIKE.search(c) and not COPYRIGHT.match(c):
+            and not CODE_LIKE.search(c) and not COPYRIGHT.match(c) and not cut_or_listed(c):
         return "short line followed by body text"  # a command, a link or a notice over prose stays text
     return ""
 

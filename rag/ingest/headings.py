@@ -104,8 +104,8 @@ def underlinable(s: str) -> bool:
         has_words(s)
         and n_words(s) <= 12
         and len(s) <= 100
-        and (not s.endswith(tuple(".!?,;:")) or numbered_label(s) or (s.endswith(".") and title_case(s)))
-    )
+        and (not s.endswith(tuple(".!,;:")) or numbered_label(s) or (s.endswith(".") and title_case(s)))
+    )  # an underlined question is an FAQ's heading
 
 
 def question(s: str) -> bool:
@@ -120,6 +120,26 @@ def question(s: str) -> bool:
     if s.endswith(("?", "?”", '?"')):
         return True
     return s.endswith(":") and bool(MULTI_LEVEL.match(s))
+
+
+_ASKING = re.compile(r"^(?:why|how|what|when|where|which|who|can|could|is|are|do|does|did|should|will|would|"
+                     r"may|must|has|have|i|my)\b", re.IGNORECASE)
+# A word a heading never ends on: "…/usr/local/share/mime/text/html.xml, and" is a line cut from a sentence.
+_OPEN_END = re.compile(r"(?:,|\b(?:and|or|nor|but|the|a|an|of|to|in|on|at|by|for|with|from|as|if|that|than))$",
+                       re.IGNORECASE)
+# A path ("/usr/share/mime"), a "type:name" pair or a lone token with a slash: a file's line, not a heading.
+_LISTING = re.compile(r"(?:^|\s)[~.$]?/\w|^\S*\w[/:]\w\S*$")
+
+
+def plain_question(s: str) -> bool:
+    """An unnumbered FAQ question on a line of its own: "Why do long usernames get printed as numbers?"."""
+    s = s.rstrip()
+    return s.endswith(("?", "?”", '?"')) and n_words(s) <= 30 and bool(_ASKING.match(s))
+
+
+def cut_or_listed(s: str) -> bool:
+    """A short line that is no heading by its words: it stops mid-phrase, or it is a path or a "type:name" entry."""
+    return bool(_OPEN_END.search(s.rstrip())) or bool(_LISTING.search(s))
 
 
 def title_case(s: str) -> bool:

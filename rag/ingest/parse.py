@@ -109,16 +109,17 @@ def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
 # --- classification -------------------------------------------------------
 
 
-def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = ()) -> Document:
+def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = (), title: str | None = None) -> Document:
     """Classify the units of one decoded file into a Document, each body block in its section.
 
     A body block's section is the nearest heading above it, or the run-in
     label its paragraph (or an earlier one since that heading) opens with:
     "2. Grant of Copyright License. Subject to ..." sits in "2. Grant of
     Copyright License". `headings` are the spans a reader saw as headings in the file's markup
-    (`rag.readers.Extracted.headings`).
+    (`rag.readers.Extracted.headings`); `title` is the title the reader saw (`rag.readers.Extracted.title`): it
+    is the document's, whether or not its text holds it.
     """
-    found = classify(text, headings)
+    found = classify(text, headings, title)
     units, clean, kinds, reasons = found.units, found.clean, found.kinds, found.reasons
     author = BYLINE_RE.match(clean[found.byline]).group(1) if found.byline is not None else None  # type: ignore[union-attr]
     blocks: list[Block] = []
@@ -152,7 +153,7 @@ def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = ())
         if author and i > last_heading and clean[i].startswith(author):
             sec = AUTHOR_SECTION
         blocks.append(Block(u.start, u.end, BODY, u.line, "", sec, paragraph))
-    title = clean[found.title] if found.title is not None else None
+    title = title or (clean[found.title] if found.title is not None else None)
     byline = clean[found.byline] if found.byline is not None else None
     return Document(source, text, title, byline, tuple(blocks))
 

@@ -220,7 +220,8 @@ def read_file(path: Path, data: bytes) -> Extracted:
     reply, blobs = _request({"op": "read", "name": path.name}, data)
     geometry = CharBoxes(blobs[1], blobs[2]) if len(blobs) == 3 else None
     return Extracted(blobs[0].decode("utf-8", "surrogatepass"), reply["kind"], tuple(reply["pages"]),
-                     tuple(tuple(h) for h in reply["headings"]), tuple(reply["notes"]), geometry)  # type: ignore[arg-type]
+                     tuple(tuple(h) for h in reply["headings"]), tuple(reply["notes"]), geometry,  # type: ignore[arg-type]
+                     reply.get("title"))
 
 
 def parse_file(path: Path, data: bytes, source: str) -> Document:
@@ -230,7 +231,7 @@ def parse_file(path: Path, data: bytes, source: str) -> Document:
 
     if kind_of(path, data) == "text":
         ex = read_document(path, data)
-        return replace(parse(ex.text, source, ex.headings), kind=ex.kind, pages=ex.pages, notes=ex.notes)
+        return replace(parse(ex.text, source, ex.headings, ex.title), kind=ex.kind, pages=ex.pages, notes=ex.notes)
     reply, blobs = _request({"op": "parse", "name": path.name, "source": source}, data)
     blocks = tuple(Block(*b) for b in reply["blocks"])
     return Document(source, blobs[0].decode("utf-8", "surrogatepass"), reply["title"], reply["byline"], blocks,

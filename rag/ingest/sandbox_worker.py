@@ -77,7 +77,8 @@ def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[b
         blobs = [ex.text.encode("utf-8", "surrogatepass")]
         if ex.geometry is not None:
             blobs += [ex.geometry.page, ex.geometry.box]
-        return {"ok": True, "kind": ex.kind, "pages": ex.pages, "headings": ex.headings, "notes": ex.notes}, blobs
+        return {"ok": True, "kind": ex.kind, "pages": ex.pages, "headings": ex.headings, "notes": ex.notes,
+                "title": ex.title}, blobs
     if header["op"] == "parse":
         from dataclasses import astuple
 
@@ -85,7 +86,7 @@ def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[b
         from rag.readers import read_document
 
         ex = read_document(Path(header["name"]), data)
-        doc = parse(ex.text, header["source"], ex.headings)
+        doc = parse(ex.text, header["source"], ex.headings, ex.title)
         return {"ok": True, "kind": ex.kind, "pages": ex.pages, "notes": ex.notes, "title": doc.title,
                 "byline": doc.byline, "blocks": [astuple(b) for b in doc.blocks]}, [ex.text.encode("utf-8", "surrogatepass")]
     if header["op"] == "render":

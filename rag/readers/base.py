@@ -83,6 +83,7 @@ class Extracted:
     headings: tuple[tuple[int, int, int], ...] = ()  # (start, end, level) spans in `text`
     notes: tuple[str, ...] = ()  # one-line notices: what was dropped, what could not be read
     geometry: CharBoxes | None = field(default=None, repr=False)
+    title: str | None = None  # the title as the file shows it (a PDF's largest first-page text), when a reader sees one
 
     def boxes(self, start: int, end: int) -> list[Box]:
         """Page rectangles (page index, left, bottom, right, top) covering text[start:end]; [] if not a PDF."""

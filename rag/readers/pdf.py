@@ -7,7 +7,8 @@ blank line. A line that ends in a hyphen is joined to the next with no space
 reports them (it already spells a ligature glyph as its letters, "fi"), and
 search de-hyphenates later. Running
 headers, footers and page numbers are dropped (see `pdf_layout`) and reported
-in `notes`; so are pages without a text layer.
+in `notes`; so are pages without a text layer. The title is the first
+page's largest text (`rag.readers.pdf_title`).
 
 A page's text is counted before it is read: when the text layer (or the
 number of drawn objects) of the pages so far comes to more than
@@ -29,6 +30,7 @@ from typing import Any
 
 from rag.readers.base import CharBoxes, Extracted, FormatError, need
 from rag.readers.pdf_lines import SPACE, Glyph, Line, body_size, drop_furniture, make_line, paragraphs, reading_order
+from rag.readers.pdf_title import first_page_title
 
 MAX_BYTES = 200 * 2**20
 MAX_PAGES = 2000
@@ -56,6 +58,7 @@ def read(data: bytes, name: str) -> Extracted:
             raise FormatError(f"the PDF has {len(doc)} pages, over the limit of {MAX_PAGES}; "
                               "split it (e.g. `qpdf --split-pages=1000 in.pdf out.pdf`)")
         pages, frames, notes = _read_pages(doc, pdfium, len(data))
+        title, title_lines = first_page_title(pages[0] if pages else [], doc.get_metadata_dict().get("Title", ""))
     finally:
         doc.close()
     empty = [p + 1 for p, lines in enumerate(pages) if not lines]
@@ -65,10 +68,10 @@ def read(data: bytes, name: str) -> Extracted:
         shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
         notes.insert(0, f"p. {shown} has no text layer (scanned?)" if len(empty) == 1 else
                      f"pp. {shown} have no text layer (scanned?)")
-    pages, dropped = drop_furniture(pages, frames)
+    pages, dropped = drop_furniture(pages, frames, title_lines)  # the title stays, whatever later pages repeat
     ordered = [ln for p, lines in enumerate(pages) for ln in reading_order(p, lines)]
     extracted = _assemble(paragraphs(ordered), len(pages))
-    return dataclasses.replace(extracted, notes=tuple(notes + dropped))
+    return dataclasses.replace(extracted, notes=tuple(notes + dropped), title=title)
 
 
 def _open_error(message: str, data: bytes) -> str:

@@ -195,11 +195,14 @@ def reading_order(page: int, lines: list[Line]) -> list[Line]:
     return [ln for ln, _ in ordered]
 
 
-def drop_furniture(pages: list[list[Line]], frames: list[tuple[float, float]]) -> tuple[list[list[Line]], list[str]]:
+def drop_furniture(pages: list[list[Line]], frames: list[tuple[float, float]],
+                   title: list[Line] | None = None) -> tuple[list[list[Line]], list[str]]:
     """Remove running headers/footers (repeated near the top or bottom of most pages) and page numbers.
 
-    `frames` holds each page's (bottom, top) in the coordinates of its lines.
+    `frames` holds each page's (bottom, top) in the coordinates of its lines; the lines in `title` (the first
+    page's title, which later pages may repeat as their running header) are never removed.
     """
+    kept_ids = {id(ln) for ln in title or ()}
     def zone(ln: Line, frame: tuple[float, float]) -> str | None:
         bottom, top = frame
         if ln.bottom >= top - ZONE * (top - bottom):
@@ -226,7 +229,9 @@ def drop_furniture(pages: list[list[Line]], frames: list[tuple[float, float]]) -
         for ln in lines:
             where = zone(ln, frames[p])
             k = key(ln, where) if where else ""
-            if where and PAGE_NUMBER.match(" ".join(ln.text.split())):
+            if id(ln) in kept_ids:
+                keep.append(ln)
+            elif where and PAGE_NUMBER.match(" ".join(ln.text.split())):
                 dropped["page numbers"].add(p)
             elif where and k in running:
                 dropped[f"running {where} {example[k]!r}"].add(p)
