@@ -251,8 +251,8 @@ def render(result: Answer) -> str:
     if lines and lines[-1] == ">":
         lines.pop()
     lines.append("")
-    labels = {n: q.citation.label() for n, q in reversed(list(zip(rows, result.quotes, strict=True)))}
-    lines.extend(f"[{n}] {labels[n]}" for n in sorted(labels))  # one row per passage, however many quotes
+    row_labels = {n: q.citation.label() for n, q in reversed(list(zip(rows, result.quotes, strict=True)))}
+    lines.extend(f"[{n}] {row_labels[n]}" for n in sorted(row_labels))  # one row per passage, however many quotes
     return "\n".join(lines)
 
 

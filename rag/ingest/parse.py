@@ -141,10 +141,10 @@ def parse(text: str, source: str, headings: Sequence[tuple[int, int, int]] = (),
             blocks[-1] = dataclasses.replace(last, end=u.end)
             going_on = False
             continue
-        going_on = last is not None and u.role == CODE and i + 1 < len(units) and kinds[i + 1] == BODY \
-            and open_ended(text, last.end) and continues(text, dataclasses.replace(last, end=u.end), units[i + 1])
-        if going_on:
-            blocks[-1] = dataclasses.replace(last, end=u.end)  # type: ignore[arg-type]
+        if last is not None and u.role == CODE and i + 1 < len(units) and kinds[i + 1] == BODY \
+                and open_ended(text, last.end) and _lower_case_text(text, units[i + 1]):
+            blocks[-1] = dataclasses.replace(last, end=u.end)
+            going_on = True
             continue
         paragraph += 1
         spans = sentence_spans(text, u.start, u.end)
@@ -170,7 +170,12 @@ def open_ended(text: str, end: int) -> bool:
 
 def continues(text: str, block: Block, unit: Unit) -> bool:
     """`unit` goes on with the sentence that `block` leaves open: it opens with a lower-case word."""
-    return not unit.structural and text[unit.start : unit.start + 1].islower() and open_ended(text, block.end)
+    return _lower_case_text(text, unit) and open_ended(text, block.end)
+
+
+def _lower_case_text(text: str, unit: Unit) -> bool:
+    """A unit of running text (not a list item, table or code) that opens with a lower-case word."""
+    return not unit.structural and text[unit.start : unit.start + 1].islower()
 
 
 # --- reporting ---------------------------------------------------------------
