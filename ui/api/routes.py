@@ -123,6 +123,8 @@ def router(access: Access, quota: Quota) -> APIRouter:
         if declared.isdigit() and int(declared) > lim.max_file_bytes + MULTIPART_SLACK:
             raise ApiError(413, "too_large", f"That file is {size_text(int(declared))}; the limit is "
                            f"{size_text(lim.max_file_bytes)} a file (RAG_MAX_FILE_MB on the server).")
+        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise ApiError(415, "unsupported_media_type", NO_FILE)
         refusal = quota.take(request.client.host if request.client else "")
         if refusal is not None:
             raise ApiError(429, "too_many_uploads", refusal[0], retry_after=refusal[1])
@@ -163,8 +165,6 @@ def router(access: Access, quota: Quota) -> APIRouter:
 
 async def _received_file(request: Request, max_bytes: int) -> tuple[str, bytes]:
     """The one file of a multipart body: (its name, its bytes); the body is read no further than the limit."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ApiError(415, "unsupported_media_type", NO_FILE)
     try:
         body = await _read(request.receive, max_bytes + MULTIPART_SLACK)
     except Stalled:
