@@ -58,6 +58,8 @@ def text_of(message: ChatMessage) -> str:
 
 def question_and_history(messages: list[ChatMessage]) -> tuple[str, list[str]]:
     """The last message, which must be the user's, and the user's earlier messages (oldest first)."""
+    if not messages:
+        raise ApiError(400, "no_question", NO_QUESTION)
     last = messages[-1]
     question = text_of(last)
     if last.role != "user" or not question.strip():

@@ -127,7 +127,7 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: StrictStr = Field("rag", description="Any name; the one model is the documents.")
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(description="The conversation; the last must be the user's question.")
     stream: bool = False
 
 
