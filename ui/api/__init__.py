@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.middleware import Middleware
+from starlette.types import Message, Receive, Scope, Send
 
 from ui.access import Access
 from ui.api import openai_compat, routes
@@ -45,9 +45,6 @@ log = logging.getLogger(__name__)
 PREFIXES = ("/api/v1", "/v1")
 MAX_BODY_BYTES = 1024 * 1024  # a question, its history, or a conversation: far more than any needs
 UPLOAD = ("POST", "/api/v1/documents")
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def build(access: Access, quota: Quota | None = None) -> FastAPI:
@@ -86,7 +83,7 @@ class Dispatch:
             return
         if (scope.get("method"), path.rstrip("/")) != UPLOAD:
             try:
-                body = await _read(receive, MAX_BODY_BYTES)
+                body = await _read(cast(Any, receive), MAX_BODY_BYTES)
             except Stalled:
                 await error_response(408, "timeout", "The request stopped arriving; send it again.")(scope, receive, send)
                 return
@@ -103,7 +100,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     """A `receive` that gives `body` once, then whatever the client sends next (its disconnect)."""
     sent = False
 
-    async def again() -> dict[str, Any]:
+    async def again() -> Message:
         nonlocal sent
         if not sent:
             sent = True

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from fastapi import APIRouter, Request
@@ -166,14 +166,14 @@ def router(access: Access, quota: Quota) -> APIRouter:
 async def _received_file(request: Request, max_bytes: int) -> tuple[str, bytes]:
     """The one file of a multipart body: (its name, its bytes); the body is read no further than the limit."""
     try:
-        body = await _read(request.receive, max_bytes + MULTIPART_SLACK)
+        body = await _read(cast(Any, request.receive), max_bytes + MULTIPART_SLACK)
     except Stalled:
         raise ApiError(408, "timeout", "The upload stopped: nothing arrived for 30 seconds. Try again.") from None
     if body is None:
         raise ApiError(413, "too_large", f"That file is over the {size_text(max_bytes)} limit a file "
                        "(RAG_MAX_FILE_MB on the server).")
     try:
-        form = await Request(request.scope, _replay(body)).form(max_files=1, max_fields=8)
+        form = await Request(request.scope, cast(Any, _replay(body))).form(max_files=1, max_fields=8)
     except Exception:  # noqa: BLE001 - malformed multipart framing, too many parts: the client's to fix
         raise ApiError(400, "bad_multipart", NO_FILE) from None
     try:
