@@ -67,6 +67,14 @@ def _may_change(access: Access, request: Request) -> Workspace:
     return ws
 
 
+def _sources(index: Any, sources: list[str] | None) -> list[str] | None:
+    """`sources` for the library (None: all documents); ApiError for an empty list, which would search nothing."""
+    if sources is not None and not sources:
+        raise ApiError(422, "no_sources", "sources is an empty list; name at least one document (GET "
+                       "/api/v1/documents lists them), or leave sources out to search them all.")
+    return _filter(index, sources)
+
+
 def document_json(info: Any, *, can_change: bool) -> dict[str, Any]:
     return {"source": info.source, "title": info.title, "kind": info.kind, "pages": info.pages,
             "words": info.words, "passages": info.passages,
@@ -84,14 +92,14 @@ def router(access: Access, quota: Quota) -> APIRouter:
         saying the documents do not answer. `history` holds the earlier questions for follow-ups."""
         ws = access.workspace(request)
         index = ws.index()  # one index for the whole answer, even if a rebuild swaps it meanwhile
-        result = ws.advise(answer_of(index, body.question, body.k, body.sources, body.history))
+        result = ws.advise(answer_of(index, body.question, body.k, _sources(index, body.sources), body.history))
         return _json(dataclasses.asdict(result))
 
     @api.post("/search", response_model=None, responses={200: {"model": SearchOut}}, summary="Search passages")
     def search(body: SearchRequest, request: Request) -> JSONResponse:
         """The `k` passages that best match the question, best first, each with its citation and score."""
         index = access.workspace(request).index()
-        found = index.retrieve(body.question, body.k, sources=_filter(index, body.sources))
+        found = index.retrieve(body.question, body.k, sources=_sources(index, body.sources))
         return _json({"question": body.question, "passages": [dataclasses.asdict(p) for p in found]})
 
     @api.get("/documents", response_model=None, responses={200: {"model": DocumentsOut}}, summary="List documents")
