@@ -42,12 +42,14 @@ from ui.api.schemas import (
     SearchRequest,
 )
 from ui.chat import _filter, answer_of
-from ui.guard import FOREIGN, UPLOAD_OFF, Stalled, _read, _replay
+from ui.guard import FOREIGN, Stalled, _read, _replay
 from ui.quota import Quota
 from ui.uploads import UPLOADS, UploadError, removable
 from ui.workspace import Workspace
 
 MULTIPART_SLACK = 64 * 1024  # the multipart framing around the file: boundaries, headers, the form field's name
+READ_ONLY = ("Adding and removing documents is off here; copy them into the server's seeds folder, or start it with "
+             "`rag serve --allow-upload` (a server with logins: ask its admin).")
 NO_FILE = ("Send the document as multipart/form-data in a field named \"file\", e.g. "
            "curl -F file=@report.pdf http://127.0.0.1:7860/api/v1/documents.")
 
@@ -60,7 +62,7 @@ def _may_change(access: Access, request: Request) -> Workspace:
     """The caller's workspace when it may add and remove documents from where the request comes; else ApiError."""
     ws = access.workspace(request)
     if not access.can_change(request) or ws.seeds_dir() is None:
-        raise ApiError(403, "read_only", UPLOAD_OFF.replace("from the page", "to this server"))
+        raise ApiError(403, "read_only", READ_ONLY)
     origin = request.headers.get("origin")
     if origin is not None and ws.origins is not None and not ws.origins.allows(origin):
         raise ApiError(403, "foreign_origin", FOREIGN)
