@@ -149,6 +149,7 @@ def launch(index: Any, *, host: str = "127.0.0.1", port: int = 7860, upload: boo
     """Serve the chat for `index` until interrupted, printing its URL first."""
     demo, url = start(index, host=host, port=port, upload=upload, feedback_log=feedback_log)
     print(f"Web chat running at {url}  (Ctrl+C to stop)", flush=True)
+    print(f"JSON API at {url}api/v1 (reference: {url}api/v1/docs), OpenAI-compatible at {url}v1", flush=True)
     if host not in LOOPBACK:
         print(f"Note: bound to {host}, so anyone who can reach this machine can use the chat (there is no login)"
               + ("; they can also add and remove documents (--allow-upload)." if upload else "."), flush=True)
