@@ -190,6 +190,11 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "bench" / "bench_stores.py"), "--passages", "10000",
                         "--questions", "100"], check=True, cwd=ROOT)
 
+    print("\n== The JSON API: answer p50 against the library's in one run, 50 clients at once (bench/bench_api.py)")
+    import bench_api
+
+    bench_api.main([])
+
 
 def scaling(dim: int) -> None:
     import faiss

@@ -9,6 +9,12 @@
 - Gradio's routes the page does not use are closed (`ui.guard.CLOSED`) and
   its size limit set anyway (`max_file_size`); API calls Gradio would answer
   with `{"error": null}` get a clear message (`ui.guard`).
+- The JSON API (/api/v1: answer, search, documents) and the OpenAI-compatible
+  endpoint (/v1/chat/completions, /v1/models) are served by the same server,
+  in front of Gradio's routes (`ui.api`; docs/api.md). Each asks `ui.access`
+  for the caller's workspace: without logins, `OneWorkspace`, the one every
+  caller shares. Uploads through the API meet the page's limits, checks,
+  origin rule and quota (one quota for both).
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from starlette.middleware import Middleware
 
 from rag import InputError
 from rag.readers.limits import limits
+from ui import api
+from ui.access import OneWorkspace
 from ui.guard import Guard
 from ui.origins import Origins
 from ui.page import CSS, HEAD
+from ui.quota import Quota
 from ui.workspace import Workspace
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -71,9 +80,10 @@ def _launch_options(host: str, port: int, workspace: Workspace | None = None, de
         "max_file_size": limits().max_file_bytes,  # Gradio's upload route is closed; its limit is set all the same
     }
     if workspace is not None and demo is not None:
-        guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo),
+        quota = Quota()  # one upload quota for the page and the API
+        guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo), quota=quota,
                            origins=origins if origins is not None else Origins.serving(host, port))
-        options["app_kwargs"] = {"middleware": [guard]}
+        options["app_kwargs"] = {"middleware": [api.middleware(OneWorkspace(workspace), quota), guard]}
     return options
 
 
@@ -139,6 +149,7 @@ def launch(index: Any, *, host: str = "127.0.0.1", port: int = 7860, upload: boo
     """Serve the chat for `index` until interrupted, printing its URL first."""
     demo, url = start(index, host=host, port=port, upload=upload, feedback_log=feedback_log)
     print(f"Web chat running at {url}  (Ctrl+C to stop)", flush=True)
+    print(f"JSON API at {url}api/v1 (reference: {url}api/v1/docs), OpenAI-compatible at {url}v1", flush=True)
     if host not in LOOPBACK:
         print(f"Note: bound to {host}, so anyone who can reach this machine can use the chat (there is no login)"
               + ("; they can also add and remove documents (--allow-upload)." if upload else "."), flush=True)
