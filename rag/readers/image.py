@@ -14,7 +14,8 @@ Does not read animated GIFs or WebP, and does not deskew, crop or clean a photog
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from rag.readers import ocr
 from rag.readers.base import Extracted, FormatError, need
@@ -61,6 +62,13 @@ def read(data: bytes, name: str, *, progress: Callable[[int, int], None] | None 
     return lay_out(pages, boxes, notes=notes, ocr=tuple(read_pages), kind="image")
 
 
+def points_per_pixel(info: Mapping[Any, Any]) -> tuple[float, float]:
+    """Points (1/72 inch) per pixel across and down, from a frame's stated resolution (DEFAULT_DPI if none)."""
+    dpi = info.get("dpi") or (DEFAULT_DPI, DEFAULT_DPI)
+    xs, ys = (72.0 / float(d) if d and float(d) > 1 else 72.0 / DEFAULT_DPI for d in dpi[:2])  # type: ignore[index]
+    return xs, ys
+
+
 def _read_frames(picture: object, frames: int, progress: Callable[[int, int], None] | None
                  ) -> tuple[list[list[Line]], list[tuple[float, float]], list[str]]:
     pages: list[list[Line]] = []
@@ -71,8 +79,7 @@ def _read_frames(picture: object, frames: int, progress: Callable[[int, int], No
             progress(k, frames)
         picture.seek(k)  # type: ignore[attr-defined]
         frame = picture.copy()  # type: ignore[attr-defined]
-        dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))
-        xs, ys = (72.0 / float(d) if d and float(d) > 1 else 72.0 / DEFAULT_DPI for d in dpi[:2])
+        xs, ys = points_per_pixel(frame.info)
         height = frame.height * ys
         def to_page(x: float, y: float, xs: float = xs, ys: float = ys, h: float = height) -> tuple[float, float]:
             return x * xs, h - y * ys
@@ -93,4 +100,4 @@ def _read_frames(picture: object, frames: int, progress: Callable[[int, int], No
 
 
 
-__all__ = ["is_image", "read"]
+__all__ = ["is_image", "points_per_pixel", "read"]
