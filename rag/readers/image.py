@@ -40,7 +40,6 @@ def read(data: bytes, name: str, *, progress: Callable[[int, int], None] | None 
     need("PIL", "Pillow", "images")
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_FRAME_PIXELS
     try:
         picture = Image.open(io.BytesIO(data))
         if picture.format not in KINDS:
@@ -69,6 +68,18 @@ def points_per_pixel(info: Mapping[Any, Any]) -> tuple[float, float]:
     return xs, ys
 
 
+def upright(picture: Any, index: int) -> Any:
+    """Frame `index` of an opened picture, turned as its EXIF orientation says (a phone photo taken sideways);
+    FormatError, before it is decoded, for a frame over MAX_FRAME_PIXELS."""
+    from PIL import ImageOps
+
+    picture.seek(index)
+    if picture.width * picture.height > MAX_FRAME_PIXELS:
+        raise FormatError(f"page {index + 1} of the picture is {picture.width:,} × {picture.height:,} pixels, over the "
+                          f"limit of {MAX_FRAME_PIXELS:,}; scale it down")
+    return ImageOps.exif_transpose(picture.copy())
+
+
 def _read_frames(picture: object, frames: int, progress: Callable[[int, int], None] | None
                  ) -> tuple[list[list[Line]], list[tuple[float, float]], list[str]]:
     pages: list[list[Line]] = []
@@ -77,8 +88,7 @@ def _read_frames(picture: object, frames: int, progress: Callable[[int, int], No
     for k in range(frames):
         if progress:
             progress(k, frames)
-        picture.seek(k)  # type: ignore[attr-defined]
-        frame = picture.copy()  # type: ignore[attr-defined]
+        frame = upright(picture, k)
         xs, ys = points_per_pixel(frame.info)
         height = frame.height * ys
         def to_page(x: float, y: float, xs: float = xs, ys: float = ys, h: float = height) -> tuple[float, float]:
@@ -100,4 +110,4 @@ def _read_frames(picture: object, frames: int, progress: Callable[[int, int], No
 
 
 
-__all__ = ["is_image", "points_per_pixel", "read"]
+__all__ = ["is_image", "points_per_pixel", "read", "upright"]

@@ -7,10 +7,14 @@ program, one process per page reading a PNG on its input and writing its TSV
 table, on one thread (OMP_THREAD_LIMIT=1: on a busy machine Tesseract's
 OpenMP threads make a page several times slower, not faster) and under a time
 limit of its own ($RAG_OCR_PAGE_SECONDS, default 120); a picture is first
-shrunk to at most MAX_PIXELS pixels. Tesseract reports a box per word and per line: each word's
+shrunk to at most MAX_PIXELS pixels. What Tesseract reads on a picture is
+kept in a cache (`cache_dir`, keyed by the picture's bytes and the engine's
+version), so drawing a cited scanned page, or building again, does not read
+it again. Tesseract reports a box per word and per line: each word's
 characters share its width evenly and take its line's height, so a quote's
-highlight covers the words it quotes. A hyphen ending a line is given as
-U+2010, as a text layer gives a word broken at a line end. Words come out as Tesseract groups
+highlight covers the words it quotes. A hyphen ending a line before one
+going on in lower case is given as U+2010, as a text layer gives a word broken
+at a line end. Words come out as Tesseract groups
 them into lines, in its reading order; `rag.readers.pdf_lines` then orders
 lines and finds paragraphs as it does for a text layer.
 
@@ -22,11 +26,13 @@ only (the language data installed with the engine). Never downloads anything.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rag.readers.pdf_lines import SPACE, Glyph, Line, make_line
@@ -39,6 +45,7 @@ SECONDS_VARIABLE = "RAG_OCR_PAGE_SECONDS"
 DEFAULT_SECONDS = 120
 INSTALL = "install Debian's tesseract-ocr and tesseract-ocr-eng packages (`apt-get install tesseract-ocr tesseract-ocr-eng`)"
 
+MAX_CACHED = 5000  # pages whose Tesseract table is kept (about 30 KB each; see `cache_dir`)
 SNAP = (0.7, 1.12)  # line heights this near the page's usual one are taken as it (see `_line_extents`)
 
 ToPage = Callable[[float, float], tuple[float, float]]  # picture pixel (x right, y down) -> page point
@@ -109,11 +116,20 @@ def read_picture(image: Any, *, page: int, to_page: ToPage) -> list[Line]:
     image, factor = shrink(image.convert("L"))
     png = io.BytesIO()
     image.save(png, format="PNG", compress_level=1)
+    command = [ENGINE, "stdin", "stdout", "-l", LANGUAGE, "--psm", "3", "tsv"]
+    key = hashlib.sha256(png.getvalue() + " ".join([version(), *command]).encode()).hexdigest()
+    tsv = _cached(key)
+    if tsv is None:
+        tsv = _run(command, png.getvalue())
+        _keep(key, tsv)
+    return lines_of(table(tsv), page=page, to_page=lambda x, y: to_page(x / factor, y / factor))
+
+
+def _run(command: list[str], png: bytes) -> str:
     seconds = page_seconds()
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     try:
-        done = subprocess.run([ENGINE, "stdin", "stdout", "-l", LANGUAGE, "--psm", "3", "tsv"], input=png.getvalue(),
-                              capture_output=True, timeout=seconds, env=env)
+        done = subprocess.run(command, input=png, capture_output=True, timeout=seconds, env=env)
     except subprocess.TimeoutExpired:
         raise OcrFailed(f"OCR took over {seconds:g} s; raise {SECONDS_VARIABLE} to allow more") from None
     except OSError as err:
@@ -121,8 +137,37 @@ def read_picture(image: Any, *, page: int, to_page: ToPage) -> list[Line]:
     if done.returncode != 0:
         said = " ".join(done.stderr.decode("utf-8", "replace").split())[-200:]
         raise OcrFailed(f"tesseract failed with exit status {done.returncode} ({said or 'no message'})")
-    found = table(done.stdout.decode("utf-8", "replace"))
-    return lines_of(found, page=page, to_page=lambda x, y: to_page(x / factor, y / factor))
+    return done.stdout.decode("utf-8", "replace")
+
+
+def cache_dir() -> Path:
+    """Where pages already read are kept: ocr/ in $RAG_CACHE_DIR, $XDG_CACHE_HOME/rag or ~/.cache/rag."""
+    if os.environ.get("RAG_CACHE_DIR"):
+        return Path(os.environ["RAG_CACHE_DIR"]).expanduser() / "ocr"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "rag" / "ocr"
+
+
+def _cached(key: str) -> str | None:
+    try:
+        return (cache_dir() / f"{key}.tsv").read_text("utf-8")
+    except (OSError, ValueError):
+        return None
+
+
+def _keep(key: str, tsv: str) -> None:
+    """Keep a page's table (a cache that cannot be written costs only time); past MAX_CACHED pages the oldest go."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f"{key}.{os.getpid()}.part"
+        part.write_text(tsv, "utf-8")
+        os.replace(part, folder / f"{key}.tsv")
+        kept = sorted(folder.glob("*.tsv"), key=lambda f: f.stat().st_mtime)
+        for old in kept[: max(0, len(kept) - MAX_CACHED)]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def table(tsv: str) -> dict[str, list[Any]]:
@@ -163,14 +208,18 @@ def lines_of(found: dict[str, list[Any]], *, page: int, to_page: ToPage) -> list
             x0, y0 = to_page(left + k * step, line_bottom)
             x1, y1 = to_page(left + (k + 1) * step, line_top)
             glyphs.append((ch, True, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-    lines = [make_line(page, _line_end_hyphen(glyphs)) for glyphs in words.values()]
+    rows = list(words.values())
+    lines = [make_line(page, _line_end_hyphen(glyphs, rows[k + 1] if k + 1 < len(rows) else []))
+             for k, glyphs in enumerate(rows)]
     return [ln for ln in lines if ln is not None]
 
 
-def _line_end_hyphen(glyphs: list[Glyph]) -> list[Glyph]:
-    """A "-" ending a line after a letter is read as U+2010 HYPHEN, the character a PDF's text layer has where
-    a word breaks at a line end, so search and gold evidence treat an OCR page's broken words as a text layer's."""
-    if len(glyphs) >= 2 and glyphs[-1][0] == "-" and glyphs[-2][0].isalpha():
+def _line_end_hyphen(glyphs: list[Glyph], following: list[Glyph]) -> list[Glyph]:
+    """A "-" ending a line after a letter, the next line going on in lower case ("ad-" / "dress"), is read as
+    U+2010 HYPHEN, the character a text layer has where a word breaks at a line end, so search and gold evidence
+    treat an OCR page's broken words as a text layer's; before a capital ("Japan-" / "US") it stays "-"."""
+    if (len(glyphs) >= 2 and glyphs[-1][0] == "-" and glyphs[-2][0].isalpha() and following
+            and following[0][0].islower()):
         glyphs = [*glyphs[:-1], ("\u2010", *glyphs[-1][1:])]
     return glyphs
 

@@ -65,9 +65,7 @@ def _draw_picture(data: bytes, index: int, boxes: list[Box], width: int, max_pix
     at its stated resolution (`rag.readers.image`)."""
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = image.MAX_FRAME_PIXELS
-    source = Image.open(io.BytesIO(data))
-    source.seek(index)
+    source = image.upright(Image.open(io.BytesIO(data)), index)
     xs, ys = image.points_per_pixel(source.info)
     scale = min(width / source.width, math.sqrt(max_pixels / max(source.width * source.height, 1)))
     size = (max(1, min(width, int(source.width * scale))), max(1, int(source.height * scale)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,17 @@ class Made:
         return self.once(f"read {name}", lambda: read_document(Path(name), data_of()))  # type: ignore[return-value]
 
 
-@pytest.fixture(scope="session")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
+@pytest.fixture(scope="module", autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Pages are read afresh here, not from the cache of earlier runs (no test in this file loads the model)."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_CACHE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, own_cache: Path) -> Made:
     return Made(tmp_path_factory.mktemp("scans"))
 
 
@@ -136,6 +146,24 @@ def test_a_multipage_tiff_is_read_with_page_numbers_through_the_worker(made: Mad
     opening = normal(truth.text[truth.pages[1] : truth.pages[1] + 60])  # the first words under page 3's header
     assert opening in normal(ex.text[ex.pages[1] :]) and opening not in normal(ex.text[: ex.pages[1]])
 
+    from PIL import Image
+
+    from ui.pages import page_image
+
+    path = tmp_path / "scan.tif"
+    path.write_bytes(data)
+    at = ex.pages[1] + ex.text[ex.pages[1] :].index(opening[:20])
+    shown = page_image(path, at, at + 20, width=800)
+    assert shown is not None and shown.page == 2 and shown.width == 800
+    picture = Image.open(io.BytesIO(shown.png)).convert("RGB")
+    marked = [(i % picture.width, i // picture.width) for i, (r, g, b) in enumerate(picture.get_flattened_data())
+              if r > 200 and 150 < g < 235 and b < 190]
+    assert marked, "the quote is highlighted on the picture"
+    words = ex.boxes(at, at + 20)[0]  # points from the frame's bottom-left; 200 dpi frame drawn 800 px wide
+    scale = 800 / (second.width * 72 / 200)
+    assert abs(min(x for x, _ in marked) - words[1] * scale) < 6
+    assert abs(min(y for _, y in marked) - (second.height * 72 / 200 - words[4]) * scale) < 6
+
 
 @needs_ocr
 def test_a_photographed_page_is_read(made: Made) -> None:
@@ -207,3 +235,16 @@ def _png(picture) -> bytes:  # type: ignore[no-untyped-def]
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", dpi=(200, 200))
     return buffer.getvalue()
+
+
+@needs_ocr
+def test_a_page_read_once_is_not_read_again(made: Made, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _png(made.crop(3, 0.15))
+    first = read_document(Path("a.png"), data)
+    assert list((own_cache / "ocr").glob("*.tsv"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tesseract run again for a page it has read")
+
+    monkeypatch.setattr(ocr.subprocess, "run", refuse)
+    assert read_document(Path("b.png"), data) == first
