@@ -248,3 +248,20 @@ def test_a_page_read_once_is_not_read_again(made: Made, own_cache: Path, monkeyp
 
     monkeypatch.setattr(ocr.subprocess, "run", refuse)
     assert read_document(Path("b.png"), data) == first
+
+
+@needs_ocr
+def test_a_scanned_tiff_is_indexed_with_its_pages_and_the_build_hears_each_page(made: Made, tmp_path: Path,
+                                                                                build_hash_index) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    made.crop(2).save(seeds / "letter.tif", save_all=True, append_images=[made.crop(3)], dpi=(200, 200))
+    heard: list[tuple[str, int, int]] = []
+    index = build_hash_index(seeds, on_progress=lambda stage, done, total: heard.append((stage, done, total)))
+    assert [h for h in heard if h[0] == "reading (OCR)"] == [("reading (OCR)", 0, 2), ("reading (OCR)", 1, 2),
+                                                             ("reading (OCR)", 2, 2)]
+    text = index.source_text("letter.tif")
+    passages = index.passages_of("letter.tif")
+    assert {p.citation.page for p in passages} == {1, 2}
+    for p in passages:
+        assert text[p.citation.start : p.citation.end] == p.text and index.verify(p.citation, p.text)
