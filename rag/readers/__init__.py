@@ -46,7 +46,7 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
     texty = BY_SUFFIX.get(suffix) == "text"
     if start.startswith(b"%pdf-") or (not texty and b"%PDF-" in head):
         return "pdf"
-    if image.is_image(head):
+    if image.is_image(head) and not texty:  # a text file's name says it is text: those bytes make it binary
         return "image"
     if head.startswith(b"PK\x03\x04"):
         declared = docx.declared_members(data)

@@ -265,3 +265,19 @@ def test_a_scanned_tiff_is_indexed_with_its_pages_and_the_build_hears_each_page(
     assert {p.citation.page for p in passages} == {1, 2}
     for p in passages:
         assert text[p.citation.start : p.citation.end] == p.text and index.verify(p.citation, p.text)
+
+
+def test_the_live_status_names_the_page_being_read_by_ocr(make_seeds, tmp_path: Path) -> None:
+    from conftest import SMALL_CORPUS
+
+    from rag.service.live import LiveIndex
+
+    live = LiveIndex(make_seeds(SMALL_CORPUS), tmp_path / "index", model="hash-embedder", poll_seconds=3600)
+    try:
+        live.current()
+        live._progress("reading (OCR)", 2, 12)  # as build_index reports the third of twelve pages
+        status = live.status()
+        assert status.stage == "reading (OCR)" and status.done == 2 and status.total == 12
+        assert "reading (OCR) page 3 of 12" in status.message
+    finally:
+        live.close()
