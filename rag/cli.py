@@ -19,8 +19,8 @@ from rag.errors import RagError
 from rag.eval.commands import add_commands
 from rag.service.default import default_paths
 
-EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx); the index is rebuilt when they "
-          "change.")
+EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx, and scans as .png .jpg .tif, read by "
+          "OCR); the index is rebuilt when they change.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,7 +83,7 @@ def _render(path: Path, size: int, mtime_ns: int, start: int, end: int, width: i
 def _load(path: Path, size: int, mtime_ns: int) -> tuple[bytes, Extracted] | None:
     """The PDF's bytes and extracted text, or None for any other kind of file (keyed by size and mtime)."""
     data = path.read_bytes()
-    if len(data) != size or kind_of(path, data) != "pdf":  # changed since stat: the next call reads it afresh
+    if len(data) != size or kind_of(path, data) not in ("pdf", "image"):  # changed since stat: read it afresh
         return None
     from rag.ingest.sandbox import read_file
 

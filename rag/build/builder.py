@@ -47,7 +47,8 @@ def write_index(seeds_dir: str | Path, index_dir: str | Path, *, model: str = DE
     Skipped files are reported one line each (and, with `verbose`, each
     document's title, sections and dropped lines) through `log`, a callable
     taking one line; by default they go to stderr. `on_progress(stage, done,
-    total)`, if given, hears each stage start ("reading", "embedding", "writing").
+    total)`, if given, hears each stage start ("reading", "embedding", "writing"), and each page read by OCR
+    ("reading (OCR)", pages done, pages of the file).
     `reuse=False` embeds every document even when the folder's index could lend its rows.
     """
     seeds, target = Path(seeds_dir), index_path(index_dir)
@@ -76,13 +77,13 @@ def _write_index(seeds: Path, target: Path, *, model: str, max_words: int, embed
     chunking = {"max_words": max_words, "unit": "sentences within one body paragraph"}
     step("reading", 0, 0)
     old = previous(target, model=embedder.name if embedder else model, chunking=chunking) if reuse else None
-    intake = Intake(seeds, old.sha256 if old else {}, max_words=max_words, say=say, verbose=verbose)
+    intake = Intake(seeds, old.sha256 if old else {}, max_words=max_words, say=say, verbose=verbose, step=step)
     intake.prime(BATCH)  # before loading the model: a seeds folder with nothing readable fails fast
     embedder = embedder or load_embedder(model)
     precision = getattr(embedder, "precision", None)  # bfloat16 or float32 rows are not mixed in one index
     if old and (old.dimension != embedder.dimension or old.precision != precision):
         old = None
-        intake = Intake(seeds, {}, max_words=max_words, say=say, verbose=verbose)
+        intake = Intake(seeds, {}, max_words=max_words, say=say, verbose=verbose, step=step)
         intake.prime(BATCH)
     bar = _progress_bar(intake.texts_estimate(), progress)
     if bar:

@@ -30,6 +30,8 @@ from rag.readers import FormatError
 from rag.readers.limits import corpus_too_big, file_too_big, limits
 from rag.readers.seedfiles import check_source, find_sources, printable, read_source
 
+OCR_STAGE = "reading (OCR)"  # the build stage while a file's pages are read by OCR
+
 
 @dataclass(frozen=True)
 class Unchanged:
@@ -82,8 +84,9 @@ def survey(seeds_dir: Path, known: Mapping[str, str]) -> list[Unchanged | Pendin
     return out
 
 
-def read_pending(entry: Pending) -> Document | Skipped:
-    """The file `entry` names, read again and parsed, or why it is skipped."""
+def read_pending(entry: Pending, progress: Callable[[int, int], None] | None = None) -> Document | Skipped:
+    """The file `entry` names, read again and parsed, or why it is skipped; `progress(done, total)` hears the pages
+    read by OCR, if any."""
     source, path = entry.source, entry.path
     try:
         data = read_source(entry.target)
@@ -95,7 +98,7 @@ def read_pending(entry: Pending) -> Document | Skipped:
     # record an edit made after they were read.
     sha = hashlib.sha256(data).hexdigest()
     try:
-        doc = parse_file(path, data, source)  # in a worker process with memory and time limits (rag.ingest.sandbox)
+        doc = parse_file(path, data, source, progress=progress)  # in a worker process with memory and time limits (rag.ingest.sandbox)
     except FormatError as err:
         return Skipped(source, err.reason.split(": ", 1)[-1] if err.reason.startswith(path.name) else err.reason, sha)
     except IngestError as err:
@@ -133,12 +136,15 @@ class Intake:
     """The seeds folder's documents in order, each `Unchanged` or `Chunked` only when the build reaches it.
 
     Skipped files and what each reader left out are said (`say`, one line each) as the build reaches them,
-    so an intake that is dropped unread (`prime`d, then made again) says nothing twice.
+    so an intake that is dropped unread (`prime`d, then made again) says nothing twice. A file with pages to
+    read by OCR is said as it starts, and `step(OCR_STAGE, done, total)` hears each of its pages.
     """
 
     def __init__(self, seeds_dir: Path, known: Mapping[str, str], *, max_words: int,
-                 say: Callable[[str], None], verbose: bool = False) -> None:
+                 say: Callable[[str], None], verbose: bool = False,
+                 step: Callable[[str, int, int], None] | None = None) -> None:
         self.seeds_dir, self.max_words, self.say, self.verbose = seeds_dir, max_words, say, verbose
+        self.step = step
         self._entries = deque(survey(seeds_dir, known))
         self._waiting: deque[Unchanged | Chunked | Skipped] = deque()
         self.skipped: list[Skipped] = []
@@ -193,7 +199,7 @@ class Intake:
         if isinstance(entry, Pending):
             self.bytes_left -= entry.size
             self._bytes_read += entry.size
-            entry = read_pending(entry)  # type: ignore[assignment]
+            entry = read_pending(entry, self._ocr_progress(entry.source))  # type: ignore[assignment]
         if isinstance(entry, Skipped):
             return entry
         self.found += 1
@@ -205,6 +211,16 @@ class Intake:
         self.parsed += 1
         self.texts_read += item.texts
         return item
+
+
+    def _ocr_progress(self, source: str) -> Callable[[int, int], None]:
+        def heard(done: int, total: int) -> None:
+            if done == 0:
+                self.say(f"{source}: reading {total:,} page{'s' * (total != 1)} by OCR")
+            if self.step is not None:
+                self.step(OCR_STAGE, done, total)
+
+        return heard
 
 
 def _sized_sources(seeds_dir: Path) -> list[tuple[Path, Path, str]]:

@@ -13,7 +13,9 @@ waiting after three times that (a stalled worker is killed) and reads at most
 MAX_OUTPUT_FACTOR times the file's size in reply (at least MIN_OUTPUT). A
 file that breaks a limit is refused with a one-line reason naming the limit
 and its variable; the worker is then replaced and the next file goes on.
-Workers are kept for the next file (up to MAX_WORKERS at once).
+Workers are kept for the next file (up to MAX_WORKERS at once). While a worker
+OCRs pages it reports each one (`progress(done, total)`), and each report
+starts the wait afresh: OCR is limited per page (`rag.readers.ocr`), not per file.
 
 `parse_file` also classifies the text into blocks in the worker
 (`rag.ingest.parse.parse`) and returns the Document, without the character boxes
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,7 @@ MIN_OUTPUT = 64 * 2**20
 MAX_WORKERS = 3
 MAX_JOBS = 200  # a worker is replaced after this many files, so nothing a reader leaks accumulates
 MB = 2**20
+Progress = Callable[[int, int], None]
 
 
 def _number(variable: str, default: float) -> float:
@@ -99,7 +103,8 @@ class _Worker:
         self.jobs = 0
         self.usable = True
 
-    def call(self, header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    def call(self, header: dict[str, Any], data: bytes, progress: Progress | None = None
+             ) -> tuple[dict[str, Any], list[bytes]]:
         """The worker's reply to one request, or _Stopped (and the worker ended) when it broke a limit."""
         self.jobs += 1
         memory, seconds = header["memory"], header["seconds"]
@@ -112,6 +117,11 @@ class _Worker:
             self.proc.stdin.flush()  # type: ignore[union-attr]
             budget = [header["max_output"] + 2**20]
             reply = json.loads(self._frame(deadline, budget))
+            while "progress" in reply:  # a page read by OCR: its own time, then the next frame
+                if progress is not None:
+                    progress(*reply["progress"])
+                deadline = time.monotonic() + 3 * seconds + 10
+                reply = json.loads(self._frame(deadline, budget))
             blobs = [self._frame(deadline, budget) for _ in range(reply.get("blobs", 0))]
         except (BrokenPipeError, EOFError, OSError):
             raise _Stopped(self._why_ended(memory, seconds)) from None
@@ -187,7 +197,8 @@ _idle_lock = threading.Lock()
 _slots = threading.BoundedSemaphore(MAX_WORKERS)
 
 
-def _request(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[bytes]]:
+def _request(header: dict[str, Any], data: bytes, progress: Progress | None = None
+             ) -> tuple[dict[str, Any], list[bytes]]:
     """Send one request to a worker (an idle one, or a new one); FormatError with the reason when it fails."""
     header = {**header, "memory": memory_limit(), "seconds": seconds_limit(len(data)),
               "max_output": max(MIN_OUTPUT, MAX_OUTPUT_FACTOR * len(data)),
@@ -198,7 +209,7 @@ def _request(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[
         if worker is None or worker.proc.poll() is not None:
             worker = _Worker()
         try:
-            reply, blobs = worker.call(header, data)
+            reply, blobs = worker.call(header, data, progress)
         except _Stopped as stopped:
             worker.stop()
             raise FormatError(stopped.reason) from None
@@ -213,26 +224,28 @@ def _request(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[
     return reply, blobs
 
 
-def read_file(path: Path, data: bytes) -> Extracted:
-    """`rag.readers.read_document(path, data)`, done by a worker for every kind but plain text."""
+def read_file(path: Path, data: bytes, *, progress: Progress | None = None) -> Extracted:
+    """`rag.readers.read_document(path, data)`, done by a worker for every kind but plain text; `progress(done,
+    total)` hears the pages read by OCR."""
     if kind_of(path, data) == "text":
         return read_document(path, data)
-    reply, blobs = _request({"op": "read", "name": path.name}, data)
+    reply, blobs = _request({"op": "read", "name": path.name}, data, progress)
     geometry = CharBoxes(blobs[1], blobs[2]) if len(blobs) == 3 else None
     return Extracted(blobs[0].decode("utf-8", "surrogatepass"), reply["kind"], tuple(reply["pages"]),
                      tuple(tuple(h) for h in reply["headings"]), tuple(reply["notes"]), geometry,  # type: ignore[arg-type]
-                     reply.get("title"))
+                     reply.get("title"), tuple(reply.get("ocr_pages", ())))
 
 
-def parse_file(path: Path, data: bytes, source: str) -> Document:
+def parse_file(path: Path, data: bytes, source: str, *, progress: Progress | None = None) -> Document:
     """`rag.ingest.parse.parse` of what `read_file` gives (as `source`, with the reader's kind, pages and notes), done by
-    a worker, so the classification of a large document's text costs the worker, not this process."""
+    a worker, so the classification of a large document's text costs the worker, not this process; `progress(done,
+    total)` hears the pages read by OCR."""
     from rag.ingest.parse import Block, Document, parse
 
     if kind_of(path, data) == "text":
         ex = read_document(path, data)
         return replace(parse(ex.text, source, ex.headings, ex.title), kind=ex.kind, pages=ex.pages, notes=ex.notes)
-    reply, blobs = _request({"op": "parse", "name": path.name, "source": source}, data)
+    reply, blobs = _request({"op": "parse", "name": path.name, "source": source}, data, progress)
     blocks = tuple(Block(*b) for b in reply["blocks"])
     return Document(source, blobs[0].decode("utf-8", "surrogatepass"), reply["title"], reply["byline"], blocks,
                     kind=reply["kind"], pages=tuple(reply["pages"]), notes=tuple(reply["notes"]))

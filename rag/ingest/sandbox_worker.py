@@ -3,7 +3,9 @@
 It answers requests on stdin with replies on stdout, one at a time, until
 stdin closes. A message is frames: 8 bytes of big-endian length, then that
 many bytes; a request is a JSON header frame and a data frame (the file's
-bytes), a reply a JSON header frame and `blobs` more frames. Before each
+bytes), a reply a JSON header frame and `blobs` more frames. While a reader
+OCRs pages it sends a progress frame, {"progress": [done, total]}, per page
+before the reply. Before each
 request the worker caps its own address space (RLIMIT_AS) and processor time
 (RLIMIT_CPU, from what it has used so far), so a file that needs more ends
 here, with a MemoryError reported or the process killed, never in the caller.
@@ -69,23 +71,23 @@ def _unlimit() -> None:
     _soft(resource.RLIMIT_CPU, resource.RLIM_INFINITY)
 
 
-def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[bytes]]:
+def _handle(header: dict[str, Any], data: bytes, progress: Any) -> tuple[dict[str, Any], list[bytes]]:
     if header["op"] == "read":
         from rag.readers import read_document
 
-        ex = read_document(Path(header["name"]), data)
+        ex = read_document(Path(header["name"]), data, progress=progress)
         blobs = [ex.text.encode("utf-8", "surrogatepass")]
         if ex.geometry is not None:
             blobs += [ex.geometry.page, ex.geometry.box]
         return {"ok": True, "kind": ex.kind, "pages": ex.pages, "headings": ex.headings, "notes": ex.notes,
-                "title": ex.title}, blobs
+                "title": ex.title, "ocr_pages": ex.ocr_pages}, blobs
     if header["op"] == "parse":
         from dataclasses import astuple
 
         from rag.ingest.parse import parse
         from rag.readers import read_document
 
-        ex = read_document(Path(header["name"]), data)
+        ex = read_document(Path(header["name"]), data, progress=progress)
         doc = parse(ex.text, header["source"], ex.headings, ex.title)
         return {"ok": True, "kind": ex.kind, "pages": ex.pages, "notes": ex.notes, "title": doc.title,
                 "byline": doc.byline, "blocks": [astuple(b) for b in doc.blocks]}, [ex.text.encode("utf-8", "surrogatepass")]
@@ -114,7 +116,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         try:
             _limit(header["memory"], header["seconds"])
             try:
-                reply, blobs = _handle(header, data)
+                reply, blobs = _handle(header, data, lambda done, total: write_frames(
+                    replies, {"progress": [done, total]}))
             finally:
                 _unlimit()
         except MemoryError:

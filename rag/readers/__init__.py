@@ -1,9 +1,11 @@
 """Pick a reader by a file's content and name, and read it into one `Extracted` record.
 
 Content decides first (a PDF named .txt is still a PDF): %PDF- magic bytes,
-a zip holding word/document.xml, or an HTML document start; then the
-extension. Each reader lives in its own module with the same signature,
-`read(data, name) -> Extracted`, and imports its heavy library only when called.
+a zip holding word/document.xml, a PNG, JPEG or TIFF signature, or an HTML
+document start; then the extension. Each reader lives in its own module with
+the same signature, `read(data, name) -> Extracted`, and imports its heavy
+library only when called; the PDF and picture readers, which may OCR pages,
+also take `progress(done, total)` for the pages they OCR.
 
 Does not walk folders or classify the text into blocks: that is `rag.ingest.parse`.
 """
@@ -14,21 +16,25 @@ import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import rag.readers.docx as docx
 import rag.readers.html as html
+import rag.readers.image as image
 import rag.readers.pdf as pdf
 import rag.readers.plain as text
 from rag.readers.base import Box, CharBoxes, Extracted, FormatError
 
-READERS: dict[str, Callable[[bytes, str], Extracted]] = {
+READERS: dict[str, Callable[..., Extracted]] = {
     "pdf": pdf.read,
+    "image": image.read,
     "html": html.read,
     "docx": docx.read,
     "text": text.read,
 }
 BY_SUFFIX = {".txt": "text", ".md": "text", ".markdown": "text", ".pdf": "pdf", ".html": "html", ".htm": "html",
-             ".docx": "docx"}
+             ".docx": "docx", ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+PAGED = ("pdf", "image")  # readers that OCR pages and report progress
 SUFFIXES = tuple(BY_SUFFIX)
 
 
@@ -40,6 +46,8 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
     texty = BY_SUFFIX.get(suffix) == "text"
     if start.startswith(b"%pdf-") or (not texty and b"%PDF-" in head):
         return "pdf"
+    if image.is_image(head) and not texty:  # a text file's name says it is text: those bytes make it binary
+        return "image"
     if head.startswith(b"PK\x03\x04"):
         declared = docx.declared_members(data)
         if declared is not None and declared > docx.MAX_MEMBERS:
@@ -64,9 +72,13 @@ def kind_of(path: Path, data: bytes) -> str:
     return kind
 
 
-def read_document(path: Path, data: bytes) -> Extracted:
-    """Read a document's bytes (`path` names it) with the reader its content or extension calls for."""
-    return READERS[kind_of(path, data)](data, path.name)
+def read_document(path: Path, data: bytes, *, progress: Callable[[int, int], None] | None = None) -> Extracted:
+    """Read a document's bytes (`path` names it) with the reader its content or extension calls for.
+
+    `progress(done, total)` hears the pages read by OCR, if any."""
+    kind = kind_of(path, data)
+    extra: dict[str, Any] = {"progress": progress} if progress is not None and kind in PAGED else {}
+    return READERS[kind](data, path.name, **extra)
 
 
 __all__ = ["SUFFIXES", "Box", "CharBoxes", "Extracted", "FormatError", "kind_of", "read_document", "sniff"]

@@ -78,12 +78,13 @@ class Extracted:
     """A document's text as one reader made it, with the structure it could see."""
 
     text: str
-    kind: str  # "pdf", "html", "docx" or "text"
+    kind: str  # "pdf", "image", "html", "docx" or "text"
     pages: tuple[int, ...] = ()  # start offset in `text` of each page (paged formats only)
     headings: tuple[tuple[int, int, int], ...] = ()  # (start, end, level) spans in `text`
     notes: tuple[str, ...] = ()  # one-line notices: what was dropped, what could not be read
     geometry: CharBoxes | None = field(default=None, repr=False)
     title: str | None = None  # the title as the file shows it (a PDF's largest first-page text), when a reader sees one
+    ocr_pages: tuple[int, ...] = ()  # 0-based pages whose text was read by OCR (no text layer)
 
     def boxes(self, start: int, end: int) -> list[Box]:
         """Page rectangles (page index, left, bottom, right, top) covering text[start:end]; [] if not a PDF."""

@@ -10,6 +10,11 @@ headers, footers and page numbers are dropped (see `pdf_layout`) and reported
 in `notes`; so are pages without a text layer. The title is the first
 page's largest text (`rag.readers.pdf_title`).
 
+A page without a text layer is read by OCR (`rag.readers.pdf_ocr`, with
+Tesseract) when it is installed: its words become lines with boxes like a text layer's, and `notes`
+and `Extracted.ocr_pages` say which pages were read so. Without Tesseract such a page is noted and left
+empty, and a PDF with no text layer at all is refused with what to install.
+
 A page's text is counted before it is read: when the text layer (or the
 number of drawn objects) of the pages so far comes to more than
 MAX_CHARS_PER_BYTE characters (MAX_OBJECTS_PER_BYTE objects) per byte of the
@@ -17,8 +22,8 @@ file, beyond a free allowance, the file is refused. Pages that all draw one
 highly compressed content stream are a decompression bomb; an honest PDF
 holds a few characters per byte.
 
-Does not OCR scanned pages, decrypt password-protected files, or read
-annotations, form fields and attachments.
+Does not decrypt password-protected files, or read annotations, form fields
+and attachments.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from rag.readers.base import CharBoxes, Extracted, FormatError, need
 from rag.readers.pdf_lines import SPACE, Glyph, Line, body_size, drop_furniture, make_line, paragraphs, reading_order
+from rag.readers.pdf_ocr import ocr_pages
 from rag.readers.pdf_title import first_page_title
 
 MAX_BYTES = 200 * 2**20
@@ -42,8 +49,10 @@ HYPHENS = "-\u2010\u00ad"
 HEADING_SCALE = 1.15  # a paragraph this much larger than the body text is a heading
 
 
-def read(data: bytes, name: str) -> Extracted:
-    """The text of a PDF's bytes, in reading order, with page starts, headings and character boxes."""
+def read(data: bytes, name: str, *, progress: Callable[[int, int], None] | None = None) -> Extracted:
+    """The text of a PDF's bytes, in reading order, with page starts, headings and character boxes.
+
+    Pages without a text layer are read by OCR; `progress(done, total)` hears each such page as it is read."""
     if len(data) > MAX_BYTES:
         raise FormatError(f"the PDF is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit; split it into parts")
     need("pypdfium2", "pypdfium2", "PDF files")
@@ -58,20 +67,37 @@ def read(data: bytes, name: str) -> Extracted:
             raise FormatError(f"the PDF has {len(doc)} pages, over the limit of {MAX_PAGES}; "
                               "split it (e.g. `qpdf --split-pages=1000 in.pdf out.pdf`)")
         pages, frames, notes = _read_pages(doc, pdfium, len(data))
-        title, title_lines = first_page_title(pages[0] if pages else [], doc.get_metadata_dict().get("Title", ""))
+        empty = [p for p, lines in enumerate(pages) if not lines]
+        read_by_ocr, ocr_notes = ocr_pages(doc, pdfium, empty, progress) if empty else ({}, [])
+        meta_title = doc.get_metadata_dict().get("Title", "")
     finally:
         doc.close()
-    empty = [p + 1 for p, lines in enumerate(pages) if not lines]
-    if len(empty) == len(pages):
-        raise FormatError("no page has a text layer (a scanned PDF?); OCR it first, e.g. `ocrmypdf in.pdf out.pdf`")
-    if empty:
-        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
-        notes.insert(0, f"p. {shown} has no text layer (scanned?)" if len(empty) == 1 else
-                     f"pp. {shown} have no text layer (scanned?)")
-    pages, dropped = drop_furniture(pages, frames, title_lines)  # the title stays, whatever later pages repeat
+    if len(empty) == len(pages) and not read_by_ocr:
+        raise FormatError(f"no page has a text layer (a scanned PDF?), and {_no_ocr(ocr_notes)}")
+    for p, lines in read_by_ocr.items():
+        pages[p] = lines
+    title, title_lines = first_page_title(pages[0] if pages else [], meta_title)
+    extracted = lay_out(pages, frames, notes=ocr_notes + notes, ocr=tuple(sorted(read_by_ocr)), title_lines=title_lines)
+    return dataclasses.replace(extracted, title=title)
+
+
+def _no_ocr(notes: list[str]) -> str:
+    """Why OCR gave no text, from its notes: not installed, failed, or found nothing."""
+    reason = notes[0] if notes else "OCR found no text"
+    for cut in ("not read: ", "could not be read: "):
+        if cut in reason:
+            return reason.split(cut, 1)[1]
+    return "OCR found no text on any page"
+
+
+def lay_out(pages: list[list[Line]], frames: list[tuple[float, float]], *, notes: list[str],
+            ocr: tuple[int, ...] = (), kind: str = "pdf", title_lines: Any = ()) -> Extracted:
+    """Pages of lines (a text layer's or OCR's) as text: furniture dropped (the title's lines stay, whatever later
+    pages repeat), reading order, paragraphs, boxes."""
+    pages, dropped = drop_furniture(pages, frames, title_lines)
     ordered = [ln for p, lines in enumerate(pages) for ln in reading_order(p, lines)]
     extracted = _assemble(paragraphs(ordered), len(pages))
-    return dataclasses.replace(extracted, notes=tuple(notes + dropped), title=title)
+    return dataclasses.replace(extracted, kind=kind, notes=tuple(notes + dropped), ocr_pages=ocr)
 
 
 def _open_error(message: str, data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Draw one PDF page as a PNG with some spans of its text highlighted, within a pixel budget.
+"""Draw one PDF page (or a frame of a picture read by OCR) as a PNG with some spans of its text highlighted, within a pixel budget.
 
 `draw` is what the reading worker runs (`rag.ingest.sandbox_worker`); callers
 ask for a cited page with `ui.pages.page_image`, which finds the span's
@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rag.readers import Box
+from rag.readers import Box, image
 
 HIGHLIGHT = (255, 200, 0, 96)  # RGBA of the overlay: translucent yellow, so the words stay legible
 PAD = 1.0  # points added around each line's box, so ascenders and descenders sit inside the mark
@@ -35,10 +35,12 @@ class PageImage:
 
 
 def draw(data: bytes, index: int, boxes: list[Box], width: int, max_pixels: int = MAX_PIXELS) -> PageImage:
-    """Page `index` of the PDF `data`, `width` pixels wide or narrower to stay within `max_pixels`, `boxes`
-    highlighted. Runs in the worker (`rag.ingest.sandbox_worker`); call `page_image` instead."""
+    """Page `index` of the PDF `data` (or frame `index` of a PNG, JPEG or TIFF picture), `width` pixels wide or
+    narrower to stay within `max_pixels`, `boxes` highlighted. Runs in the worker (`rag.ingest.sandbox_worker`);
+    call `page_image` instead."""
+    if image.is_image(data[:16]):
+        return _draw_picture(data, index, boxes, width, max_pixels)
     import pypdfium2 as pdfium
-    from PIL import Image, ImageDraw
 
     doc = pdfium.PdfDocument(data)
     try:
@@ -55,9 +57,33 @@ def draw(data: bytes, index: int, boxes: list[Box], width: int, max_pixels: int 
         picture = page.render(scale=scale).to_pil().convert("RGBA")
     finally:
         doc.close()
+    return _highlighted(picture, index, boxes, _mapping(left, bottom, right, top, rotation, scale))
+
+
+def _draw_picture(data: bytes, index: int, boxes: list[Box], width: int, max_pixels: int) -> PageImage:
+    """Frame `index` of a picture, scaled as `draw` scales a page; boxes are in points from its bottom-left corner
+    at its stated resolution (`rag.readers.image`)."""
+    from PIL import Image
+
+    source = image.upright(Image.open(io.BytesIO(data)), index)
+    xs, ys = image.points_per_pixel(source.info)
+    scale = min(width / source.width, math.sqrt(max_pixels / max(source.width * source.height, 1)))
+    size = (max(1, min(width, int(source.width * scale))), max(1, int(source.height * scale)))
+    picture = source.convert("RGBA").resize(size)
+    tall = source.height * ys
+
+    def to_pixels(x: float, y: float) -> tuple[float, float]:
+        return x / xs * scale, (tall - y) / ys * scale
+
+    return _highlighted(picture, index, boxes, to_pixels)
+
+
+def _highlighted(picture: Any, index: int, boxes: list[Box], to_pixels: Any) -> PageImage:
+    """The picture with each box (in page points, mapped by `to_pixels`) tinted, as a palette PNG."""
+    from PIL import Image, ImageDraw
+
     overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
     pen = ImageDraw.Draw(overlay)
-    to_pixels = _mapping(left, bottom, right, top, rotation, scale)
     for _, x0, y0, x1, y1 in boxes:
         (ax, ay), (bx, by) = to_pixels(x0 - PAD, y0 - PAD), to_pixels(x1 + PAD, y1 + PAD)
         pen.rectangle((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), fill=HIGHLIGHT)

@@ -250,7 +250,8 @@ class LiveIndex(Serving):
         the estimate is never below the count)."""
         of = f"{total:,}" if done >= total else f"about {total:,}"
         what = {"reading": "reading the documents", "embedding": f"embedding texts {done:,} of {of}",
-                "writing": "writing the index"}.get(stage, stage)
+                "writing": "writing the index", "reading (OCR)": f"reading (OCR) page {min(done + 1, total):,} of "
+                f"{total:,}"}.get(stage, stage)
         with self._lock:
             self._status = replace(self._status, stage=stage, done=done, total=total,
                                    message=indexing_message(self._status.pending, what))

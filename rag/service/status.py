@@ -21,7 +21,7 @@ class Status:
     state: str  # "ready" | "indexing" | "failed"
     done: int  # units done in the running rebuild (0 when none)
     total: int  # units in all (0 when unknown/none)
-    stage: str  # "", "reading", "embedding", "writing"
+    stage: str  # "", "reading", "reading (OCR)", "embedding", "writing"
     message: str  # one line for people; "" when ready with nothing to say
     version: str  # id of the index now serving; changes at every swap
     pending: tuple[str, ...]  # documents added/changed that are being indexed (not yet answerable)

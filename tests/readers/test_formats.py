@@ -36,7 +36,7 @@ from format_fixtures import (
 
 import rag.readers.pdf as formats_pdf
 from rag.errors import IngestError, InputError
-from rag.readers import READERS, SUFFIXES, Extracted, FormatError, kind_of, read_document
+from rag.readers import READERS, SUFFIXES, Extracted, FormatError, kind_of, ocr, read_document
 from rag.readers.pdf_lines import SPACE, Glyph, Line, drop_furniture, find_gutter, make_line, reading_order
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -93,6 +93,7 @@ class Samples:
             "report.txt": REPORT.read_bytes,
             "notes.md": lambda: b"# Notes\r\n\r\nSome *text* here.\n\n```\n# not a heading\n```\n## Next\n",
             "tiny.pdf": lambda: tiny_pdf(["First page of a small PDF.", None, "A word split by hyphen-\nation."]),
+            "scan.png": lambda: _png(pdfium.PdfDocument(tiny_pdf(["A page of text, scanned."]))[0].render(scale=3).to_pil()),
         }
         data = makers[name]()
         path.write_bytes(data)
@@ -110,7 +111,14 @@ SAMPLES = {
     "html": ["article.html"],
     "docx": ["report.docx"],
     "text": ["report.txt", "notes.md"],
+    "image": ["scan.png"],
 }
+
+
+def _png(picture) -> bytes:  # type: ignore[no-untyped-def]
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
 
 
 def test_every_reader_has_samples_in_the_contract() -> None:
@@ -124,6 +132,8 @@ def test_every_reader_has_samples_in_the_contract() -> None:
 def test_reader_contract(samples: Samples, kind: str, name: str) -> None:
     path, data = samples(name)
     assert kind_of(path, data) == kind
+    if kind == "image" and ocr.missing():
+        pytest.skip(ocr.missing())
     ex = samples.read(name)
     assert ex.kind == kind
     assert isinstance(ex.text, str) and ex.text.strip()
@@ -140,8 +150,8 @@ def test_reader_contract(samples: Samples, kind: str, name: str) -> None:
     assert all(0 <= p <= len(ex.text) for p in ex.pages)
     assert all(isinstance(n, str) and n and "\n" not in n for n in ex.notes)
     boxes = ex.boxes(0, len(ex.text))
-    if kind == "pdf":
-        assert ex.pages and ex.pages[0] == 0 and len(ex.pages) == len(pdfium.PdfDocument(data))
+    if kind in ("pdf", "image"):
+        assert ex.pages and ex.pages[0] == 0 and len(ex.pages) == (len(pdfium.PdfDocument(data)) if kind == "pdf" else 1)
         assert boxes and all(0 <= b[0] < len(ex.pages) and b[1] <= b[3] and b[2] <= b[4] for b in boxes)
     else:
         assert ex.pages == () and boxes == []
@@ -150,7 +160,7 @@ def test_reader_contract(samples: Samples, kind: str, name: str) -> None:
 
 
 def test_importing_formats_loads_no_reader_library() -> None:
-    code = "import sys, rag.readers; print(sorted(m for m in ('pypdfium2', 'trafilatura', 'docx') if m in sys.modules))"
+    code = "import sys, rag.readers; print(sorted(m for m in ('pypdfium2', 'trafilatura', 'docx', 'PIL') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -241,7 +251,7 @@ def test_pdf_page_without_text_layer_is_noted_and_hyphen_join_kept(samples: Samp
     ex = samples.read("tiny.pdf")
     assert ex.text == "First page of a small PDF.\n\nA word split by hyphen-ation."
     assert ex.pages == (0, 28, 28)
-    assert ex.notes == ("p. 2 has no text layer (scanned?)",)
+    assert len(ex.notes) == 1 and ex.notes[0].startswith("p. 2 has no text layer (scanned?)")  # and what OCR did
     start = ex.text.index("hyphen-ation")
     assert [b[0] for b in ex.boxes(start, start + len("hyphen-ation"))] == [2, 2]
 
@@ -427,7 +437,9 @@ def test_content_decides_the_reader_before_the_extension() -> None:
     assert kind_of(Path("scan.bin"), b"junk before the header %PDF-1.4 ...") == "pdf"
     assert kind_of(Path("download"), report_docx()) == "docx"
     assert kind_of(Path("page"), b"\n<html lang=en><body>x</body></html>") == "html"
-    assert set(SUFFIXES) == {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx"}
+    assert kind_of(Path("scan.pdf"), b"\x89PNG\r\n\x1a\n" + bytes(40)) == "image"
+    assert set(SUFFIXES) == {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx", ".png", ".jpg", ".jpeg",
+                             ".tif", ".tiff"}
 
 
 @pytest.fixture(scope="session")
@@ -440,7 +452,8 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     "truncated.pdf": (lambda: tiny_pdf(["Some text.", "More text."])[:300], "probably cut off"),
     "garbage.pdf": (lambda: b"%PDF-1.7\n" + bytes(range(256)) * 4, "cannot be read"),
     "not-a-zip.docx": (lambda: b"this is not a zip archive at all", "not a zip archive"),
-    "sheet.xlsx": (xlsx_bytes, "unsupported file type .xlsx (supported: .txt .md .pdf .html .htm .docx)"),
+    "sheet.xlsx": (xlsx_bytes, "unsupported file type .xlsx (supported: .txt .md .pdf .html .htm .docx .png .jpg .jpeg "
+                               ".tif .tiff)"),
     "sheet-renamed.docx": (xlsx_bytes, "no word/document.xml"),
     "empty.txt": (lambda: b" \n", "the file is empty"),
     "latin1.txt": (lambda: "Café crème".encode("latin-1"), "not UTF-8 (byte 3)"),
