@@ -93,7 +93,8 @@ def _handle(header: dict[str, Any], data: bytes) -> tuple[dict[str, Any], list[b
 
         boxes = [tuple(b) for b in header["boxes"]]
         image = draw(data, header["page"], boxes, header["width"], header["max_pixels"])  # type: ignore[arg-type]
-        return {"ok": True, "page": image.page, "width": image.width, "height": image.height}, [image.png]
+        return {"ok": True, "page": image.page, "width": image.width, "height": image.height,
+                "mark": list(image.mark) if image.mark else None}, [image.png]
     raise ValueError(f"unknown request {header['op']!r}")
 
 
