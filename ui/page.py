@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from html import escape
 
+from ui.light import KEEP_JS
 from ui.uploads import ACCEPTED
-from ui.viewer import VIEWER_CSS, VIEWER_JS
+from ui.viewer import VIEWER_CSS, VIEWER_HEAD
 
 CSS = """
 .rag-answer { line-height: 1.55; white-space: normal; }
@@ -109,7 +110,7 @@ FEEDBACK_JS = """<script>
     {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
 })();
 </script>""".replace("LABELS", json.dumps(FEEDBACK_LABELS)).replace("WORDS", json.dumps(FEEDBACK_WORDS))
-HEAD = COPY_JS + FEEDBACK_JS + VIEWER_JS
+HEAD = COPY_JS + FEEDBACK_JS + VIEWER_HEAD + KEEP_JS
 
 # Once the page's load has opened the question box: put the cursor in it.
 FOCUS_JS = """() => { document.querySelector("#rag-question textarea")?.focus(); }"""

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from ui.page_urls import VIEW_WIDTH
 
+# In the app's CSS (Gradio scopes it to its container, where the chat is).
 VIEWER_CSS = """
-.rag-marker .rag-cite { font: inherit; color: inherit; background: none; border: 0; padding: 0 0.1em; cursor: pointer;
+.rag-marker .rag-cite { font: inherit; line-height: 1.3; color: inherit; background: none; border: 0; padding: 0 0.1em; cursor: pointer;
   text-decoration: underline dotted; }
 .rag-marker .rag-cite:hover, .rag-marker .rag-cite:focus-visible { text-decoration: underline; }
 #rag-chat .rag-answer img.rag-page { cursor: zoom-in; }
+"""
+
+# In the page's head: the overlay hangs from <body>, outside the container Gradio scopes the app's CSS to.
+OVERLAY_CSS = """<style>
 #rag-viewer { position: fixed; inset: 3vh 3vw; z-index: 1000; display: flex; flex-direction: column;
   background: #f3f4f6; color: #111; border-radius: 8px; box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.55); }
 #rag-viewer[hidden] { display: none; }
@@ -42,7 +47,7 @@ html.rag-viewing { overflow: hidden; }
   #rag-viewer { inset: 0; border-radius: 0; }  /* the viewer fills the screen */
   .rag-viewer-bar { border-radius: 0; gap: 0.25em; padding: 0.3em; }
 }
-"""
+</style>"""
 
 VIEWER_JS = """<script>
 (() => {
@@ -192,5 +197,6 @@ VIEWER_JS = """<script>
   window.addEventListener("resize", () => { if (box && !box.hidden) place(); });
 })();
 </script>""".replace("VIEW_WIDTH", str(VIEW_WIDTH))
+VIEWER_HEAD = OVERLAY_CSS + VIEWER_JS
 
-__all__ = ["VIEWER_CSS", "VIEWER_JS"]
+__all__ = ["VIEWER_CSS", "VIEWER_HEAD"]
