@@ -22,12 +22,12 @@ VIEWER_CSS = """
 .rag-marker .rag-cite { font: inherit; line-height: 1.3; color: inherit; background: none; border: 0; padding: 0 0.1em; cursor: pointer;
   text-decoration: underline dotted; }
 .rag-marker .rag-cite:hover, .rag-marker .rag-cite:focus-visible { text-decoration: underline; }
-#rag-chat .rag-answer img.rag-page { cursor: zoom-in; }
+#rag-chat .rag-answer img.rag-page { cursor: zoom-in; aspect-ratio: auto 612 / 792; }  /* a letter page until it loads */
 """
 
 # In the page's head: the overlay hangs from <body>, outside the container Gradio scopes the app's CSS to.
 OVERLAY_CSS = """<style>
-#rag-viewer { position: fixed; inset: 3vh 3vw; z-index: 1000; display: flex; flex-direction: column;
+#rag-viewer { position: fixed; inset: 3vh 3vw; z-index: 2147483000; display: flex; flex-direction: column;
   background: #f3f4f6; color: #111; border-radius: 8px; box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.55); }
 #rag-viewer[hidden] { display: none; }
 .rag-viewer-bar { display: flex; align-items: center; gap: 0.4em; padding: 0.4em 0.6em; background: #fff;
