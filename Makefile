@@ -51,8 +51,8 @@ calibrate: $(STAMP)  ## refit rag/search/params.json on every development gold s
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 
-screenshots: $(STAMP)  ## redraw docs/workspace-*.png from the browser tests (a plain test run writes them to artifacts/)
-	RAG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/ui/test_browser_workspace.py
+screenshots: $(STAMP)  ## redraw docs/workspace-*.png and docs/viewer-*.png from the browser tests (a plain test run writes them to artifacts/)
+	RAG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest tests/ui/test_browser_workspace.py tests/ui/test_viewer_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ui tests bench

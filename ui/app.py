@@ -49,6 +49,7 @@ from ui.chat import (
     show_turn,
     valid_turns,
 )
+from ui.light import SLIM_JS, append_js, keyed
 from ui.page import DROP_JS, DROP_ZONE, FOCUS_JS, SCROLL_JS
 from ui.render import render_question, text_html
 from ui.verdicts import OPTIONS, feedback_handler
@@ -107,7 +108,7 @@ def build_app(target: Any) -> gr.Blocks:
     def chat(question: Any, turns: Any, shown: Any, settings: Any) -> Any:
         if not isinstance(question, str) or not question.strip():
             gr.Warning("Type a question about the documents, or pick an example.")
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), None
         index = ws.index()  # one index for the answer and its sources, even if a rebuild swaps meanwhile
         saved = _settings(settings)
         found = ws.documents(index)
@@ -119,7 +120,7 @@ def build_app(target: Any) -> gr.Blocks:
         shown = [*(shown if isinstance(shown, list) else messages(index, old)),
                  {"role": "user", "content": render_question(question)},
                  {"role": "assistant", "content": show_turn(index, turn)}]
-        return "", shown, shown, [*old, turn][-MAX_TURNS:]
+        return "", keyed(shown), shown, turn  # only the new messages in full; the page appends the turn (ui.light)
 
     def example(evt: gr.SelectData, turns: Any, shown: Any, settings: Any) -> Any:
         value = evt.value
@@ -131,7 +132,7 @@ def build_app(target: Any) -> gr.Blocks:
         saved = _settings(settings)
         shown = messages(index, turns)
         heading, chatbot, box = page_words(index)
-        chatbot = {**chatbot, "value": shown}
+        chatbot = {**chatbot, "value": keyed(shown, full=None)}
         box = {**box, "interactive": True}  # asking opens only now: a question asked sooner was wiped by this load
         return (chatbot, shown, saved["k"], doc_list(index, "", saved), heading, box,
                 docs_view.status_html(ws.status(), ws.skipped(index)), removable_docs(index), _seen(index))
@@ -229,11 +230,14 @@ def build_app(target: Any) -> gr.Blocks:
                 question = gr.Textbox(placeholder=docs_view.placeholder(infos), show_label=False, max_lines=4,
                                       submit_btn=True, elem_id="rag-question", interactive=False)
 
-        outputs = [question, chatbot, shown, turns]
+        new_turn = gr.JSON(None, visible=False)
+        outputs = [question, chatbot, shown, new_turn]
         question.submit(chat, [question, turns, shown, settings], outputs, concurrency_id="index",
-                        concurrency_limit=CONCURRENCY, api_visibility="private").then(None, js=SCROLL_JS)
+                        concurrency_limit=CONCURRENCY, api_visibility="private", js=SLIM_JS).then(
+            None, [turns, new_turn], turns, js=append_js(MAX_TURNS)).then(None, js=SCROLL_JS)
         chatbot.example_select(example, [turns, shown, settings], outputs, concurrency_id="index",
-                               concurrency_limit=CONCURRENCY, api_visibility="private").then(None, js=SCROLL_JS)
+                               concurrency_limit=CONCURRENCY, api_visibility="private").then(
+            None, [turns, new_turn], turns, js=append_js(MAX_TURNS)).then(None, js=SCROLL_JS)
         chatbot.clear(lambda: ([], []), None, [shown, turns], api_visibility="private", queue=False)
         last_feedback = gr.State(None)
         chatbot.like(feedback_handler(ws), [turns, last_feedback], last_feedback, api_visibility="private")

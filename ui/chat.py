@@ -16,15 +16,16 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-import ui.pages as pages
 from rag import Answer, Citation, Index, InputError, Passage, Quote, RagError
 from rag.service.serving import Serving
+from ui.page_route import document_path
+from ui.page_urls import page_url
 from ui.render import answer_markdown, render_answer, render_notice, render_question
+from ui.workspace import version_of
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,19 @@ def ask(index: Any, question: Any, k: Any = DEFAULT_K, sources: Any = None) -> d
 
 
 def page_images(index: Any) -> Callable[[Citation], str | None]:
-    """For `render_answer`: a PDF citation's page with the quote highlighted, as a data URI; else None."""
+    """For `render_answer`: the page route's address of a PDF citation's page with the quote highlighted
+    (`ui.page_urls`), for a document the index lists and still holds; else None. Draws nothing: the
+    browser fetches the picture when its source is opened."""
+    version = version_of(index)
+
     def image(citation: Citation) -> str | None:
-        if not citation.source.lower().endswith(".pdf"):
+        if not citation.source.lower().endswith(".pdf") or citation.page is None:
             return None
         try:
-            picture = pages.page_image(Path(index.manifest.seeds_dir) / citation.source, citation.start, citation.end)
-            return pages.data_uri(picture) if picture is not None else None
+            if document_path(index, citation.source) is None:
+                return None
+            return page_url(citation.source, page=citation.page, start=citation.start, end=citation.end,
+                            version=version)
         except Exception:  # without the picture the source still shows its paragraph
             log.debug("no page image for %s", citation.label(), exc_info=True)
             return None

@@ -1,4 +1,4 @@
-"""The page's own style and scripts: layout CSS, the copy buttons, scrolling, and the drop zone.
+"""The page's own style and scripts: layout CSS, the copy buttons, the page viewer, scrolling, and the drop zone.
 
 Static text only; nothing here is built from user or document text (that
 goes through `ui.render`). Scripts are inline and small: nothing is loaded
@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from html import escape
 
+from ui.light import KEEP_JS
 from ui.uploads import ACCEPTED
+from ui.viewer import VIEWER_CSS, VIEWER_HEAD
 
 CSS = """
 .rag-answer { line-height: 1.55; white-space: normal; }
@@ -56,7 +58,7 @@ CSS = """
   #rag-chat .bubble.bot-row { max-width: 100%; margin-left: var(--spacing-sm); margin-right: var(--spacing-sm); }
   .rag-answer blockquote.rag-quote { padding: 0.2em 0.5em; }
 }
-"""
+""" + VIEWER_CSS
 
 # Runs once per page (launch(head=...)): one listener for every copy button, present or future.
 COPY_JS = """<script>
@@ -108,7 +110,7 @@ FEEDBACK_JS = """<script>
     {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
 })();
 </script>""".replace("LABELS", json.dumps(FEEDBACK_LABELS)).replace("WORDS", json.dumps(FEEDBACK_WORDS))
-HEAD = COPY_JS + FEEDBACK_JS
+HEAD = COPY_JS + FEEDBACK_JS + VIEWER_HEAD + KEEP_JS
 
 # Once the page's load has opened the question box: put the cursor in it.
 FOCUS_JS = """() => { document.querySelector("#rag-question textarea")?.focus(); }"""

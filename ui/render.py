@@ -10,7 +10,10 @@ breaks into `<br>`. The chat renders messages as Markdown with raw HTML
 allowed (then sanitises), so escaping only `<>&` would still let a document
 line such as `![](http://tracker/x.png)` or `[x](javascript:...)` become an
 image or a link. The one exception is a PDF page picture: an <img> whose
-`src` must be a base64 PNG data URI (checked in full), never a URL. Each
+`src` must be an address of our own page route as `ui.page_urls.page_url`
+makes it (checked in full against `PAGE_URL`: relative, percent-encoded,
+numbers only), never any other URL or a data URI; it loads lazily, when its
+source is opened, so an answer carries no picture bytes. Each
 HTML fragment is emitted on one line so that Markdown never leaves the HTML
 block (a blank line would end it).
 """
@@ -26,14 +29,13 @@ from rag.answers.pipeline import ABSTAIN_MESSAGE
 from rag.answers.quotes import source_rows
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK
 from rag.types import Answer, Citation, Passage, Quote
+from ui.page_urls import PAGE_URL
 
 # Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
 # or HTML. As numeric entities they display as themselves and mean nothing.
 _SPECIAL = "\\`*_{}[]()#+-.!|~$:<>&\"'=^%@/"
 _ENTITIES = {ch: f"&#{ord(ch)};" for ch in _SPECIAL}
 
-# A data URI we made: base64 of a PNG and nothing else, so it cannot close the attribute or run script.
-PNG_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/]+={0,2}")
 
 RELATED_SHOWN = 3
 RELATED_NOTE = "The documents hold only related passages; none of them answers the question"
@@ -96,8 +98,12 @@ def paragraph_context(citation: Citation, passages: Sequence[Passage],
     """The whole body paragraph that holds `citation`, cut from the source text.
 
     A paragraph may be split into several passages; their union is the
-    paragraph. Returns None when the citation lies outside every passage or the
-    source cannot be read (the caller then shows the quote alone).
+    paragraph. When that union starts or ends inside a sentence (a paragraph
+    cut at a page break, a passage that is a window of sentences), it is
+    widened to the sentence's start and end, looking at most WIDEN characters
+    either way and never across a blank line. Returns None when the citation
+    lies outside every passage or the source cannot be read (the caller then
+    shows the quote alone).
     """
     same = [p.citation for p in passages
             if p.citation.source == citation.source and p.citation.paragraph == citation.paragraph
@@ -111,7 +117,32 @@ def paragraph_context(citation: Citation, passages: Sequence[Passage],
         text = source_text(citation.source)
     except Exception:  # noqa: BLE001 - a missing source only costs the context, never the answer
         return None
+    start, end = sentence_bounds(text, start, end)
     return Context(text[start:end], start)
+
+
+WIDEN = 600  # characters a context may grow by at either end to reach a sentence's start or end
+_BREAK_BEFORE = re.compile(r"(?:\n[ \t]*\n|[.!?…][\"'”’)\]]*\s)\s*")
+_ENDED = re.compile(r"(?:[.!?…][\"'”’)\]]*|\n[ \t]*\n)\s*$")
+_BREAK_AFTER = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)|(?=\n[ \t]*\n)")
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) moved out to the nearest sentence or paragraph boundaries within WIDEN characters
+    (unchanged where it already sits on one, or where none is that near)."""
+    if 0 < start <= len(text):
+        window_start = max(0, start - WIDEN)
+        window = text[window_start:start]
+        cuts = [m.end() for m in _BREAK_BEFORE.finditer(window)]
+        if cuts:
+            start = window_start + cuts[-1]
+        elif window_start == 0:
+            start = 0
+    if 0 < end < len(text) and not _ENDED.search(text, max(0, end - 8), end):
+        found = _BREAK_AFTER.search(text, end, min(len(text), end + WIDEN))
+        if found is not None:
+            end = found.end()
+    return start, end
 
 
 def highlighted(context: Context, citation: Citation, quote: str) -> str:
@@ -157,12 +188,13 @@ def render_question(question: str) -> str:
 
 
 def page_view(citation: Citation, uri: str | None) -> str:
-    """An <img> of the cited page, or "" when `uri` is not a PNG data URI (only those are ever embedded)."""
-    if not uri or not PNG_URI.fullmatch(uri):
+    """A lazily loaded <img> of the cited page, or "" when `uri` is not one of our page route's addresses
+    (`ui.page_urls.PAGE_URL`, checked in full: nothing else is ever shown as a picture)."""
+    if not uri or not PAGE_URL.fullmatch(uri):
         return ""
     where = f"p. {citation.page} of {citation.source}" if citation.page is not None else f"The page of {citation.source}"
     alt = text_html(" ".join(f"{where} with the quote highlighted".split()))
-    return f'<img class="rag-page" alt="{alt}" src="{uri}">'
+    return f'<img class="rag-page" loading="lazy" alt="{alt}" src="{uri.replace("&", "&amp;")}">'
 
 
 def notes_html(answer: Answer, scope: str = "") -> str:
@@ -185,8 +217,10 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
 
     `source_text` and `passages` (the index's) give the surrounding paragraph;
     without them each source shows the retrieved passage that holds the quote.
-    `page_image`, given a citation, returns a PNG data URI of its page with the
-    quote highlighted (or None); the source then shows it beside the paragraph.
+    `page_image`, given a citation, returns the page route's address of its
+    page with the quote highlighted (or None); the source then shows it beside
+    the paragraph. Each [n] is a button: the page's script opens source n
+    (or its page in the viewer).
     `scope` says which documents were searched; `copy` is the exact text
     the answer's copy button copies ("" for no button).
     """
@@ -212,7 +246,7 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
     rows = source_rows(answer.quotes)
     for n, quote in zip(rows, answer.quotes, strict=True):
         parts.append(f'<blockquote class="rag-quote"><p>“{text_html(reflow(quote.text))}” '
-                     f'<sup class="rag-marker">[{n}]</sup></p></blockquote>')
+                     f'<sup class="rag-marker"><button class="rag-cite">[{n}]</button></sup></p></blockquote>')
     parts.append('<div class="rag-sources">')
     parts.append('<p class="rag-sources-title">Sources (open one to read the quote in context):</p>')
     for n in sorted(set(rows)):  # one row per passage, its quotes all marked in it

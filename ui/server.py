@@ -6,6 +6,8 @@
   any other address only with `upload=True` (`rag serve --allow-upload`).
   They are taken only from pages of the addresses the server was started on
   (`ui.origins`: its host and port, plus `origins=` and $RAG_ORIGINS).
+- Page pictures (`ui.page_route`, `GET …/rag/page`) are served to the caller
+  `Access` names (`ui.access`; default: everyone shares the one workspace).
 - Gradio's routes the page does not use are closed (`ui.guard.CLOSED`) and
   its size limit set anyway (`max_file_size`); API calls Gradio would answer
   with `{"error": null}` get a clear message (`ui.guard`).
@@ -30,10 +32,11 @@ from starlette.middleware import Middleware
 from rag import InputError
 from rag.readers.limits import limits
 from ui import api
-from ui.access import OneWorkspace
+from ui.access import Access, OneWorkspace
 from ui.guard import Guard
 from ui.origins import Origins
 from ui.page import CSS, HEAD
+from ui.page_route import PageRoute
 from ui.quota import Quota
 from ui.workspace import Workspace
 
@@ -61,7 +64,7 @@ def arity_of(demo: gr.Blocks) -> Any:
 
 
 def _launch_options(host: str, port: int, workspace: Workspace | None = None, demo: gr.Blocks | None = None,
-                    origins: Origins | None = None) -> dict[str, Any]:
+                    origins: Origins | None = None, access: Access | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {
         "server_name": host,
         "server_port": port,
@@ -83,7 +86,9 @@ def _launch_options(host: str, port: int, workspace: Workspace | None = None, de
         quota = Quota()  # one upload quota for the page and the API
         guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo), quota=quota,
                            origins=origins if origins is not None else Origins.serving(host, port))
-        options["app_kwargs"] = {"middleware": [api.middleware(OneWorkspace(workspace), quota), guard]}
+        who = access if access is not None else OneWorkspace(workspace)
+        pictures = Middleware(PageRoute, access=who)
+        options["app_kwargs"] = {"middleware": [api.middleware(who, quota), pictures, guard]}
     return options
 
 
@@ -120,13 +125,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
-          feedback_log: str | Path | None = None, origins: tuple[str, ...] = ()) -> tuple[gr.Blocks, str]:
+          feedback_log: str | Path | None = None, origins: tuple[str, ...] = (),
+          access: Access | None = None) -> tuple[gr.Blocks, str]:
     """Start serving `index` (an Index, or a LiveIndex that rebuilds) in background threads.
 
     Returns the app (call `.close()` to stop) and its URL. `port=None` picks a
     free port. `origins`: more pages that may add documents (e.g.
     "https://docs.example.org" for a server behind a proxy), besides the
-    server's own addresses and $RAG_ORIGINS. Raises InputError (a RagError)
+    server's own addresses and $RAG_ORIGINS. `access` maps a request to its
+    caller's workspace for the page pictures (default: `OneWorkspace`). Raises InputError (a RagError)
     when the address cannot be bound.
     """
     from ui.app import build_app
@@ -140,7 +147,7 @@ def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, uploa
     if workspace.upload:
         workspace.seeds_folder()  # counts the seeds folder now, not in the first upload's request
     demo = build_app(workspace)
-    _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo, allowed))
+    _, url, _ = demo.launch(prevent_thread_lock=True, **_launch_options(host, port, workspace, demo, allowed, access))
     return demo, url
 
 

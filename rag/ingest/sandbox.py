@@ -1,7 +1,7 @@
 """Read and draw documents in a worker process with memory and time limits, so one bad file costs only that worker.
 
     extracted = read_file(path, data)       # Extracted, or FormatError with the reason to show
-    png, width, height, page = render_page(data, page=3, boxes=boxes, width=900, max_pixels=2_000_000)
+    png, width, height, mark = render_page(data, page=3, boxes=boxes, width=900, max_pixels=2_000_000)
 
 A PDF, Word file or web page is parsed by `python -m rag.ingest.sandbox_worker`, a
 separate process started with `subprocess` (never forked from this one, which
@@ -251,11 +251,14 @@ def parse_file(path: Path, data: bytes, source: str, *, progress: Progress | Non
                     kind=reply["kind"], pages=tuple(reply["pages"]), notes=tuple(reply["notes"]))
 
 
-def render_page(data: bytes, *, page: int, boxes: list[Any], width: int, max_pixels: int) -> tuple[bytes, int, int]:
-    """The PNG of page `page` (0-based) of the PDF `data`, its boxes highlighted, and its pixel size (`ui.pages`)."""
+def render_page(data: bytes, *, page: int, boxes: list[Any], width: int,
+                max_pixels: int) -> tuple[bytes, int, int, tuple[int, int, int, int] | None]:
+    """The PNG of page `page` (0-based) of the PDF `data`, its boxes highlighted, its pixel size, and the pixel
+    rectangle (left, top, right, bottom) around the highlight, None without one (`ui.pages`)."""
     reply, blobs = _request({"op": "render", "name": "page.pdf", "page": page, "boxes": [list(b) for b in boxes],
                              "width": width, "max_pixels": max_pixels}, data)
-    return blobs[0], reply["width"], reply["height"]
+    mark = reply.get("mark")
+    return blobs[0], reply["width"], reply["height"], (tuple(int(v) for v in mark) if mark else None)  # type: ignore[return-value]
 
 
 @atexit.register

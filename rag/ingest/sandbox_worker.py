@@ -96,7 +96,8 @@ def _handle(header: dict[str, Any], data: bytes, progress: Any) -> tuple[dict[st
 
         boxes = [tuple(b) for b in header["boxes"]]
         image = draw(data, header["page"], boxes, header["width"], header["max_pixels"])  # type: ignore[arg-type]
-        return {"ok": True, "page": image.page, "width": image.width, "height": image.height}, [image.png]
+        return {"ok": True, "page": image.page, "width": image.width, "height": image.height,
+                "mark": list(image.mark) if image.mark else None}, [image.png]
     raise ValueError(f"unknown request {header['op']!r}")
 
 

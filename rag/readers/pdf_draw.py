@@ -26,12 +26,14 @@ MAX_PIXELS = 2_000_000  # width × height of one picture: an A4 page 900 pixels 
 
 @dataclass(frozen=True)
 class PageImage:
-    """One rendered page: `page` is 1-based, `png` the image bytes, `width`×`height` its pixel size."""
+    """One rendered page: `page` is 1-based, `png` the image bytes, `width`×`height` its pixel size, `mark` the
+    pixel rectangle (left, top, right, bottom) around every highlight (None without one)."""
 
     page: int
     png: bytes
     width: int
     height: int
+    mark: tuple[int, int, int, int] | None = None
 
 
 def draw(data: bytes, index: int, boxes: list[Box], width: int, max_pixels: int = MAX_PIXELS) -> PageImage:
@@ -84,16 +86,23 @@ def _highlighted(picture: Any, index: int, boxes: list[Box], to_pixels: Any) -> 
 
     overlay = Image.new("RGBA", picture.size, (0, 0, 0, 0))
     pen = ImageDraw.Draw(overlay)
+    drawn: list[tuple[float, float, float, float]] = []
     for _, x0, y0, x1, y1 in boxes:
         (ax, ay), (bx, by) = to_pixels(x0 - PAD, y0 - PAD), to_pixels(x1 + PAD, y1 + PAD)
-        pen.rectangle((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), fill=HIGHLIGHT)
+        drawn.append((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
+        pen.rectangle(drawn[-1], fill=HIGHLIGHT)
+    mark = None
+    if drawn:
+        mark = (max(0, math.floor(min(d[0] for d in drawn))), max(0, math.floor(min(d[1] for d in drawn))),
+                min(picture.width, math.ceil(max(d[2] for d in drawn))),
+                min(picture.height, math.ceil(max(d[3] for d in drawn))))
     # A text page is greys on white plus the same greys tinted: in a 256-colour palette no pixel moves
     # by more than a few levels, and the PNG (sent inside the chat message) is three times smaller.
     composed = Image.alpha_composite(picture, overlay).convert("RGB")
     shown = composed.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     shown.save(out, format="PNG", optimize=True)
-    return PageImage(index + 1, out.getvalue(), picture.width, picture.height)
+    return PageImage(index + 1, out.getvalue(), picture.width, picture.height, mark)
 
 
 def _mapping(left: float, bottom: float, right: float, top: float, rotation: int, scale: float) -> Any:

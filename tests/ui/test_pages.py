@@ -26,6 +26,7 @@ from PIL import Image
 from rag import Answer, Citation, InputError, Passage, Quote
 from rag.readers import Extracted, read_document
 from rag.readers.pdf_draw import HIGHLIGHT, PAD, PageImage
+from ui.page_urls import page_url
 from ui.pages import data_uri, page_image
 from ui.render import render_answer
 
@@ -201,7 +202,8 @@ PDF_CITE = Citation("reports/fleet.pdf", "Harbour", 1, START, START + len(QUOTE)
 PNG = Image.new("RGB", (4, 4), "white")
 _buf = io.BytesIO()
 PNG.save(_buf, format="PNG")
-URI = "data:image/png;base64," + base64.b64encode(_buf.getvalue()).decode("ascii")
+URI = page_url("reports/fleet.pdf", page=4, start=START, end=START + len(QUOTE), version="ab12")
+DATA_URI = "data:image/png;base64," + base64.b64encode(_buf.getvalue()).decode("ascii")
 
 
 def pdf_answer() -> Answer:
@@ -253,15 +255,15 @@ def test_a_pdf_quote_shows_its_page_beside_the_paragraph() -> None:
     html = render_answer(pdf_answer(), lambda s: PDF_DOC, pdf_answer().passages, page_image=picture)
     assert asked == [PDF_CITE]
     found = read_html(html)
-    assert found.images == [{"class": "rag-page", "alt": "p. 4 of reports/fleet.pdf with the quote highlighted",
-                             "src": URI}]
+    assert found.images == [{"class": "rag-page", "loading": "lazy",
+                             "alt": "p. 4 of reports/fleet.pdf with the quote highlighted", "src": URI}]
     assert found.summaries == ["[1] reports/fleet.pdf · p. 4 · Harbour · ¶1"]
     assert '<div class="rag-with-page"><div class="rag-context">' in html
     assert '<mark class="rag-hl">The harbour was quiet&#46;</mark>' in html, "the paragraph is still shown"
     assert "\n" not in html
     # The chat renders the message as Markdown: the picture passes through unchanged.
     rendered = MarkdownIt("commonmark").render(html)
-    assert f'src="{URI}"' in rendered
+    assert f'src="{URI.replace("&", "&amp;")}"' in rendered
 
 
 def test_without_a_page_picture_the_source_is_unchanged() -> None:
@@ -273,12 +275,16 @@ def test_without_a_page_picture_the_source_is_unchanged() -> None:
 
 @pytest.mark.parametrize("uri", [
     "http://tracker.invalid/pixel.png",
+    DATA_URI,  # no picture bytes in the chat: only the page route's addresses
+    "/" + URI,
+    "http://tracker.invalid/" + URI,
+    URI + '" onerror="alert(1)',
     'data:image/png;base64,AAAA" onerror="alert(1)',
     "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",
     "javascript:alert(1)",
     "",
 ])
-def test_only_png_data_uris_are_embedded(uri: str) -> None:
+def test_only_page_route_addresses_are_shown(uri: str) -> None:
     answer = pdf_answer()
     plain = render_answer(answer, lambda s: PDF_DOC, answer.passages)
     assert render_answer(answer, lambda s: PDF_DOC, answer.passages, page_image=lambda c: uri) == plain
@@ -326,9 +332,8 @@ def test_the_chat_shows_the_page_of_a_pdf_quote(tmp_path: Path) -> None:
     html, _ = app.reply(PdfIndex(tmp_path, answer), "When did the fleet sail?")
     images = read_html(html).images
     assert len(images) == 1 and images[0]["alt"] == "p. 2 of Notes.PDF with the quote highlighted"
-    src = images[0]["src"] or ""
-    shown = Image.open(io.BytesIO(base64.b64decode(src.removeprefix("data:image/png;base64,"))))
-    assert shown.width == 900
+    assert images[0]["src"] == page_url("Notes.PDF", page=2, start=start, end=len(text))
+    assert "base64" not in html  # the page is fetched from the route when shown, never inlined
 
     picture = app.page_images(PdfIndex(tmp_path, answer))
     assert picture(Citation("notes.txt", None, 1, 0, 5)) is None  # not a PDF: not even looked at

@@ -117,7 +117,7 @@ def visible(html: str) -> str:
     return "".join(parse(html).text)
 
 
-SAFE_TAGS = {"div", "p", "blockquote", "sup", "details", "summary", "span", "mark", "br"}
+SAFE_TAGS = {"div", "p", "blockquote", "sup", "details", "summary", "span", "mark", "br", "button"}  # button: [n] and copy
 
 
 def assert_inert(html: str) -> None:
