@@ -84,9 +84,13 @@ def ask(index: Any, question: Any, k: Any = DEFAULT_K, sources: Any = None) -> d
 
 
 def page_images(index: Any) -> Callable[[Citation], str | None]:
-    """For `render_answer`: a PDF citation's page with the quote highlighted, as a data URI; else None."""
+    """For `render_answer`: a PDF citation's page with the quote highlighted, as a data URI; else None.
+
+    Only for a document `index` holds: a citation from the browser's storage may name any path."""
+    held = set(index.sources)
+
     def image(citation: Citation) -> str | None:
-        if not citation.source.lower().endswith(".pdf"):
+        if not citation.source.lower().endswith(".pdf") or citation.source not in held:
             return None
         try:
             picture = pages.page_image(Path(index.manifest.seeds_dir) / citation.source, citation.start, citation.end)
