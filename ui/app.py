@@ -106,7 +106,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
     seen_by = access
 
     def api_ask(question: str, k: int = DEFAULT_K, sources: list[str] | None = None,
-                request: gr.Request = None) -> dict[str, Any]:  # type: ignore[assignment]
+                request: gr.Request | None = None) -> dict[str, Any]:
         """Answer `question` from the documents: verbatim quotes, each cited to exact character offsets.
 
         Returns dataclasses.asdict(rag.Answer): question, quotes (text, score, citation with
@@ -131,7 +131,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
         return gr.update(choices=[(docs_view.label(i), i.source) for i in ws.documents(index)
                                   if i.source.startswith("uploads/")], value=None)
 
-    def chat(question: Any, turns: Any, shown: Any, settings: Any, request: gr.Request) -> Any:
+    def chat(question: Any, turns: Any, shown: Any, settings: Any, request: gr.Request | None = None) -> Any:
         if not isinstance(question, str) or not question.strip():
             gr.Warning("Type a question about the documents, or pick an example.")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -149,12 +149,12 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
                  {"role": "assistant", "content": show_turn(index, turn)}]
         return "", shown, shown, [*old, turn][-MAX_TURNS:]
 
-    def example(evt: gr.SelectData, turns: Any, shown: Any, settings: Any, request: gr.Request) -> Any:
+    def example(evt: gr.SelectData, turns: Any, shown: Any, settings: Any, request: gr.Request | None = None) -> Any:
         value = evt.value
         text = value.get("text", "") if isinstance(value, dict) else str(value)
         return chat(text, turns, shown, settings, request)
 
-    def restore(turns: Any, settings: Any, request: gr.Request) -> Any:
+    def restore(turns: Any, settings: Any, request: gr.Request | None = None) -> Any:
         ws = workspace_of(seen_by, request)
         index = ws.index()
         saved = _settings(settings)
@@ -169,7 +169,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
         s = ws.status()
         return [s.version or version_of(index), s.state, s.stage, s.done, s.total, s.message, list(s.pending)]
 
-    def tick(seen: Any, query: str, settings: Any, request: gr.Request) -> Any:
+    def tick(seen: Any, query: str, settings: Any, request: gr.Request | None = None) -> Any:
         ws = workspace_of(seen_by, request)
         index = ws.index()
         now = _seen(ws, index)
@@ -181,13 +181,13 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
         heading, chatbot, box = page_words(ws, index)
         return status, doc_list(ws, index, query, settings), heading, chatbot, box, removable_docs(ws, index), now
 
-    def pick(ticked_now: list[str], query: str, settings: Any, request: gr.Request) -> dict[str, Any]:
+    def pick(ticked_now: list[str], query: str, settings: Any, request: gr.Request | None = None) -> dict[str, Any]:
         saved = _settings(settings)
         found = workspace_of(seen_by, request).documents()
         return {**saved, "excluded": docs_view.excluded_after(found, query, saved["excluded"], ticked_now)}
 
     def select(every: bool) -> Any:
-        def handler(query: str, settings: Any, request: gr.Request) -> Any:
+        def handler(query: str, settings: Any, request: gr.Request | None = None) -> Any:
             ws = workspace_of(seen_by, request)
             index = ws.index()
             found = ws.documents(index)
@@ -197,7 +197,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
             return doc_list(ws, index, query, saved), saved
         return handler
 
-    def search_docs(query: str, settings: Any, request: gr.Request) -> Any:
+    def search_docs(query: str, settings: Any, request: gr.Request | None = None) -> Any:
         ws = workspace_of(seen_by, request)
         return doc_list(ws, ws.index(), query, settings)
 
@@ -207,7 +207,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
             return gr.update(visible=False), gr.skip()
         return gr.update(visible=True), f"Remove **{source}** from the documents? It is moved to uploads/.removed/."
 
-    def remove(source: Any, request: gr.Request) -> Any:
+    def remove(source: Any, request: gr.Request | None = None) -> Any:
         from ui.uploads import UploadError
 
         try:

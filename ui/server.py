@@ -158,10 +158,10 @@ def launch(index: Any, *, host: str = "127.0.0.1", port: int = 7860, upload: boo
         demo.close()
 
 
-def start_logins(folder: str | Path, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
+def start_logins(folder: str | Path | Any, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
                  model: str | None = None, origins: tuple[str, ...] = (), sessions: Any = None, throttle: Any = None,
                  poll_seconds: float = 2.0) -> tuple[gr.Blocks, str, Any]:
-    """Start a server with logins for the users in `folder` (`rag.service.users`), in background threads.
+    """Start a server with logins for the users in `folder` (or a `rag.service.users.Users`), in background threads.
 
     Returns the app, its URL and the `ui.accounts.logins.Logins` (its `collections.close()`
     stops every user's index). Each user's collection is `folder/users/NAME`; uploads
@@ -175,9 +175,9 @@ def start_logins(folder: str | Path, *, host: str = "127.0.0.1", port: int | Non
     from ui.accounts.logins import Logins
     from ui.app import build_app
 
-    users = Users(folder)
+    users = folder if isinstance(folder, Users) else Users(folder)
     if not users.names():
-        raise InputError(f"No users in {users.folder} yet; add one with `rag users add NAME --users {folder}`.")
+        raise InputError(f"No users in {users.folder} yet; add one with `rag users --users {users.folder} add NAME`.")
     if port is None:
         port = free_port(host)
     else:

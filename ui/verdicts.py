@@ -34,7 +34,7 @@ def feedback_handler(access: Any) -> Callable[..., Any]:
     verdict to the feedback log of the caller's workspace."""
     access = OneWorkspace(access) if isinstance(access, Workspace) else access
 
-    def feedback(evt: gr.LikeData, turns: Any, last: Any, request: gr.Request) -> Any:
+    def feedback(evt: gr.LikeData, turns: Any, last: Any, request: gr.Request | None = None) -> Any:
         try:
             ws = access.workspace(request)
         except Denied:

@@ -41,8 +41,6 @@ FORMAT = "rag-users-1"
 FILE = "users.json"
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 MIN_PASSWORD = 8
-_HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("a password no one has")  # checked for an unknown name, so both take as long
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,9 @@ def _digest(key: str) -> str:
 class Users:
     """The users of the server kept in `folder` (made when the first user is added)."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, *, hasher: PasswordHasher | None = None):
+        self.hasher = hasher if hasher is not None else PasswordHasher()  # argon2id, RFC 9106's low-memory profile
+        self._dummy = ""  # a hash checked for an unknown name, so both take as long
         self.folder = Path(folder)
         self.path = self.folder / FILE
         self._lock = threading.Lock()
@@ -115,11 +115,14 @@ class Users:
         with self._lock:
             record = self._load().get(name) if isinstance(name, str) else None
         hashed = record.get("password") if isinstance(record, dict) else None
+        if not isinstance(hashed, str):
+            self._dummy = self._dummy or self.hasher.hash(secrets.token_hex(8))
         try:
-            ok = _HASHER.verify(hashed if isinstance(hashed, str) else _DUMMY, password)
-        except (VerificationError, InvalidHashError, TypeError):
+            ok = self.hasher.verify(hashed if isinstance(hashed, str) else self._dummy,
+                                    password if isinstance(password, str) else "")
+        except (VerificationError, InvalidHashError):
             return False
-        return ok and isinstance(hashed, str)
+        return ok and isinstance(hashed, str) and isinstance(password, str)
 
     def by_key(self, key: str) -> str | None:
         """The user an API key belongs to; None for a malformed, unknown or revoked key."""
@@ -150,7 +153,7 @@ class Users:
             if name in users:
                 raise InputError(f"User {name!r} exists already; remove it first (rag users remove {name}) or pick "
                                  "another name.")
-            users[name] = {"password": _HASHER.hash(password), "admin": bool(admin), "keys": [],
+            users[name] = {"password": self.hasher.hash(password), "admin": bool(admin), "keys": [],
                            "created": int(time.time())}
             self._write(users)
         return User(name, bool(admin), ())
@@ -160,7 +163,7 @@ class Users:
             raise InputError(f"The password must have at least {MIN_PASSWORD} characters; pick a longer one.")
         with self._lock:
             users = dict(self._load())
-            self._known(users, name)["password"] = _HASHER.hash(password)
+            self._known(users, name)["password"] = self.hasher.hash(password)
             self._write(users)
 
     def remove(self, name: str) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from format_fixtures import tiny_pdf
 
 from rag.service.users import Users
@@ -32,17 +33,17 @@ BOB_DOC = ("Glacier Log\n\nThe glacier station recorded a tundra blizzard with w
 ANA_PDF_LINE = "Saffron orchards bloom on the plateau in late autumn every year"
 SECRET_WORDS = ("wildflower", "forty minutes", "copper pot", "amber", "Saffron")  # ana's, not in any question
 PASSWORD = {"ana": "ana-passphrase-1", "bob": "bob-passphrase-2"}
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id, cheap: these passwords guard nothing
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from ui.server import start_logins
 
-    folder = tmp_path_factory.mktemp("server")
-    users = Users(folder)
+    users = Users(tmp_path_factory.mktemp("server"), hasher=FAST)
     users.add("ana", PASSWORD["ana"])
     users.add("bob", PASSWORD["bob"])
-    demo, url, logins = start_logins(folder, host="127.0.0.1", port=None, model="hash-embedder",
+    demo, url, logins = start_logins(users, host="127.0.0.1", port=None, model="hash-embedder",
                                      poll_seconds=3600)
     try:
         yield url, logins, users
