@@ -65,8 +65,8 @@ def login_page(message: str = "") -> bytes:
     return FORM.format(message=shown).encode("utf-8")
 
 
-async def _send(send: Send, status: int, body: bytes, content_type: str, *, headers: list[tuple[bytes, bytes]] = (),
-                ) -> None:
+async def _send(send: Send, status: int, body: bytes, content_type: str, *,
+                headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]] = ()) -> None:
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"), *headers]})
@@ -149,7 +149,8 @@ class Gate:
         try:
             token = self.logins.sign_in(form.get("name", ""), form.get("password", ""), address=address(scope))
         except Denied as err:
-            extra = [(b"retry-after", err.message.split()[-2].encode())] if err.status == 429 else []
+            wait = self.logins.retry_after(form.get("name", ""), address(scope))
+            extra = [(b"retry-after", str(wait).encode())] if err.status == 429 else []
             await _send(send, err.status, login_page(err.message), "text/html; charset=utf-8", headers=extra)
             return
         await _send(send, 303, b"", "text/plain", headers=[

@@ -111,10 +111,17 @@ class Logins:
 
     # --- signing in and out --------------------------------------------
 
+    def _keys(self, name: Any, address: str) -> tuple[str, list[str]]:
+        name = name.strip().lower() if isinstance(name, str) else ""
+        return name, [f"name:{name}", f"addr:{address}"]
+
+    def retry_after(self, name: Any, address: str = "") -> int:
+        """Whole seconds until `name` may try to sign in again from `address` (0: now)."""
+        return math.ceil(self.throttle.wait(self._keys(name, address)[1]))
+
     def sign_in(self, name: str, password: str, *, address: str = "") -> str:
         """A new session token for `name`; Denied(429) while throttled, Denied(401) for a wrong name or password."""
-        name = name.strip().lower() if isinstance(name, str) else ""
-        keys = [f"name:{name}", f"addr:{address}"]
+        name, keys = self._keys(name, address)
         wait = self.throttle.wait(keys)
         if wait > 0:
             raise Denied(429, "throttled", f"Too many failed sign-ins; try again in {math.ceil(wait)} s.")
