@@ -198,3 +198,39 @@ def test_serve_with_logins_and_no_users_says_how_to_add_one(capsys, tmp_path):
     assert main(["serve", "--logins", "--users", str(tmp_path / "empty"), "--port", "7999"]) == 1
     err = capsys.readouterr().err
     assert "No users in" in err and "rag users" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rag_serve_with_logins_from_the_environment_serves_only_signed_in_users(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    from ui.server import free_port
+
+    users = Users(tmp_path / "server", hasher=FAST)
+    users.add("ana", "ana-passphrase")
+    port = free_port()
+    env = {**os.environ, "RAG_LOGINS": "1", "RAG_USERS": str(tmp_path / "server"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # printed once it serves
+        assert "with logins" in line, line + server.stderr.read() if server.poll() is not None else line
+        url = f"http://127.0.0.1:{port}/"
+        assert httpx.get(url + "config", timeout=30).status_code == 401
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.post("login", data={"name": "ana", "password": "ana-passphrase"}).status_code == 303
+            assert client.get("config").status_code == 200
+        assert (tmp_path / "server" / "users" / "ana" / "seeds").is_dir()
+    finally:
+        server.terminate()
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if server.poll() is None:
+            server.kill()
+        server.communicate()
