@@ -31,6 +31,7 @@ from rag.readers.limits import limits
 from ui.guard import Guard
 from ui.origins import Origins
 from ui.page import CSS, HEAD
+from ui.quota import Quota
 from ui.workspace import Workspace
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -188,9 +189,10 @@ def start_logins(folder: str | Path | Any, *, host: str = "127.0.0.1", port: int
     logins = Logins(users, collections, sessions=sessions, throttle=throttle)
     demo = build_app(None, access=logins, browser_secret=KEY_PLACEHOLDER)
     options = _launch_options(host, port, None, None, allowed)
-    options["app_kwargs"] = {"middleware": [
+    quota = Quota()  # one upload quota for the whole server
+    options["app_kwargs"] = {"middleware": [  # the gate first: nothing behind it runs for a caller not signed in
         Middleware(Gate, logins=logins, origins=allowed),
-        Middleware(Guard, access=logins, arity=arity_of(demo), origins=allowed)]}
+        Middleware(Guard, access=logins, arity=arity_of(demo), origins=allowed, quota=quota)]}
     options["auth_dependency"] = logins.user  # Gradio's own routes ask too, and tell handlers the user's name
     _, url, _ = demo.launch(prevent_thread_lock=True, **options)
     return demo, url, logins
