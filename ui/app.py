@@ -20,6 +20,10 @@ the chat comes first and the documents below it.
 - Storage: the conversation and the settings (k, unticked documents) are kept
   in the browser (`gr.BrowserState`), encrypted with a key kept in the index
   folder (`ui.browserkey`), so a reload, even after a restart, shows them again.
+- Who: every handler, `/ask` included, serves `access.workspace(request)`
+  (`ui.access`): the one workspace without logins, the caller's own
+  collection with them (`ui.accounts`; the page is then built empty and its
+  load fills in the caller's documents).
 - Safety: see `ui.server` (binding, uploads, routes) and `ui.render` (escaping).
 - Concurrency: answers run in one concurrency group of `CONCURRENCY` workers;
   each holds one index for the whole answer, so a swap never mixes two.
@@ -94,6 +98,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
     user's documents, which its load fills in; `browser_secret` is the placeholder
     the middleware replaces with each user's browser-storage key.
     """
+    logins = access is not None
     if access is None:
         shared = target if isinstance(target, Workspace) else Workspace(target)
         access = OneWorkspace(shared)
@@ -232,6 +237,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
         heading = gr.Markdown(_heading(infos), elem_id="rag-title")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300, elem_id="rag-side"):
+                gr.HTML('<a href="logout" id="rag-sign-out">Sign out</a>', visible=logins, elem_id="rag-account")
                 gr.HTML(DROP_ZONE, js_on_load=DROP_JS, visible=upload, elem_id="rag-upload")
                 status = gr.HTML(first_status, elem_id="rag-status")
                 search = gr.Textbox(placeholder="Search the documents", show_label=False, elem_id="rag-doc-search",

@@ -62,7 +62,8 @@ def test_a_conversation_comes_back_for_its_user_only(tmp_path):
                 page.wait_for_timeout(500)  # the browser writes its storage after the answer shows
                 page.reload()
                 page.wait_for_selector(".rag-quote", timeout=WAIT_MS)  # restored from the browser's storage
-                page.goto(url + "logout")
+                page.click("#rag-sign-out")
+                page.wait_for_url("**/login", timeout=WAIT_MS)
                 sign_in(page, url, "bob")
                 page.wait_for_timeout(1000)  # the page's load has run (the box opens only after it)
                 assert page.locator(".rag-quote").count() == 0 and "marmalade" not in page.content()
