@@ -296,3 +296,12 @@ def test_a_removed_user_is_signed_out_at_the_next_request(server, tmp_path):
     users.remove("cleo")
     assert client.get("config").status_code == 401
     assert Path(users.collection("cleo")).is_dir()  # its files are kept
+
+
+def test_the_event_stream_of_one_users_page_is_not_readable_by_another(ana, bob):
+    session = uuid.uuid4().hex[:10]
+    assert "marmalade" in json.dumps(page_call(ana, "chat", ["zebra marmalade quinces", [], None, None],
+                                               session=session)["output"]["data"])
+    stolen = bob.get("gradio_api/queue/data", params={"session_hash": session}, timeout=10)  # a stream: else hangs
+    assert stolen.status_code == 403 and "marmalade" not in stolen.text
+    assert page_call(bob, "tick", [None, "", None])["success"]  # bob's own streams still work

@@ -10,6 +10,9 @@
 - Any other route (but Gradio's `startup-events`, which tells nothing) needs a session or an API key: without one, the page
   (`GET /`) redirects to the form and everything else gets 401 with JSON
   `{"error": {"code": "unauthenticated", "message": ...}}`.
+- Gradio's event stream (`/gradio_api/queue/data?session_hash=…`) belongs to
+  the user who first read it: another user asking for it gets 403 (a session
+  hash is random, but it is the page's only claim to its results).
 - The page's configuration (`GET /` and `/config`) carries the signed-in
   user's own browser-storage key in place of `KEY_PLACEHOLDER`
   (`ui.accounts.collections`), so each user's page encrypts with its own key.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import html
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,6 +39,7 @@ from ui.origins import Origins
 KEY_PLACEHOLDER = "rag-user-key-" + secrets.token_hex(16)  # replaced in each user's page by that user's key
 PUBLIC = ("/gradio_api/startup-events",)  # Gradio's launch calls it once; it returns true or false, nothing else
 MAX_FORM = 4096
+MAX_STREAMS = 100_000  # event streams whose reader is remembered (the oldest are forgotten first)
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -100,6 +106,21 @@ class Gate:
 
     def __init__(self, app: Any, *, logins: Logins, origins: Origins):
         self.app, self.logins, self.origins = app, logins, origins
+        self._streams: OrderedDict[str, str] = OrderedDict()  # Gradio session hash -> the user reading its events
+        self._lock = threading.Lock()
+
+    def _owns_stream(self, scope: Scope, user: str) -> bool:
+        """Whether `user` may read the event stream the request names (the first user to read one owns it)."""
+        fields = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        session = (fields.get("session_hash") or [""])[0]
+        if not session:
+            return True  # Gradio refuses it itself
+        with self._lock:
+            owner = self._streams.setdefault(session, user)
+            self._streams.move_to_end(session)
+            while len(self._streams) > MAX_STREAMS:
+                self._streams.popitem(last=False)
+        return owner == user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -131,6 +152,10 @@ class Gate:
             else:
                 body = json.dumps({"error": {"code": "unauthenticated", "message": SIGN_IN}}).encode("utf-8")
                 await _send(send, 401, body, "application/json", headers=[(b"www-authenticate", b"Bearer")])
+            return
+        if path.endswith("/gradio_api/queue/data") and not self._owns_stream(scope, user):
+            body = json.dumps({"error": {"code": "forbidden", "message": "That event stream is another user's."}})
+            await _send(send, 403, body.encode("utf-8"), "application/json")
             return
         if scope["type"] == "http" and method == "GET" and path.rstrip("/") in ("", "/config"):
             await self.app(scope, receive, _with_key(send, self.logins.collections.browser_key(user)))
