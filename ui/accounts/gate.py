@@ -154,8 +154,8 @@ class Gate:
                 await _send(send, 401, body, "application/json", headers=[(b"www-authenticate", b"Bearer")])
             return
         if path.endswith("/gradio_api/queue/data") and not self._owns_stream(scope, user):
-            body = json.dumps({"error": {"code": "forbidden", "message": "That event stream is another user's."}})
-            await _send(send, 403, body.encode("utf-8"), "application/json")
+            refusal = {"error": {"code": "forbidden", "message": "That event stream is another user's."}}
+            await _send(send, 403, json.dumps(refusal).encode("utf-8"), "application/json")
             return
         if scope["type"] == "http" and method == "GET" and path.rstrip("/") in ("", "/config"):
             await self.app(scope, receive, _with_key(send, self.logins.collections.browser_key(user)))
