@@ -18,6 +18,7 @@ from rag.cli_args import SuggestingParser, version
 from rag.errors import RagError
 from rag.eval.commands import add_commands
 from rag.service.default import default_paths
+from rag.service.user_commands import add_user_commands
 
 EPILOG = ("Documents go in the seeds folder (.txt .md .pdf .html .htm .docx, and scans as .png .jpg .tif, read by "
           "OCR); the index is rebuilt when they change.")
@@ -104,7 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--no-upload", dest="upload", action="store_false", help="never accept documents from the page")
     p.add_argument("--feedback-log", type=Path, default=Path("feedback.jsonl"),
                    help="where the feedback buttons append (default: feedback.jsonl)")
+    p.add_argument("--logins", action="store_true", default=os.environ.get("RAG_LOGINS", "") not in ("", "0"),
+                   help="require a sign-in; each user gets a private collection (needed on any address but "
+                   "127.0.0.1; default: $RAG_LOGINS)")
+    p.add_argument("--users", type=Path, default=None, metavar="DIR",
+                   help="server folder of the users and their collections (default: $RAG_USERS or rag-server)")
     p.set_defaults(func=cmd_serve)
+
+    add_user_commands(sub)
 
     p = sub.add_parser("feedback", help="turn the web chat's feedback into gold-set candidates")
     fsub = p.add_subparsers(metavar="ACTION")
@@ -252,9 +260,16 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.server import check_port, launch
+    from ui.server import check_logins, check_port, launch, launch_logins
 
     check_port(args.port)  # before the index loads: a typo should not cost a build
+    check_logins(args.host, args.logins)
+    if args.logins:
+        from rag.service.user_commands import users_folder
+
+        launch_logins(users_folder(args.users), host=args.host, port=args.port, upload=args.upload,
+                      model=getattr(args, "model", None))
+        return 0
     index = open_index_of(args, live=True)
     try:
         launch(index, host=args.host, port=args.port, upload=args.upload, feedback_log=args.feedback_log)

@@ -24,8 +24,10 @@ An ASGI middleware (installed through `launch(app_kwargs={"middleware": ...})`):
   with nulls, which the handlers read as "the default" or answer with a clear
   error (Gradio itself would reply `{"error": null}`).
 
-Does not authenticate anyone: there is no login, which is why uploads are off
-unless the server is bound to 127.0.0.1 or `--allow-upload` is given.
+An upload goes into the caller's own workspace (`access.workspace(scope)`,
+`ui.access`): on a server with logins, the signed-in user's collection
+(401 without a sign-in); without logins, the server's one workspace. Does not
+authenticate anyone itself: `ui.accounts` does, when logins are on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from urllib.parse import unquote
 import anyio
 
 from rag.readers.limits import limits, size_text
+from ui.access import Access, Denied, OneWorkspace
 from ui.origins import Origins
 from ui.quota import Quota
 from ui.uploads import UploadError
@@ -105,12 +108,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class Guard:
-    """The middleware; `workspace` is a `ui.workspace.Workspace`, `arity(api_name or fn_index)` the
-    parameter names of an API endpoint (None for one it does not check)."""
+    """The middleware; `workspace` is a `ui.workspace.Workspace` (or `access` a `ui.access.Access` that finds
+    the caller's), `arity(api_name or fn_index)` the parameter names of an API endpoint (None for one it does
+    not check)."""
 
-    def __init__(self, app: Any, *, workspace: Any, arity: Callable[[Any], list[str] | None], origins: Origins,
-                 quota: Quota | None = None):
-        self.app, self.workspace, self.arity, self.origins = app, workspace, arity, origins
+    def __init__(self, app: Any, *, workspace: Any = None, arity: Callable[[Any], list[str] | None],
+                 origins: Origins, quota: Quota | None = None, access: Access | None = None):
+        self.app, self.arity, self.origins = app, arity, origins
+        self.access: Access = access if access is not None else OneWorkspace(workspace)
         self.quota = quota if quota is not None else Quota()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,7 +137,12 @@ class Guard:
         await self.app(scope, receive, send)
 
     async def upload(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.workspace.upload:
+        try:
+            workspace = self.access.workspace(scope)
+        except Denied as err:
+            await _reply(send, err.status, {"ok": False, "message": err.message})
+            return
+        if not workspace.upload:
             await _reply(send, 403, {"ok": False, "message": UPLOAD_OFF})
             return
         origin = _header(scope, b"origin")
@@ -156,11 +166,11 @@ class Guard:
             await _reply(send, 429, {"ok": False, "message": refusal[0]}, retry_after=refusal[1])
             return
         try:
-            await self._receive_and_keep(scope, receive, send, lim)
+            await self._receive_and_keep(workspace, scope, receive, send, lim)
         finally:
             self.quota.done()
 
-    async def _receive_and_keep(self, scope: Scope, receive: Receive, send: Send, lim: Any) -> None:
+    async def _receive_and_keep(self, workspace: Any, scope: Scope, receive: Receive, send: Send, lim: Any) -> None:
         name = unquote(_header(scope, b"x-file-name") or "", encoding="utf-8", errors="replace")
         try:
             data = await _read(receive, lim.max_file_bytes)
@@ -173,7 +183,7 @@ class Guard:
                                      "limit a file (RAG_MAX_FILE_MB on the server)."})
             return
         try:
-            folder = self.workspace.seeds_folder()
+            folder = workspace.seeds_folder()
             saved = await anyio.to_thread.run_sync(folder.save, name, data, lim)
         except UploadError as err:
             await _reply(send, 422, {"ok": False, "message": str(err)})
@@ -183,7 +193,7 @@ class Guard:
             await _reply(send, 500, {"ok": False, "message": "The document could not be kept; try again, or copy it "
                                      "into the seeds folder."})
             return
-        self.workspace.look_soon()  # in the background: a look at the seeds reads the whole folder
+        workspace.look_soon()  # in the background: a look at the seeds reads the whole folder
         await _reply(send, 200, {"ok": True, "source": saved.source, "message": f"Added {saved.source} "
                                  f"({size_text(saved.size)}); it is being indexed and appears in the list when ready."})
 

@@ -2,6 +2,11 @@
 
 - Binds 127.0.0.1 by default and never shares; serves no files of ours;
   loads no fonts or scripts from elsewhere; shows no tracebacks.
+- Logins (`start_logins`, `rag serve --logins`, `ui.accounts`) are off by
+  default on a loopback address and required on any other: `start` refuses
+  to bind one without them (`check_logins`). With logins, every user signs in
+  and gets a private collection; the middleware `ui.accounts.gate.Gate` sends
+  everyone else to the sign-in page (or a 401).
 - Uploads (`ui.uploads`) are on by default only on a loopback address; on
   any other address only with `upload=True` (`rag serve --allow-upload`).
   They are taken only from pages of the addresses the server was started on
@@ -61,6 +66,13 @@ def arity_of(demo: gr.Blocks) -> Any:
         return None
 
     return names
+
+
+def check_logins(host: str, logins: bool) -> None:
+    """InputError unless the server may bind `host` with logins on or off (off only on a loopback address)."""
+    if not logins and host not in LOOPBACK:
+        raise InputError(f"Binding {host} needs logins, or anyone who reaches it reads every document: add a user "
+                         f"with `rag users add NAME`, then run `rag serve --logins --host {host}`.")
 
 
 def _launch_options(host: str, port: int, workspace: Workspace | None = None, demo: gr.Blocks | None = None,
@@ -138,6 +150,7 @@ def start(index: Any, *, host: str = "127.0.0.1", port: int | None = 7860, uploa
     """
     from ui.app import build_app
 
+    check_logins(host, False)
     if port is None:
         port = free_port(host)
     else:
@@ -157,13 +170,65 @@ def launch(index: Any, *, host: str = "127.0.0.1", port: int = 7860, upload: boo
     demo, url = start(index, host=host, port=port, upload=upload, feedback_log=feedback_log)
     print(f"Web chat running at {url}  (Ctrl+C to stop)", flush=True)
     print(f"JSON API at {url}api/v1 (reference: {url}api/v1/docs), OpenAI-compatible at {url}v1", flush=True)
-    if host not in LOOPBACK:
-        print(f"Note: bound to {host}, so anyone who can reach this machine can use the chat (there is no login)"
-              + ("; they can also add and remove documents (--allow-upload)." if upload else "."), flush=True)
     try:
         demo.block_thread()
     finally:
         demo.close()
 
 
-__all__ = ["THEME", "check_port", "free_port", "launch", "start", "upload_allowed"]
+def start_logins(folder: str | Path | Any, *, host: str = "127.0.0.1", port: int | None = 7860, upload: bool | None = None,
+                 model: str | None = None, origins: tuple[str, ...] = (), sessions: Any = None, throttle: Any = None,
+                 poll_seconds: float = 2.0) -> tuple[gr.Blocks, str, Any]:
+    """Start a server with logins for the users in `folder` (or a `rag.service.users.Users`), in background threads.
+
+    Returns the app, its URL and the `ui.accounts.logins.Logins` (its `collections.close()`
+    stops every user's index). Each user's collection is `folder/users/NAME`; uploads
+    into it are on unless `upload=False`. `model` builds new indexes (default: the
+    packaged one); `sessions` and `throttle` replace the defaults (tests pass a clock).
+    Raises InputError when there is no user yet or the address cannot be bound.
+    """
+    from rag.service.users import Users
+    from ui.accounts.collections import Collections
+    from ui.accounts.gate import KEY_PLACEHOLDER, Gate
+    from ui.accounts.logins import Logins
+    from ui.app import build_app
+
+    users = folder if isinstance(folder, Users) else Users(folder)
+    if not users.names():
+        raise InputError(f"No users in {users.folder} yet; add one with `rag users --users {users.folder} add NAME`.")
+    if port is None:
+        port = free_port(host)
+    else:
+        _check_address(host, port)
+    allowed = Origins.serving(host, port, origins)
+    collections = Collections(users, model=model, upload=upload is not False, origins=allowed,
+                              poll_seconds=poll_seconds)
+    logins = Logins(users, collections, sessions=sessions, throttle=throttle)
+    demo = build_app(None, access=logins, browser_secret=KEY_PLACEHOLDER)
+    options = _launch_options(host, port, None, None, allowed)
+    quota = Quota()  # one upload quota for the whole server
+    options["app_kwargs"] = {"middleware": [  # the gate first: nothing behind it runs for a caller not signed in
+        Middleware(Gate, logins=logins, origins=allowed),
+        api.middleware(logins, quota),
+        Middleware(PageRoute, access=logins),
+        Middleware(Guard, access=logins, arity=arity_of(demo), origins=allowed, quota=quota)]}
+    options["auth_dependency"] = logins.user  # Gradio's own routes ask too, and tell handlers the user's name
+    _, url, _ = demo.launch(prevent_thread_lock=True, **options)
+    return demo, url, logins
+
+
+def launch_logins(folder: str | Path, *, host: str = "127.0.0.1", port: int = 7860, upload: bool | None = None,
+                  model: str | None = None) -> None:
+    """Serve the chat with logins until interrupted, printing its URL first."""
+    demo, url, logins = start_logins(folder, host=host, port=port, upload=upload, model=model)
+    print(f"Web chat running at {url} with logins for the users in {folder}  (Ctrl+C to stop)", flush=True)
+    print(f"JSON API at {url}api/v1 (reference: {url}api/v1/docs), OpenAI-compatible at {url}v1", flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
+        logins.collections.close()
+
+
+__all__ = ["THEME", "check_logins", "check_port", "free_port", "launch", "launch_logins", "start", "start_logins",
+           "upload_allowed"]
