@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)  ## set everything up and start the web chat
 	$(BIN)/rag serve
 
-test: $(STAMP)  ## set everything up and run the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## set everything up and run the whole test suite (two workers: each test file runs whole in one)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
