@@ -71,6 +71,16 @@ def add_user_commands(sub: Any) -> None:
     a.add_argument("name")
     a.add_argument("key_id")
     a.set_defaults(func=cmd_key_revoke)
+    shared = actions.add_parser("shared", help="the shared collection: documents every user reads and none changes")
+    docs = shared.add_subparsers(metavar="ACTION", parser_class=type(p))
+    a = docs.add_parser("add", help="copy documents into the shared collection (a taken name is refused)")
+    a.add_argument("files", nargs="+", type=Path)
+    a.set_defaults(func=cmd_shared_add)
+    a = docs.add_parser("remove", help="take a document out of the shared collection (kept in shared/.removed/)")
+    a.add_argument("name")
+    a.set_defaults(func=cmd_shared_remove)
+    a = docs.add_parser("list", help="list the shared documents")
+    a.set_defaults(func=cmd_shared_list)
 
 
 def _users(args: argparse.Namespace) -> Users:
@@ -127,6 +137,36 @@ def cmd_key_add(args: argparse.Namespace) -> int:
 def cmd_key_revoke(args: argparse.Namespace) -> int:
     _users(args).revoke_key(args.name, args.key_id)
     print(f"Revoked key {args.key_id} of {args.name}.")
+    return 0
+
+
+def cmd_shared_add(args: argparse.Namespace) -> int:
+    from rag.service.shared import SharedFolder
+
+    shared = SharedFolder(users_folder(args.users))
+    for path in args.files:
+        name = shared.add(path)
+        print(f"Shared {name}: every user's collection quotes it as shared/{name} once re-indexed.")
+    return 0
+
+
+def cmd_shared_remove(args: argparse.Namespace) -> int:
+    from rag.service.shared import SharedFolder
+
+    kept = SharedFolder(users_folder(args.users)).remove(args.name)
+    print(f"Removed {args.name} from the shared collection; the file is kept as {kept}.")
+    return 0
+
+
+def cmd_shared_list(args: argparse.Namespace) -> int:
+    from rag.service.shared import SharedFolder
+
+    shared = SharedFolder(users_folder(args.users))
+    names = shared.names()
+    if not names:
+        print(f"No shared documents in {shared.root}; add some with `rag users shared add FILE`.", file=sys.stderr)
+    for name in names:
+        print(name)
     return 0
 
 

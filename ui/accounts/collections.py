@@ -13,8 +13,13 @@ The conversation stored in the browser is encrypted with a key kept in the
 user's index folder (`ui.browserkey`), so one user's browser storage cannot
 be read back by another's page.
 
-Does not decide who is calling (`ui.accounts.logins`) and shares nothing
-between users: there is no shared collection yet.
+The server's shared collection (`rag.service.shared`: documents an admin
+puts in with `rag users shared add`) is mirrored into every collection as
+`shared/…` when the collection opens and whenever the shared folder
+changes (looked at every `poll_seconds`); users read those documents and
+cannot remove them (the page and the API remove only `uploads/…`).
+
+Does not decide who is calling (`ui.accounts.logins`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from rag.errors import RagError
 from rag.service.live import LiveIndex
+from rag.service.shared import SharedFolder
 from rag.service.status import Status, one_line
 from rag.service.users import Users
 from rag.service.watch import seeds_signature
@@ -155,15 +161,38 @@ class Collections:
                  origins: Origins | None = None, poll_seconds: float = 2.0):
         self.users, self.model, self.upload, self.origins = users, model, upload, origins
         self.poll_seconds = poll_seconds
+        self.shared = SharedFolder(users.folder)
         self._lock = threading.Lock()
         self._open: dict[str, Workspace] = {}
         self._keys: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._seen_shared = self.shared.signature()
+        self._watcher = threading.Thread(target=self._watch_shared, name="rag-shared", daemon=True)
+        self._watcher.start()
+
+    def _watch_shared(self) -> None:
+        """Mirror the shared folder into every open collection when it changes; each then rebuilds."""
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                now = self.shared.signature()
+                if now == self._seen_shared:
+                    continue
+                self._seen_shared = now
+                with self._lock:
+                    opened = list(self._open.items())
+                for user, ws in opened:
+                    if self.shared.mirror_into(self.users.collection(user)):
+                        ws.look_soon()
+            except OSError:  # a file that went while it was looked at: the next look sees it settled
+                self._seen_shared = ()
 
     def workspace(self, user: str) -> Workspace:
         with self._lock:
             ws = self._open.get(user)
             if ws is None:
                 folder = self.users.collection(user)
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.shared.mirror_into(folder)  # before the collection looks for documents
                 target = Collection(folder, model=self.model, poll_seconds=self.poll_seconds)
                 ws = Workspace(target, upload=self.upload, feedback_log=folder / "feedback.jsonl",
                                origins=self.origins)
@@ -182,6 +211,7 @@ class Collections:
         return target
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             opened, self._open = list(self._open.values()), {}
         for ws in opened:
