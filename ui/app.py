@@ -80,6 +80,9 @@ def _heading(infos: Any) -> str:
             "cited to its exact place. Open a source to read the quote in its paragraph.")
 
 
+SIGN_OUT = ('<form method="post" action="logout" style="margin:0"><button type="submit" id="rag-sign-out" '
+            'style="background:none;border:0;padding:0;color:inherit;text-decoration:underline;cursor:pointer">'
+            'Sign out</button></form>')  # a POST (with the page's Origin): a link elsewhere cannot sign anyone out
 SIGNED_OUT = "You are signed out (or your sign-in expired); reload the page to sign in again."
 
 
@@ -238,7 +241,7 @@ def build_app(target: Any, *, access: Access | None = None, browser_secret: str 
         heading = gr.Markdown(_heading(infos), elem_id="rag-title")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300, elem_id="rag-side"):
-                gr.HTML('<a href="logout" id="rag-sign-out">Sign out</a>', visible=logins, elem_id="rag-account")
+                gr.HTML(SIGN_OUT, visible=logins, elem_id="rag-account")
                 gr.HTML(DROP_ZONE, js_on_load=DROP_JS, visible=upload, elem_id="rag-upload")
                 status = gr.HTML(first_status, elem_id="rag-status")
                 search = gr.Textbox(placeholder="Search the documents", show_label=False, elem_id="rag-doc-search",

@@ -281,9 +281,12 @@ def test_a_user_cannot_remove_another_users_document(server, ana, bob):
 def test_signing_out_ends_the_session(server):
     url, _, _ = server
     client = signed_in(url, "bob")
-    assert client.get("config").status_code == 200
+    assert 'method=\\"post\\" action=\\"logout\\"' in client.get("config").text  # the page's Sign out is a form
     token = client.cookies["rag-session"]
-    assert client.get("logout").status_code == 303
+    assert client.get("logout").status_code == 405  # a link or an image on another site signs no one out
+    assert client.post("logout", headers={"Origin": "https://elsewhere.example"}).status_code == 403
+    assert client.get("config").status_code == 200
+    assert client.post("logout", headers={"Origin": url.rstrip("/")}).status_code == 303
     replay = httpx.get(url + "config", headers={"Cookie": f"rag-session={token}"}, timeout=30)
     assert replay.status_code == 401
 

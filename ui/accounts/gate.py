@@ -6,7 +6,9 @@
   the page; a wrong name or password gets the form again (401), too many
   failures a wait (429 with Retry-After). A sign-in posted from a page of
   another site is refused (403).
-- `GET|POST /logout`: ends the session and goes back to the form.
+- `POST /logout` ends the session and goes back to the form; posted from a
+  page of another site it is refused (403), and `GET /logout` gets 405, so
+  no other site can sign a user out with a link or an image.
 - Any other route (but Gradio's `startup-events`, which tells nothing) needs a session or an API key: without one, the page
   (`GET /`) redirects to the form and everything else gets 401 with JSON
   `{"error": {"code": "unauthenticated", "message": ...}}`.
@@ -136,9 +138,7 @@ class Gate:
                    _send(send, 200, login_page(), "text/html; charset=utf-8"))
             return
         if scope["type"] == "http" and path.rstrip("/") == "/logout":
-            self.logins.sign_out(scope)
-            await _send(send, 303, b"", "text/plain", headers=[(b"location", b"login"),
-                                                              (b"set-cookie", _cookie(scope, "", 0))])
+            await self.sign_out(scope, send)
             return
         if path in PUBLIC:
             await self.app(scope, receive, send)
@@ -162,9 +162,27 @@ class Gate:
             return
         await self.app(scope, receive, send)
 
-    async def sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _foreign(self, scope: Scope) -> bool:
+        """Whether the request was posted from a page of another site (its Origin header says so)."""
         origin = header(scope, "origin")
-        if origin is not None and origin != "null" and not self.origins.allows(origin):
+        return origin is not None and origin != "null" and not self.origins.allows(origin)
+
+    async def sign_out(self, scope: Scope, send: Send) -> None:
+        if scope.get("method", "GET") != "POST":
+            refusal = {"error": {"code": "method_not_allowed", "message": "Sign out with the page's Sign out button "
+                                 "(POST /logout)."}}
+            await _send(send, 405, json.dumps(refusal).encode("utf-8"), "application/json",
+                        headers=[(b"allow", b"POST")])
+            return
+        if self._foreign(scope):
+            await _send(send, 403, login_page("Sign out from this server's own page."), "text/html; charset=utf-8")
+            return
+        self.logins.sign_out(scope)
+        await _send(send, 303, b"", "text/plain", headers=[(b"location", b"login"),
+                                                          (b"set-cookie", _cookie(scope, "", 0))])
+
+    async def sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._foreign(scope):
             await _send(send, 403, login_page("Sign in from this server's own page."), "text/html; charset=utf-8")
             return
         form = await _form(receive)
