@@ -2,7 +2,8 @@
 
 Gradio's Chatbot takes its whole list of messages as each answer's output,
 so the chat would send every earlier answer again with every new one. Here
-each message carries a key (a hash of its HTML, as a class name); `keyed`
+each message carries a key (a hash of its HTML and of how many earlier
+messages were the same, as a class name: unique within the conversation); `keyed`
 sends the newest messages in full and every earlier one as an empty stub
 with that key, and the page's script (`KEEP_JS`) puts the message it
 already shows back into the stub: the same DOM nodes, so an opened source
@@ -26,8 +27,12 @@ from typing import Any
 FULL = 2  # the newest question and its answer are sent in full
 
 
-def _key(content: str) -> str:
-    return "rag-k-" + hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+def _key(content: str, seen: int) -> str:
+    """The key of a message: its HTML's hash and how many earlier messages had the same HTML. The same
+    question asked twice (or two identical answers) must get two keys, or the page would move one message's
+    nodes into the other's stub and leave the first empty."""
+    data = f"{seen}:{content}".encode("utf-8", "surrogatepass")
+    return "rag-k-" + hashlib.sha256(data).hexdigest()[:20]
 
 
 def keyed(messages: Any, full: int | None = FULL) -> list[dict[str, Any]]:
@@ -37,9 +42,11 @@ def keyed(messages: Any, full: int | None = FULL) -> list[dict[str, Any]]:
         return []
     cut = 0 if full is None else max(0, len(messages) - full)
     out = []
+    seen: dict[str, int] = {}
     for n, message in enumerate(messages):
         content = str(message.get("content", "")) if isinstance(message, dict) else ""
-        key = _key(content)
+        key = _key(content, seen.get(content, 0))
+        seen[content] = seen.get(content, 0) + 1
         body = f'<div class="rag-msg rag-kept {key}"></div>' if n < cut else f'<div class="rag-msg {key}">{content}</div>'
         out.append({**message, "content": body})
     return out

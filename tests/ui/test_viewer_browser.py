@@ -1,11 +1,16 @@
-"""The page viewer and the chat's weight, in headless Chromium, over the report printed to PDF.
+"""The page viewer and the chat's weight, in headless Chromium, over the report printed to PDF and over a scan of it.
 
 One server (127.0.0.1, free port) over the report as a PDF plus a short text
 file, indexed with the hash embedder (fast; these tests are about the page,
 not ranking). A quote's [n] opens its page in the viewer: the highlight in
 view, zoom by button and ctrl+wheel, previous and next page from the page
-route, Esc to close, the whole screen on a phone (390×844). Screenshots go
-to artifacts/viewer-*.png, or to docs/ with `make screenshots`.
+route, Esc to close, the whole screen on a phone (390×844).
+
+A scanned page (a page of the printed report rasterised by `pdftoppm -r 150`
+and rebuilt as an image-only PDF, read by OCR at build time) is opened the
+same way at desktop and phone widths, its quote highlighted in view: the
+screenshots artifacts/viewer-desktop.png and viewer-phone.png, or docs/ with
+`make screenshots`. Skipped without Tesseract.
 
 The chat's weight: twenty questions in one conversation, the bytes the
 browser receives for each counted from Chromium's own network events (CDP),
@@ -25,10 +30,12 @@ import pytest
 from conftest import quiet, serving
 from format_fixtures import CHROMIUM as PRINTER
 from format_fixtures import print_pdf, report_html
+from scan_fixtures import Scans, image_pdf
 from test_browser import WAIT_MS, Page, browser  # noqa: F401 - browser: the shared Chromium fixture
 
 import rag
 from rag.embed.model import HashEmbedder
+from rag.readers import ocr
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
@@ -48,6 +55,9 @@ QUESTIONS = [
     "How does the war in Ukraine affect Japan?", "What does the report recommend on space?",
     "How could Europe and Japan share intelligence?",
 ]
+SCAN = "scanned-report.pdf"
+SCAN_PAGE = 2  # the report's page scanned: it tells what the sea lines of communication carry
+SCAN_QUESTION = "How many trillion US dollars in imports and exports do these critical arteries transport each year?"
 NOTE_TEXT = "Harbour notes\n\nThe harbour authority said that shipping traffic doubled in 2023.\n"
 
 
@@ -62,6 +72,22 @@ def url(tmp_path_factory):
     seeds.mkdir()
     shutil.move(printed, seeds / "report.pdf")
     (seeds / "notes.txt").write_text(NOTE_TEXT, "utf-8")
+    index = rag.build_index(seeds, root / "index", embedder=HashEmbedder(), log=quiet)
+    with serving(index) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def scan_url(tmp_path_factory):
+    """A server over one scanned page: no text layer, so the build reads it by OCR."""
+    if ocr.missing():
+        pytest.skip(ocr.missing())
+    if PRINTER is None:
+        pytest.skip("needs Debian's chromium to print the report to PDF (`apt-get install -y chromium`)")
+    root = tmp_path_factory.mktemp("scan")
+    seeds = root / "seeds"
+    seeds.mkdir()
+    (seeds / SCAN).write_bytes(image_pdf([Scans(root).picture(SCAN_PAGE, dpi=150)], dpi=150))
     index = rag.build_index(seeds, root / "index", embedder=HashEmbedder(), log=quiet)
     with serving(index) as served:
         yield served
@@ -87,11 +113,11 @@ def inside(inner: list[float], outer: list[float]) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
-def open_first_page_quote(tab: Page):
+def open_first_page_quote(tab: Page, questions: list[str] = QUESTIONS, source: str = "report.pdf"):
     """Ask until an answer quotes the PDF; click that quote's [n]; wait for the viewer's page."""
     from playwright.sync_api import expect
 
-    for question in QUESTIONS:
+    for question in questions:
         answer = tab.ask(question)
         pictures = answer.locator("details.rag-source img.rag-page")
         if pictures.count():
@@ -101,7 +127,7 @@ def open_first_page_quote(tab: Page):
     sources = answer.locator("details.rag-source")
     n = next(i for i in range(sources.count()) if sources.nth(i).locator("img.rag-page").count())
     src = pictures.first.get_attribute("src") or ""
-    assert src.startswith("rag/page?source=report.pdf&page=") and "base64" not in src
+    assert src.startswith(f"rag/page?source={source}&page=") and "base64" not in src
     assert pictures.first.get_attribute("loading") == "lazy"
     page_number = int(src.split("&page=")[1].split("&")[0])
     answer.locator(".rag-cite").nth(n).click()
@@ -122,7 +148,6 @@ def test_the_viewer_opens_on_the_quote_zooms_turns_pages_and_closes(browser, url
         state = viewer_state(page)
         assert state["natural"] > 1000, "the viewer asks for the page at full resolution"
         assert state["mark"] is not None and inside(state["mark"], state["view"]), "the highlight is in view"
-        shot(page, "desktop")
 
         before = state["shown"]
         page.locator('#rag-viewer [data-act="in"]').click()
@@ -156,29 +181,57 @@ def test_the_viewer_opens_on_the_quote_zooms_turns_pages_and_closes(browser, url
         tab.context.close()
 
 
+def phone_tab(browser, url: str) -> Page:  # noqa: F811
+    """A tab on a phone's screen (390×844, touch), the page loaded."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2)
+    tab = Page.__new__(Page)
+    tab.url, tab.context, tab.page = url, context, context.new_page()
+    tab.errors, tab.foreign, tab.dialogs = [], [], []
+    tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
+    tab.page.set_default_timeout(WAIT_MS)
+    tab.page.goto(url, wait_until="load")
+    tab.page.wait_for_selector("#rag-question textarea")
+    return tab
+
+
 def test_on_a_phone_the_viewer_fills_the_screen(browser, url):  # noqa: F811
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                                  device_scale_factor=2)
+    tab = phone_tab(browser, url)
+    context = tab.context
     try:
-        tab = Page.__new__(Page)
-        tab.url, tab.context, tab.page = url, context, context.new_page()
-        tab.errors, tab.foreign, tab.dialogs = [], [], []
-        tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
-        tab.page.set_default_timeout(WAIT_MS)
-        tab.page.goto(url, wait_until="load")
-        tab.page.wait_for_selector("#rag-question textarea")
         open_first_page_quote(tab)
         state = viewer_state(tab.page)
         assert state["box"] == [0, 0, 390, 844]
         assert state["mark"] is not None and inside(state["mark"], state["view"])
-        shot(tab.page, "phone")
         tab.page.locator('#rag-viewer [data-act="close"]').click()
         expect(tab.page.locator("#rag-viewer")).to_be_hidden()
         assert not tab.errors
     finally:
         context.close()
+
+
+def test_a_scanned_page_opens_on_its_quote_highlighted_on_a_desktop_and_a_phone(browser, scan_url):  # noqa: F811
+    from playwright.sync_api import expect
+
+    for width, tab in (("desktop", Page(browser, scan_url)), ("phone", None)):
+        tab = tab or phone_tab(browser, scan_url)
+        try:
+            if width == "desktop":
+                tab.page.set_viewport_size({"width": 1280, "height": 900})
+            assert open_first_page_quote(tab, [SCAN_QUESTION], SCAN) == 1
+            state = viewer_state(tab.page)
+            assert state["natural"] > 1000, "the scan is shown at full resolution"
+            assert state["mark"] is not None and inside(state["mark"], state["view"]), "the highlight is in view"
+            if width == "phone":
+                assert state["box"] == [0, 0, 390, 844]
+            quote = tab.page.locator("#rag-chat .rag-answer").last.locator("blockquote.rag-quote").first
+            expect(quote).to_contain_text("trillion US dollars")  # the sentence read from the scan, verbatim
+            shot(tab.page, width)
+            assert not tab.errors
+        finally:
+            tab.context.close()
 
 
 def settled(tab: Page, count) -> int:
