@@ -6,7 +6,7 @@ and line-break hyphens). Its figures must come within 0.03 MRR@10 and 0.05
 of evidence in the first three quotes of the plain-text version's, every
 quote must be its document's text at its offsets, and for a PDF the cited
 page must hold the start of the quote (a quote running over a page break
-starts on the cited page and goes on on the next).
+starts on the cited page and goes on at the start of the next).
 """
 
 from __future__ import annotations
@@ -131,11 +131,11 @@ def _assert_pages_hold_quote_starts(index: rag.Index, source: str) -> None:
 
 def _opens_on(opening: str, pages: list[str], page: int) -> bool:
     """Page `page` holds `opening`, or, for a quote running over a page break, holds the longest part of it
-    that it can (at least its first character) and the next page holds the rest."""
+    that it can (at least its first character) and the next page's text starts with the rest."""
     if opening in pages[page]:
         return True
     held = next((n for n in range(len(opening) - 1, 0, -1) if opening[:n] in pages[page]), 0)
-    return held > 0 and page + 1 < len(pages) and opening[held:] in pages[page + 1]
+    return held > 0 and page + 1 < len(pages) and pages[page + 1].startswith(opening[held:])
 
 
 def _squash(text: str) -> str:
