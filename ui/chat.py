@@ -16,11 +16,13 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import PurePath
 from typing import Any
 
 import gradio as gr
 
 from rag import Answer, Citation, Index, InputError, Passage, Quote, RagError
+from rag.readers import BY_SUFFIX, PAGED
 from rag.service.serving import Serving
 from ui.page_route import document_path
 from ui.page_urls import page_url
@@ -85,13 +87,13 @@ def ask(index: Any, question: Any, k: Any = DEFAULT_K, sources: Any = None) -> d
 
 
 def page_images(index: Any) -> Callable[[Citation], str | None]:
-    """For `render_answer`: the page route's address of a PDF citation's page with the quote highlighted
+    """For `render_answer`: the page route's address of a PDF's or picture's cited page with the quote highlighted
     (`ui.page_urls`), for a document the index lists and still holds; else None. Draws nothing: the
     browser fetches the picture when its source is opened."""
     version = version_of(index)
 
     def image(citation: Citation) -> str | None:
-        if not citation.source.lower().endswith(".pdf") or citation.page is None:
+        if BY_SUFFIX.get(PurePath(citation.source).suffix.lower()) not in PAGED or citation.page is None:
             return None
         try:
             if document_path(index, citation.source) is None:

@@ -1,4 +1,4 @@
-"""`GET …/rag/page`: one page of a PDF the caller's index holds, as a PNG with a cited span highlighted.
+"""`GET …/rag/page`: one page of a PDF or picture the caller's index holds, as a PNG with a cited span highlighted.
 
     GET rag/page?source=report.pdf&page=3&start=120&end=180&w=1800
     -> 200 image/png; X-Rag-Page: 3, X-Rag-Pages: 12, X-Rag-Mark: left,top,right,bottom (pixels; absent
@@ -17,8 +17,9 @@ file size and modification time).
 
 Errors are JSON `{"error": "one line"}`: 400 for a malformed request, 401/403
 from `Access`, 404 for a source or page the index does not have (or a file
-that is not a PDF), 405 for a method other than GET or HEAD.
-Does not serve the document itself, nor pages of Word, HTML or text files.
+that is not a PDF or a PNG, JPEG or TIFF picture), 405 for a method other than GET or HEAD.
+Does not serve the document itself (a picture is drawn afresh, as a PDF's page is), nor pages of Word,
+HTML or text files.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Render the PDF page a cited span is on, with the span highlighted, as a PNG.
+"""Render the PDF page (or the picture's frame) a cited span is on, with the span highlighted, as a PNG.
 
     image = page_image(Path("seeds/report.pdf"), citation.start, citation.end)
     if image is not None:

@@ -2,7 +2,8 @@
 
 A file is kept only when its content is what its name says (a PDF starts with
 %PDF-, a Word file is a zip holding word/document.xml, a text or Markdown
-file is UTF-8 text without NUL bytes, a web page is text with HTML tags), it
+file is UTF-8 text without NUL bytes, a web page is text with HTML tags, a
+picture starts with a PNG, JPEG or TIFF signature and is read by OCR when indexed), it
 is within the size limits (`rag.readers.limits`), and its name, cleaned of folders,
 control characters and anything a shell or a file system might read as
 syntax, is cut to fit every file system; otherwise a one-line `UploadError`
@@ -34,8 +35,8 @@ from rag.readers.limits import Limits, size_text
 UPLOADS = "uploads"
 REMOVED = ".removed"
 KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text",
-         ".markdown": "text"}
-ACCEPTED = ".pdf .docx .html .htm .txt .md"
+         ".markdown": "text", ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+ACCEPTED = ".pdf .docx .html .htm .txt .md .png .jpg .jpeg .tif .tiff"
 MAX_NAME_CHARS = 100  # of the stem
 MAX_NAME_BYTES = 200  # of the stem in UTF-8: with " (999)" and the suffix, under every file system's 255 bytes
 TEMPORARY = ".upload-"  # the prefix of a file being written (hidden: never indexed)
@@ -99,6 +100,9 @@ def check_content(name: str, data: bytes) -> None:
         raise UploadError(f"{name} is a program, not a document; only {ACCEPTED} documents can be added.")
     if kind == "pdf" and found != "pdf":
         raise UploadError(f"{name} is not a PDF (it does not start with %PDF-); export it as a PDF again.")
+    if kind == "image" and found != "image":
+        raise UploadError(f"{name} is not a PNG, JPEG or TIFF picture (no such signature at its start); "
+                          "save it as one of those.")
     if kind == "docx" and found != "docx":
         raise UploadError(f"{name} is not a Word .docx file (no word/document.xml inside); save it as .docx.")
     if kind == "docx":

@@ -62,7 +62,7 @@ def test_a_very_long_name_is_cut_keeping_its_suffix():
 
 @pytest.mark.parametrize("name", ["program.exe", "archive.zip", "noextension", "report.pdf.exe", "", "x."])
 def test_other_kinds_of_file_are_refused_by_name(name):
-    with pytest.raises(UploadError, match=r"can be \.pdf \.docx \.html \.htm \.txt \.md files"):
+    with pytest.raises(UploadError, match=r"can be \.pdf \.docx \.html \.htm \.txt \.md \.png \.jpg \.jpeg \.tif \.tiff files"):
         clean_name(name)
 
 

@@ -125,8 +125,8 @@ def router(access: Access, quota: Quota) -> APIRouter:
                   "type": "object", "required": ["file"],
                   "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
     async def add(request: Request) -> JSONResponse:
-        """Add one document (.pdf .docx .html .htm .txt .md) under uploads/; it is indexed in the background
-        and listed once ready. Never replaces a file: a taken name becomes "name (2).ext"."""
+        """Add one document (.pdf .docx .html .htm .txt .md, or a .png .jpg .jpeg .tif .tiff picture read by OCR)
+        under uploads/; it is indexed in the background and listed once ready. Never replaces a file: a taken name becomes "name (2).ext"."""
         ws = _may_change(access, request)
         lim = limits()
         declared = request.headers.get("content-length", "")
