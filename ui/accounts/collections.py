@@ -138,7 +138,10 @@ class Collection:
             threading.Thread(target=self.refresh, name="rag-look", daemon=True).start()
 
     def wait(self, timeout: float | None = None) -> Any:
-        """Until the first load and any rebuild are done (for tests and scripts)."""
+        """Until the first load and any rebuild are done (for tests and scripts); documents that came
+        before the first look (an upload whose look has not started yet) are loaded first."""
+        if not self._ready and self._loader is None and self._has_documents():
+            self._start()
         loader = self._loader
         if loader is not None:
             loader.join(timeout)
