@@ -18,22 +18,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from format_fixtures import tiny_pdf
+from two_users import ANA_DOC, ANA_PDF_LINE, BOB_DOC, FAST, PASSWORD, SECRET_WORDS
 
 from rag.service.users import Users
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
-ANA_DOC = ("Zebra Ledger\n\nThe zebra marmalade recipe needs eleven quinces and one jar of wildflower honey, "
-           "stirred for forty minutes over a low flame until it turns amber. Keep the copper pot covered.\n")
-BOB_DOC = ("Glacier Log\n\nThe glacier station recorded a tundra blizzard with winds of ninety knots, and the "
-           "weather balloon drifted north past the ridge before dawn.\n")
-ANA_PDF_LINE = "Saffron orchards bloom on the plateau in late autumn every year"
-SECRET_WORDS = ("wildflower", "forty minutes", "copper pot", "amber", "Saffron")  # ana's, not in any question
-PASSWORD = {"ana": "ana-passphrase-1", "bob": "bob-passphrase-2"}
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id, cheap: these passwords guard nothing
 
 
 @pytest.fixture(scope="module")
