@@ -16,7 +16,11 @@ a server behind a proxy). On a server bound to a non-loopback address an
 origin that is an IP address with the server's port is also allowed: a
 rebinding page always has a name of its own, never an address.
 
-Does not decide which requests need the check (`ui.guard`).
+`allows_host` applies the same names to a request's Host header: a server
+without logins answers only requests addressed to one of its own names
+(`ui.host_check`), so a rebinding page cannot read answers either.
+
+Does not decide which requests need the check (`ui.guard`, `ui.host_check`).
 """
 
 from __future__ import annotations
@@ -100,6 +104,17 @@ class Origins:
             return True
         _, host, port = parsed
         return port == self.port and (host in self.hosts or (self.any_address and _is_address(host)))
+
+
+    def allows_host(self, host_header: str) -> bool:
+        """Whether a request whose Host header is `host_header` names this server (any port: a rebinding
+        page is told apart by its name, never by its port)."""
+        parsed = _origin(f"http://{host_header}")
+        if parsed is None:
+            return False
+        host = parsed[1].strip("[]")
+        return (host in self.hosts or any(host == known for _, known, _ in self.extra)
+                or (self.any_address and _is_address(host)))
 
 
 __all__ = ["VARIABLE", "Origins", "configured"]

@@ -2,6 +2,8 @@
 
 - Binds 127.0.0.1 by default and never shares; serves no files of ours;
   loads no fonts or scripts from elsewhere; shows no tracebacks.
+- Without logins, answers only requests addressed to one of its own names
+  (`ui.host_check`): a DNS-rebinding page reads nothing.
 - Logins (`start_logins`, `rag serve --logins`, `ui.accounts`) are off by
   default on a loopback address and required on any other: `start` refuses
   to bind one without them (`check_logins`). With logins, every user signs in
@@ -39,6 +41,7 @@ from rag.readers.limits import limits
 from ui import api
 from ui.access import Access, OneWorkspace
 from ui.guard import Guard
+from ui.host_check import HostCheck
 from ui.origins import Origins
 from ui.page import CSS, HEAD
 from ui.page_route import PageRoute
@@ -96,11 +99,12 @@ def _launch_options(host: str, port: int, workspace: Workspace | None = None, de
     }
     if workspace is not None and demo is not None:
         quota = Quota()  # one upload quota for the page and the API
-        guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo), quota=quota,
-                           origins=origins if origins is not None else Origins.serving(host, port))
+        ours = origins if origins is not None else Origins.serving(host, port)
+        guard = Middleware(Guard, workspace=workspace, arity=arity_of(demo), quota=quota, origins=ours)
         who = access if access is not None else OneWorkspace(workspace)
         pictures = Middleware(PageRoute, access=who)
-        options["app_kwargs"] = {"middleware": [api.middleware(who, quota), pictures, guard]}
+        hosts = Middleware(HostCheck, origins=ours)  # first: a rebinding page reads nothing (no logins here)
+        options["app_kwargs"] = {"middleware": [hosts, api.middleware(who, quota), pictures, guard]}
     return options
 
 
