@@ -15,7 +15,7 @@ folder is refused. Widths are capped at MAX_ROUTE_WIDTH and every picture at
 worker (`ui.pages.page_of`, which keeps the last pictures in memory keyed by
 file size and modification time).
 
-Errors are JSON `{"error": "one line"}`: 400 for a malformed request, 401/403
+Errors are JSON `{"error": {"code", "message"}}`, as the API's: 400 for a malformed request, 401/403
 from `Access`, 404 for a source or page the index does not have (or a file
 that is not a PDF or a PNG, JPEG or TIFF picture), 405 for a method other than GET or HEAD.
 Does not serve the document itself (a picture is drawn afresh, as a PDF's page is), nor pages of Word,
@@ -45,8 +45,14 @@ MAX_AGE = 86400  # seconds a browser may reuse a picture: the chat's addresses n
 Scope = dict[str, Any]
 
 
-def _json(status: int, message: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    body = json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         500: "internal"}
+
+
+def _json(status: int, message: str, code: str | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """An error in the API's shape: {"error": {"code", "message"}}."""
+    error = {"code": code or CODES.get(status, "error"), "message": message}
+    body = json.dumps({"error": error}, ensure_ascii=False).encode("utf-8")
     return status, [(b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store")], body
 
 
@@ -80,7 +86,7 @@ def answer(access: Access, request: Any, query: str, if_none_match: str | None) 
     try:
         workspace = access.workspace(request)
     except Denied as err:
-        return _json(err.status, err.message)
+        return _json(err.status, err.message, err.code)
     values = parse_qs(query, keep_blank_values=True)
     source = values.get("source", [])
     try:

@@ -167,7 +167,7 @@ def test_naming_the_other_users_document_as_a_source_reveals_nothing(bob):
     assert not any(w in stream for w in SECRET_WORDS), stream[:500]
 
 
-def test_an_api_key_reaches_its_own_users_collection_and_stops_when_revoked(server, ana):
+def test_an_api_key_reaches_its_own_users_collection_and_stops_when_revoked(server, ana, bob):
     url, _, users = server
     key = users.add_key("bob", "test")
     with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as keyed:

@@ -128,7 +128,7 @@ def test_cache_headers_and_a_revalidation_without_the_picture(indexes, cited) ->
 def test_unknown_documents_pages_and_paths_outside_the_index_are_404(indexes, asked) -> None:
     reply = client(OneWorkspace(Workspace(indexes[0]))).get(asked)
     assert reply.status_code == 404, reply.text
-    assert reply.headers["content-type"].startswith("application/json") and reply.json()["error"]
+    assert reply.headers["content-type"].startswith("application/json") and reply.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("asked", [
@@ -141,7 +141,7 @@ def test_unknown_documents_pages_and_paths_outside_the_index_are_404(indexes, as
 ])
 def test_malformed_requests_are_400_with_a_message(indexes, asked) -> None:
     reply = client(OneWorkspace(Workspace(indexes[0]))).get(asked)
-    assert reply.status_code == 400 and reply.json()["error"]
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "bad_request"
 
 
 def test_only_get_is_answered_and_other_paths_pass_on(indexes, cited) -> None:
@@ -179,7 +179,7 @@ class Elsewhere(OneWorkspace):
 def test_a_denied_caller_gets_the_access_status_and_no_picture(indexes, cited) -> None:
     reply = client(Refuse()).get(url(cited))
     assert reply.status_code == 401
-    assert reply.json() == {"error": "Sign in to see this page."}
+    assert reply.json() == {"error": {"code": "login", "message": "Sign in to see this page."}}
     assert reply.headers["cache-control"] == "no-store"
 
 
