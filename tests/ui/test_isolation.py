@@ -19,9 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from format_fixtures import tiny_pdf
-from two_users import ANA_DOC, ANA_PDF_LINE, BOB_DOC, FAST, PASSWORD, SECRET_WORDS
-
-from rag.service.users import Users
+from two_users import ANA_DOC, ANA_PDF_LINE, BOB_DOC, PASSWORD, SECRET_WORDS, two_user_server
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
@@ -30,18 +28,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from ui.server import start_logins
-
-    users = Users(tmp_path_factory.mktemp("server"), hasher=FAST)
-    users.add("ana", PASSWORD["ana"])
-    users.add("bob", PASSWORD["bob"])
-    demo, url, logins = start_logins(users, host="127.0.0.1", port=None, model="hash-embedder",
-                                     poll_seconds=3600)
-    try:
-        yield url, logins, users
-    finally:
-        demo.close()
-        logins.collections.close()
+    with two_user_server(tmp_path_factory.mktemp("server")) as served:
+        yield served
 
 
 def signed_in(url: str, name: str) -> httpx.Client:

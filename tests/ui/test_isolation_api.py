@@ -18,9 +18,8 @@ import pytest
 from format_fixtures import tiny_pdf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from two_users import ANA_DOC, ANA_PDF_LINE, BOB_DOC, FAST, PASSWORD, SECRET_WORDS
+from two_users import ANA_DOC, ANA_PDF_LINE, BOB_DOC, PASSWORD, SECRET_WORDS, two_user_server
 
-from rag.service.users import Users
 from ui.accounts.sessions import Sessions
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -40,18 +39,9 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from ui.server import start_logins
-
-    users = Users(tmp_path_factory.mktemp("server"), hasher=FAST)
-    for name, password in PASSWORD.items():
-        users.add(name, password)
-    demo, url, logins = start_logins(users, host="127.0.0.1", port=None, model="hash-embedder", poll_seconds=3600,
-                                     sessions=Sessions(idle=3600, lifetime=7200, clock=Clock()))
-    try:
-        yield url, logins, users
-    finally:
-        demo.close()
-        logins.collections.close()
+    sessions = Sessions(idle=3600, lifetime=7200, clock=Clock())
+    with two_user_server(tmp_path_factory.mktemp("server"), sessions=sessions) as served:
+        yield served
 
 
 def signed_in(url: str, name: str) -> httpx.Client:
