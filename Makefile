@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv index eval followups heldout calibrate bench lint screenshots clean
+.PHONY: run test venv index eval followups heldout checker-pairs train-checker calibrate bench lint screenshots clean
 
 run: $(STAMP)  ## set everything up and start the web chat
 	$(BIN)/rag serve
@@ -44,6 +44,12 @@ heldout: $(STAMP)  ## the GPL-3 and Apache-2.0 licences and two FAQs, kept out o
 	cp /usr/share/common-licenses/Apache-2.0 .rag-cache/heldout-docs/apache-2.0.txt
 	$(BIN)/rag eval tests/heldout --seeds .rag-cache/heldout-docs --index .rag-cache/heldout --shipped --ablations
 	$(BIN)/rag eval tests/faq --seeds tests/faq/docs --index .rag-cache/faq --shipped --ablations
+
+checker-pairs: $(STAMP)  ## label the answer checker's pairs from the development gold sets (rag/training/data/gold_pairs.jsonl)
+	$(BIN)/python -m rag.training.pairs --index .rag-cache/dev
+
+train-checker: $(STAMP)  ## train the answer checker's folds and shipped weights from the recorded pairs (rag/checker/weights/)
+	$(BIN)/python -m rag.training.run
 
 calibrate: $(STAMP)  ## refit rag/search/params.json on every development gold set
 	$(BIN)/rag calibrate

@@ -45,6 +45,7 @@ class Signals:
     missing_rare: float  # IDF-weighted share of the question's known words missing from the best passage
     weakest: float  # the question token worst matched by any token of the best sentence's passage
     weak_share: float  # share of question tokens whose best match there is below WEAK
+    checker: float = 0.0  # the answer checker's best logit among the sentences it read (0 without a checker)
 
     def values(self) -> dict[str, float]:
         return {name: float(value) for name, value in asdict(self).items()}

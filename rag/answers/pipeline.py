@@ -23,7 +23,8 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from rag.answers.abstain import Signals, expected_type, measure
-from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of, source_rows
+from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of, quote_span, source_rows
+from rag.checker.model import Checker, quote_text
 from rag.embed.model import QueryVectors
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
 from rag.search.ranking import Hit, rank
@@ -34,6 +35,12 @@ from rag.types import Answer
 if TYPE_CHECKING:
     from rag.search.query import Query
     from rag.stores import Candidates, Store
+
+
+class Scorer(Protocol):
+    """What answering reads of an answer checker (`rag.checker.model.Checker`): one logit per text."""
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class Searchable(Protocol):
@@ -54,6 +61,7 @@ class Searchable(Protocol):
                    encoded: QueryVectors | None = None) -> Candidates: ...
 
 
+CHECKED = 6  # sentences the checker rescores, best first: each costs one pass of the model
 TYPE_BONUS = 0.1  # for a sentence holding the date/number a "when"/"how many" question asks for
 ABSTAIN_MESSAGE = "The documents do not answer this question."
 RELATED_NOTE = "They hold only related text, not an answer"  # above the passages an abstention lists
@@ -162,29 +170,31 @@ def _encode(index: Searchable, query: Query) -> tuple[QueryVectors, bool]:
 
 def explain(index: Searchable, question: str, *, k: int = 5, sources: list[str] | None = None,
             params: Params | None = None, encoded: tuple[QueryVectors, bool] | None = None,
-            ) -> tuple[Answer, Signals]:
+            checker: Scorer | str | None = "auto") -> tuple[Answer, Signals]:
     """The answer and the signals its abstention decision was made on.
 
     `params` defaults to the shipped ones; `encoded` lets a caller that asks
-    the same question under several parameter sets encode it once.
+    the same question under several parameter sets encode it once. `checker`
+    rescores the best sentences (`rag.checker`): "auto" is the shipped one
+    for an index of the packaged model (`default_checker`), None none.
     """
     from rag.search.query import check_question
 
     params = params or shipped()
     query = check_question(question, k)
     vectors, truncated = encoded or index.encode_query(query)
-    found = index.candidates(query, k, sources=sources, encoded=vectors)
-    hits = rank(found, k=k, weights=params.rank)
+    found, hits, candidates = ranked_sentences(index, query, k, params, vectors, sources)
     passages = [replace(found.chunks[h.index].passage, score=round(h.score, 6)) for h in hits]
     wanted = set(content_words(query.text))
     store = index.store
-
-    with index.one_blas_thread():
-        candidates = _candidates(found, store, query.text, vectors, hits, params)
-    candidates.sort(key=lambda c: -c.score)
+    checker = default_checker(index) if checker == "auto" else checker
+    checked = 0.0
+    if checker is not None and not isinstance(checker, str) and candidates:
+        candidates, checked = recheck(found, store, query.text, candidates, checker, params)
     chosen = choose(found, store, candidates)
     signals = measure(found, store, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
                       chosen, wanted)
+    signals = replace(signals, checker=checked)
     abstained = not chosen or params.support_of(signals.values()) < params.threshold
     quotes = [] if abstained else cite(found, store, chosen, params.quote_words)
     message = ABSTAIN_MESSAGE if abstained else ""
@@ -197,6 +207,56 @@ def explain(index: Searchable, question: str, *, k: int = 5, sources: list[str] 
     result = Answer(query.original if not truncated else query.text, quotes, passages, abstained, message,
                     truncated)
     return replace(result, text=render(result)), signals
+
+
+def ranked_sentences(index: Searchable, query: Query, k: int, params: Params, vectors: QueryVectors,
+                     sources: list[str] | None = None) -> tuple[Candidates, list[Hit], list[Sentence]]:
+    """The store's candidates, the ranked passages and every sentence of them, best first."""
+    found = index.candidates(query, k, sources=sources, encoded=vectors)
+    hits = rank(found, k=k, weights=params.rank)
+    with index.one_blas_thread():
+        candidates = _candidates(found, index.store, query.text, vectors, hits, params)
+    candidates.sort(key=lambda c: -c.score)
+    return found, hits, candidates
+
+
+def checked_texts(found: Candidates, store: Store, candidates: Sequence[Sentence], quote_words: int) -> list[str]:
+    """What the checker reads for each candidate: the quote it would give, under its section title."""
+    texts = []
+    for cand in candidates:
+        span = quote_span(found, store, cand, quote_words)
+        texts.append(quote_text(span.section, store.text_of(span.source)[span.start:span.end]))
+    return texts
+
+
+def recheck(found: Candidates, store: Store, question: str, candidates: list[Sentence], checker: Scorer,
+            params: Params) -> tuple[list[Sentence], float]:
+    """The best `CHECKED` sentences rescored with the checker's logit (weighted by
+    `params.checker_weight`) ahead of the rest, and the best logit among them."""
+    top = candidates[:CHECKED]
+    scores = checker.score(question, checked_texts(found, store, top, params.quote_words))
+    rescored = [replace(c, score=c.score + params.checker_weight * float(s)) for c, s in zip(top, scores, strict=True)]
+    rescored.sort(key=lambda c: -c.score)
+    return rescored + candidates[CHECKED:], float(scores.max())
+
+
+def default_checker(index: Searchable) -> Checker | None:
+    """The shipped checker for an index of the packaged model, unless RAG_CHECKER=off; else None.
+
+    The checker and the abstention model were fitted with the packaged
+    model's scores, so another embedding model answers without it.
+    """
+    import os
+
+    from rag.checker.model import SHIPPED, load
+    from rag.embed.model import DEFAULT_MODEL
+
+    setting = os.environ.get("RAG_CHECKER", "auto").strip().lower()
+    if setting in ("off", "0", "no", "false"):
+        return None
+    if getattr(getattr(index, "embedder", None), "name", None) != DEFAULT_MODEL or not SHIPPED.is_file():
+        return None
+    return load(SHIPPED)
 
 
 def _candidates(found: Candidates, store: Store, question: str, encoded: QueryVectors, hits: list[Hit],

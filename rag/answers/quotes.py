@@ -140,6 +140,11 @@ def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int 
     return out
 
 
+def quote_span(found: Candidates, store: Store, cand: Sentence, extend_to: int = 0) -> Citation:
+    """The span a quote of `cand` would take (its first part, see `cite`)."""
+    return _in_context(found, store, cand, extend_to)[0]
+
+
 def cite(found: Candidates, store: Store, chosen: list[Sentence], extend_to: int = 0) -> list[Quote]:
     """Quote each chosen sentence with the sentences it depends on; merge what touches or overlaps.
 

@@ -105,7 +105,8 @@ def _score_set(index: Index, prepared: Prepared, name: str, params: Params, k: i
             ranked["naive"][q.id] = [f"{p.source}@{p.start}" for p in pieces]
             relevant[f"naive:{q.id}"] = {f"{p.source}@{p.start}" for p in naive.pieces if overlaps(p.source, p.start, p.end, q)}
         started = time.perf_counter()
-        result, signals = explain(index, q.question, k=k, params=params, encoded=encoded)
+        result, signals = explain(index, q.question, k=k, params=params, encoded=encoded,
+                                  checker=prepared.checkers.get(name))
         latencies.append((time.perf_counter() - started) * 1000)
         out.questions.append(_judge(index, q, result, params.support_of(signals.values()), params.threshold,
                                     ranked["fused"][q.id], relevant[q.id]))

@@ -31,7 +31,7 @@ from rag.stores.signals import RANK_FEATURES
 PARAMS_FILE = Path(__file__).with_name("params.json")
 SIGNALS = ("best_cosine", "best_sentence", "top_dense", "top_score", "coverage", "unknown", "agreement", "margin",
            "best_late", "top_late", "type_missing", "lift", "missing_rare",
-           "weakest", "weak_share")
+           "weakest", "weak_share", "checker")
 MAX_FALSE_ABSTENTION = 0.04  # the abstention threshold keeps answerable questions' abstentions within this
 C = 3.0  # inverse L2 strength of the abstention model
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # candidate weights for each ranking feature
@@ -45,6 +45,7 @@ class Params:
     cosine_weight: float = 1.0  # a sentence's own cosine in its score
     late_weight: float = 0.5  # the sentence's late-interaction score
     passage_weight: float = 2.0  # its passage's ranking score
+    checker_weight: float = 0.0  # the answer checker's logit in a checked sentence's score
     quote_words: int = 0  # a quote takes in the following sentences of its paragraph up to this many words
     support: dict[str, float] = field(default_factory=dict)  # logistic weights per signal
     bias: float = 0.0
@@ -62,7 +63,7 @@ class Params:
 
     def support_of(self, signals: dict[str, float]) -> float:
         """Estimated probability that the chosen quotes answer the question."""
-        z = self.bias + sum(w * float(signals[name]) for name, w in self.support.items())
+        z = self.bias + sum(w * float(signals.get(name, 0.0)) for name, w in self.support.items())
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def to_json(self) -> str:
