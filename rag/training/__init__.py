@@ -1,0 +1,1 @@
+"""Training data for the answer checker: question-answer pairs mined from real documents."""
