@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed.model import packaged_model_path
 from rag.errors import ModelError
 
 TRAINED = 2  # top encoder layers the checker trains; the ones below stay the packaged weights
@@ -43,49 +42,46 @@ def quote_text(section: str | None, text: str) -> str:
 
 
 class Checker:
-    """A loaded checker. `score(question, texts)` gives one logit per text (higher: answers it)."""
+    """A loaded checker. `score(question, texts)` gives one logit per text (higher: answers it).
 
-    def __init__(self, path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None:
-        import torch
-        from transformers import AutoTokenizer, BertModel
-        from transformers.utils import logging as hf_logging
+    `runtime` "auto" runs it on ONNX Runtime (`rag.checker.runtime`), or on torch when ONNX
+    Runtime cannot; "torch" forces torch.
+    """
 
-        base = packaged_model_path()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+    def __init__(self, path: Path, state: dict[str, Any], meta: dict[str, Any], *, runtime: str = "auto") -> None:
+        from rag.checker.runtime import OnnxRunner, TorchRunner, merged_folder
+
         self.path = path
         self.meta = meta
-        self.tokenizer = AutoTokenizer.from_pretrained(base)
-        self.model = BertModel.from_pretrained(base, add_pooling_layer=False)
-        missing = self.model.load_state_dict({k: v for k, v in state.items() if not k.startswith("head.")},
-                                             strict=False)
-        if missing.unexpected_keys:
-            raise ModelError(f"{path}: weights for parts the model lacks ({missing.unexpected_keys[0]}); "
-                             "retrain it with `make train-checker`.")
-        self.head = torch.nn.Linear(self.model.config.hidden_size, 1)
-        self.head.load_state_dict({"weight": state["head.weight"], "bias": state["head.bias"]})
-        self.model.eval()
         self.trained_on: list[str] = list(meta.get("trained_on", []))
+        self._weight = state["head.weight"].numpy().reshape(-1).astype(np.float64)
+        self._bias = float(state["head.bias"].numpy().reshape(-1)[0])
+        self._run: Any = None
+        if runtime == "auto" and os.environ.get("RAG_RUNTIME", "").lower() != "torch":
+            try:
+                self._run = OnnxRunner(merged_folder(path, state), MAX_TOKENS)
+                self.runtime = "onnxruntime"
+            except (ImportError, ModelError, OSError):
+                self._run = None
+        if self._run is None:
+            self._run = TorchRunner(state, MAX_TOKENS)
+            self.runtime = "torch"
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One logit per text, remembered for the last `CACHE_SIZE` pairs."""
-        todo = [t for t in dict.fromkeys(texts) if (question, t) not in self._cache]
-        if todo:
-            for text, value in zip(todo, self._forward(question, todo), strict=True):
-                self._cache[(question, text)] = float(value)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return np.array([self._cache[(question, t)] for t in texts], dtype=np.float64)
-
-    def _forward(self, question: str, texts: list[str]) -> np.ndarray:
-        import torch
-
-        batch = self.tokenizer([question] * len(texts), texts, truncation="only_second", max_length=MAX_TOKENS,
-                               padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = self.model(**batch).last_hidden_state
-            return logits(hidden, batch["attention_mask"], self.head).numpy()
+        with self._lock:
+            todo = [t for t in dict.fromkeys(texts) if (question, t) not in self._cache]
+            if todo:
+                hidden, mask = self._run(question, todo)
+                weights = mask[:, :, None].astype(np.float64)
+                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+                for text, value in zip(todo, pooled @ self._weight + self._bias, strict=True):
+                    self._cache[(question, text)] = float(value)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            return np.array([self._cache[(question, t)] for t in texts], dtype=np.float64)
 
 
 def logits(hidden: Any, mask: Any, head: Any) -> Any:
@@ -157,3 +153,15 @@ def held_out_path(name: str, directory: Path = WEIGHTS_DIR) -> Path:
 def _meta(path: Path) -> dict[str, Any]:
     with np.load(path) as data:
         return dict(json.loads(bytes(data["__meta__"]).decode()))
+
+
+def main() -> int:
+    """`python -m rag.checker.model`: make the shipped checker's ONNX graph ahead of first use (`make venv` does)."""
+    if SHIPPED.is_file():
+        checker = load(SHIPPED)
+        print(f"answer checker ready on {checker.runtime}: {SHIPPED.name}, trained on {len(checker.trained_on)} documents")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

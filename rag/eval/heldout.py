@@ -85,27 +85,29 @@ def answered_under(index: Index, prepared: Prepared, params: Params, name: str, 
 
 
 def fit_sentences(index: Index, prepared: Prepared, names: list[str], params: Params, k: int) -> Params:
-    """The sentence-score weights, then the checker's weight, whose quotes hold the evidence most often
-    for the training questions: in the first quote, and in any of the first three (the two shares added)."""
+    """The sentence-score weights whose first three quotes hold the evidence for the most training questions;
+    then, with a checker, its weight, judged by the first quote and the first three (the two shares added)."""
     questions = [(n, q) for n in names for q in prepared.sets[n] if q.answerable]
     if not questions:  # nothing to fit on: keep the weights as they are
         return params
 
-    def held(trial: Params) -> float:
+    def held(trial: Params, first_too: bool) -> float:
         answers = [answered_under(index, prepared, trial, n, q, k) for n, q in questions]
-        return sum(first + any3 for first, any3, _ in answers) / len(questions)
+        return sum(any3 + (first if first_too else 0) for first, any3, _ in answers) / len(questions)
 
     best: tuple[float, Params] | None = None
     for passage, late in itertools.product(PASSAGE_GRID, LATE_GRID):
         trial = replace(params, passage_weight=passage, late_weight=late, checker_weight=0.0)
-        score = held(trial)
+        score = held(trial, False)
         if best is None or score > best[0] + 1e-9:
             best = (score, trial)
     assert best is not None
     if any(prepared.checkers.get(n) is not None for n in names):
+        chosen = best[1]
+        best = (held(chosen, True), chosen)
         for weight in CHECKER_GRID:  # 0 stays unless the checker helps on the training documents
-            trial = replace(best[1], checker_weight=weight)
-            score = held(trial)
+            trial = replace(chosen, checker_weight=weight)
+            score = held(trial, True)
             if score > best[0] + 1e-9:
                 best = (score, trial)
     return best[1]

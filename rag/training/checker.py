@@ -31,11 +31,11 @@ from rag.embed.model import packaged_model_path
 from rag.training.pairs import Pair
 
 SEED = 0
-EPOCHS = 2
+EPOCHS = 1
 BATCH = 32
 LR_LAYERS = 4e-5
 LR_HEAD = 2e-3
-FOLDS = 5
+FOLDS = 3
 
 
 @dataclass
@@ -169,7 +169,8 @@ def train(states: States, rows: Sequence[int], *, epochs: int = EPOCHS,
                                    {"params": top.head.parameters(), "lr": LR_HEAD}], weight_decay=0.01)
     rng = random.Random(SEED)
     plan = [b for _ in range(epochs) for b in _batches(states, rows, rng)]
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / 50) *
+    warmup = min(50, max(1, len(plan) // 4))  # steps of rising learning rate: 50 unless the plan is short
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / warmup) *
                                                  max(0.0, 1 - step / len(plan)))
     top.train(True)
     started, total = time.time(), 0.0
@@ -180,7 +181,7 @@ def train(states: States, rows: Sequence[int], *, epochs: int = EPOCHS,
         loss.backward()
         optimiser.step()
         schedule.step()
-        total += float(loss)
+        total += float(loss.detach())
         if progress and (step + 1) % 50 == 0:
             progress(f"step {step + 1}/{len(plan)}, loss {total / 50:.3f}, {time.time() - started:.0f} s")
             total = 0.0

@@ -43,10 +43,21 @@ def first_choice(pairs: Sequence[Pair], rows: Sequence[int], scores: np.ndarray)
     return (checker / n if n else float("nan")), (pipeline / n if n else float("nan")), n
 
 
+def _first(pairs: list[Pair], n: int) -> list[Pair]:
+    counts: dict[str, int] = {}
+    kept = []
+    for p in pairs:
+        counts[p.doc] = counts.get(p.doc, 0) + 1
+        if counts[p.doc] <= n:
+            kept.append(p)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.training.run", description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--limit", type=int, default=0, help="train on the first N pairs only (a quick check)")
+    parser.add_argument("--per-document", type=int, default=0,
+                        help="train on each document's first N pairs only (a quick check of the whole procedure)")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--folds-only", action="store_true", help="skip the checker trained on every document")
     parser.add_argument("--cache", type=Path, default=Path(".rag-cache/checker"))
@@ -58,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     gold = read_pairs(GOLD_PAIRS)
     mined = mined_pairs()
     pairs = gold + mined
-    if args.limit:
-        pairs = pairs[: args.limit]
+    if args.per_document:
+        gold, mined = (_first(part, args.per_document) for part in (gold, mined))
+        pairs = gold + mined
     say(f"{len(gold)} gold pairs, {len(mined)} mined pairs from {len({p.doc for p in mined})} documents")
     # Each part run once through the frozen layers and remembered on its own: new mined pairs leave the
     # gold pairs' states as they are.
