@@ -11,6 +11,7 @@ Does not embed anything itself: `rag.answers.index` does, with the rest.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from rag.ingest.chunk import Chunk
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 def context_ids(chunks: Sequence[Chunk]) -> tuple[np.ndarray, list[tuple[str, str | None]]]:
@@ -31,11 +34,19 @@ def context_ids(chunks: Sequence[Chunk]) -> tuple[np.ndarray, list[tuple[str, st
 
 
 def document_label(doc: Any) -> str:
-    """What a document is called: its title, else its file name in words ("ssh-manual.txt" -> "ssh manual")."""
-    if doc.title:
-        return str(doc.title)
+    """What a document is called: its title and its file name in words ("ssh-manual.txt" -> "ssh manual").
+
+    The file name is the name the user gave the document, often the short one questions use ("gpl-3.txt" for
+    "GNU GENERAL PUBLIC LICENSE"): it follows the title in brackets unless the title holds all its words.
+    """
     stem = Path(doc.source).stem
-    return " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
+    named = " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
+    if not doc.title:
+        return named
+    title = str(doc.title)
+    if set(_WORD.findall(named.casefold())) <= set(_WORD.findall(title.casefold())):
+        return title
+    return f"{title} ({named})"
 
 
 def context_text(label: str, section: str | None) -> str:

@@ -85,12 +85,14 @@ def is_table_row(s: str) -> bool:
 
 
 def numbered_label(s: str) -> bool:
-    """A numbered label that may end in a full stop: "8. Termination.", "2.1 Grants"."""
+    """A numbered label that may end in a full stop: "8. Termination.", "2.1 Grants",
+    "13. Use with the GNU Affero General Public License." (a clause's title in headline case)."""
     m = NUMBER.match(s)
     if not m:
         return False
     rest = s[m.end() :].strip()
-    return bool(rest) and (is_short_label(rest) or (n_words(s) <= 6 and rest.endswith(".") and title_case(rest)))
+    return bool(rest) and (is_short_label(rest) or (n_words(s) <= 6 and rest.endswith(".") and title_case(rest)) or (
+        rest.endswith(".") and is_short_label(rest[:-1]) and headline_case(rest[:-1])))
 
 
 def heading_name(clean: str) -> str:
@@ -146,6 +148,20 @@ def title_case(s: str) -> bool:
     """Every word of four or more letters is capitalised, and there is one."""
     long_words = [w for w in re.findall(r"[^\W\d_]+", s) if len(w) >= 4]
     return bool(long_words) and all(w[0].isupper() for w in long_words)
+
+
+# Short words a title leaves in lower case ("Revised Versions of this License", "Use with the GNU Affero ...").
+_MINOR = frozenset(["about", "after", "against", "among", "before", "between", "from", "into", "onto", "over", "than",
+                    "that", "their", "these", "this", "those", "through", "under", "upon", "when", "where", "which",
+                    "with", "within", "without", "your"])
+
+
+def headline_case(s: str) -> bool:
+    """A title as headlines write it: two or more capitalised words of four or more letters, and every other
+    word that long is one a title leaves in lower case ("with", "this", "from")."""
+    long_words = [w for w in re.findall(r"[^\W\d_]+", s) if len(w) >= 4]
+    major = [w for w in long_words if w.lower() not in _MINOR]
+    return len(major) >= 2 and all(w[0].isupper() for w in major)
 
 
 def is_bare_marker(s: str) -> bool:

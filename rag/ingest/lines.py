@@ -2,8 +2,9 @@
 
 Each line keeps its span in the file and the span of its content: without
 indentation, trailing space, and the border of a box it sits in (pydoc's
-"|" margin, a "*  ...  *" frame). Also finds closed Markdown fences; an
-unclosed fence is not a fence.
+"|" margin, a "*  ...  *" frame). Also finds closed Markdown fences (an
+unclosed fence is not a fence) and the lines a hard-wrapped file centres on
+its page (a plain-text title, "Preamble", "TERMS AND CONDITIONS").
 
 Does not group lines into paragraphs: see `rag.ingest.units`.
 """
@@ -123,6 +124,42 @@ def _pipe_margin(text: str, ln: Line, first: Line) -> bool:
 def _star_box(text: str, ln: Line, first: Line) -> bool:
     return (ln.ce - ln.cs >= 10 and text[ln.cs] == "*" and text[ln.ce - 1] == "*"
             and ln.cs - ln.start == first.cs - first.start and ln.ce - ln.start == first.ce - first.start)
+
+
+_PAGE_MAX = 100  # a file whose lines run wider is not hard-wrapped to a page: nothing in it is centred
+_MARGIN = 8  # columns of space a centred line leaves on each side at least
+_WORDY = re.compile(r"[^\W_][\w'’&.,:;()-]*")  # a word, a number or a date as a title writes them
+
+
+def centred(text: str, lines: list[Line], base: int) -> set[int]:
+    """The numbers of the lines set in the middle of a hard-wrapped page, over text that starts far left of them.
+
+    Such a line leaves space on both sides of at least `_MARGIN` columns, neither side under half the other
+    (the page's right edge is where nine lines in ten end), holds words only (no option, path, prompt or run of
+    spaces, as a command or a table's columns do), and the next line that is not so placed starts `_MARGIN` or more columns further left: an indented paragraph's
+    short last line or a man page's indented table is no centred line.
+    """
+    widths = sorted(ln.indent + ln.ce - ln.cs for ln in lines if not ln.blank)
+    if not widths or widths[int(0.9 * (len(widths) - 1))] > _PAGE_MAX:
+        return set()
+    page = widths[int(0.9 * (len(widths) - 1))]
+
+    def placed(ln: Line) -> bool:
+        left, right = ln.indent - base, page - (ln.indent + ln.ce - ln.cs)
+        return min(left, right) >= _MARGIN and 2 * min(left, right) >= max(left, right) \
+            and "  " not in text[ln.cs : ln.ce] and all(_WORDY.fullmatch(w) for w in text[ln.cs : ln.ce].split())
+
+    found: set[int] = set()
+    run: list[Line] = []
+    for ln in lines:
+        if ln.blank:
+            continue
+        if placed(ln):
+            run.append(ln)
+            continue
+        found.update(c.number for c in run if c.indent - ln.indent >= _MARGIN)
+        run = []
+    return found
 
 
 def content(text: str, ln: Line) -> str:

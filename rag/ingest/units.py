@@ -34,14 +34,14 @@ from rag.ingest.headings import (
     question,
     underlinable,
 )
-from rag.ingest.lines import Line, content, fences, is_rule, read_lines, unbox
+from rag.ingest.lines import Line, centred, content, fences, is_rule, read_lines, unbox
 
 __all__ = ["Unit", "split_units", "strip_markup"]
 
 HEADING, CODE, LIST, DEFINITION, TABLE, COMMENT = "heading", "code", "list", "definition", "table", "comment"
 STRUCTURAL = (CODE, LIST, DEFINITION, TABLE, COMMENT)
-ATX_FORM, UNDERLINED, MAN_SECTION, QUESTION = (
-    "Markdown heading", "underlined heading", "man-page section", "numbered question")
+ATX_FORM, UNDERLINED, MAN_SECTION, QUESTION, CENTRED = (
+    "Markdown heading", "underlined heading", "man-page section", "numbered question", "centred heading")
 _WRAP_WIDTH = 100
 _TABLE_WORDS = 100  # a longer table is one unit per row
 _CODE_MARKS = set("{}[]()<>=;$|\\/_#*`'\"@%&^~:")
@@ -77,7 +77,7 @@ def split_units(text: str) -> list[Unit]:
     fenced = {k for i, j in fenced_at.items() for k in range(i, j + 1)}
     lines = unbox(text, lines, fenced)
     base = min((ln.indent for ln in lines if not ln.blank), default=0)
-    splitter = _Splitter(text, base)
+    splitter = _Splitter(text, base, centred(text, lines, base))
     i = 0
     while i < len(lines):
         ln = lines[i]
@@ -104,8 +104,8 @@ def split_units(text: str) -> list[Unit]:
 class _Splitter:
     """Collects the lines of one block at a time and turns each block into units."""
 
-    def __init__(self, text: str, base: int) -> None:
-        self.text, self.base = text, base
+    def __init__(self, text: str, base: int, centred: set[int]) -> None:
+        self.text, self.base, self.centred = text, base, centred
         self.units: list[Unit] = []
         self.block: list[Line] = []
         self.blocks = 0
@@ -145,6 +145,11 @@ class _Splitter:
         if not block:
             return
         text = self.text
+        if all(ln.number in self.centred and is_short_label(content(text, ln)) for ln in block) \
+                and all(any(ch.isalpha() for ch in content(text, ln)) for ln in block):
+            self.emit(block, HEADING, CENTRED)  # a title or a heading set in the middle of the page
+            self.blocks += 1
+            return
         first = content(text, block[0])
         if len(block) >= 2 and block[0].indent <= self.base and is_all_caps(first) and n_words(first) <= 6 \
                 and all(ln.indent > block[0].indent for ln in block[1:]):
