@@ -20,8 +20,6 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	# The packaged model exported to ONNX once (into ~/.cache/rag, or $$RAG_CACHE_DIR): questions then need no torch.
 	$(BIN)/python -m rag.embed.onnx_export
-	# The answer checker's graph too (rag/checker/weights, merged with the packaged model and exported once).
-	$(BIN)/python -m rag.checker.model
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -42,30 +42,17 @@ def quote_text(section: str | None, text: str) -> str:
 
 
 class Checker:
-    """A loaded checker. `score(question, texts)` gives one logit per text (higher: answers it).
+    """A loaded checker. `score(question, texts)` gives one logit per text (higher: answers it)."""
 
-    `runtime` "auto" runs it on ONNX Runtime (`rag.checker.runtime`), or on torch when ONNX
-    Runtime cannot; "torch" forces torch.
-    """
-
-    def __init__(self, path: Path, state: dict[str, Any], meta: dict[str, Any], *, runtime: str = "auto") -> None:
-        from rag.checker.runtime import OnnxRunner, TorchRunner, merged_folder
+    def __init__(self, path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None:
+        from rag.checker.runtime import TorchRunner
 
         self.path = path
         self.meta = meta
         self.trained_on: list[str] = list(meta.get("trained_on", []))
         self._weight = state["head.weight"].numpy().reshape(-1).astype(np.float64)
         self._bias = float(state["head.bias"].numpy().reshape(-1)[0])
-        self._run: Any = None
-        if runtime == "auto" and os.environ.get("RAG_RUNTIME", "").lower() != "torch":
-            try:
-                self._run = OnnxRunner(merged_folder(path, state), MAX_TOKENS)
-                self.runtime = "onnxruntime"
-            except (ImportError, ModelError, OSError):
-                self._run = None
-        if self._run is None:
-            self._run = TorchRunner(state, MAX_TOKENS)
-            self.runtime = "torch"
+        self._run = TorchRunner(state, MAX_TOKENS)
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -154,14 +141,3 @@ def _meta(path: Path) -> dict[str, Any]:
     with np.load(path) as data:
         return dict(json.loads(bytes(data["__meta__"]).decode()))
 
-
-def main() -> int:
-    """`python -m rag.checker.model`: make the shipped checker's ONNX graph ahead of first use (`make venv` does)."""
-    if SHIPPED.is_file():
-        checker = load(SHIPPED)
-        print(f"answer checker ready on {checker.runtime}: {SHIPPED.name}, trained on {len(checker.trained_on)} documents")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

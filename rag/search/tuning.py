@@ -157,7 +157,7 @@ def choose_threshold(support: np.ndarray, answerable: np.ndarray, limit: float =
 
 def fit_abstention(signals: Sequence[dict[str, float]], answerable: Sequence[bool]) -> tuple[dict[str, float], float, float]:
     """Logistic weights, bias and threshold from each training question's signals."""
-    x = np.array([[float(s[n]) for n in SIGNALS] for s in signals])
+    x = np.array([[float(s.get(n, 0.0)) for n in SIGNALS] for s in signals])
     y = np.array(answerable, dtype=float)
     if len(set(y.tolist())) < 2:
         # One class only: nothing separates; answer everything if all were answerable, else abstain.

@@ -171,7 +171,7 @@ def train(states: States, rows: Sequence[int], *, epochs: int = EPOCHS,
     plan = [b for _ in range(epochs) for b in _batches(states, rows, rng)]
     warmup = min(50, max(1, len(plan) // 4))  # steps of rising learning rate: 50 unless the plan is short
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min(1.0, (step + 1) / warmup) *
-                                                 max(0.0, 1 - step / len(plan)))
+                                                 max(0.0, 1 - step / max(1, len(plan))))
     top.train(True)
     started, total = time.time(), 0.0
     for step, batch in enumerate(plan):

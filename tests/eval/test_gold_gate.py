@@ -24,15 +24,15 @@ GOLD = Path(__file__).parent.parent / "gold"
 REPORT_GOLD = GOLD / "japan-nato-alignment.jsonl"
 
 DEV_MINIMUMS = {
-    "mrr@10": 0.78,  # target 0.80; held out 0.835 when set
-    "min_mrr@10": 0.63,  # target 0.65 for every document; 0.652 (python-json-module)
-    "evidence_in_first_quote": 0.63,  # target 0.65; 0.698
-    "evidence_in_top3_quotes": 0.77,  # target 0.85, not met: 0.806
+    "mrr@10": 0.83,  # target 0.85; held out 0.852 when set
+    "min_mrr@10": 0.645,  # 0.665 (python-json-module)
+    "evidence_in_first_quote": 0.694,  # target 0.80, not met: 0.714
+    "evidence_in_top3_quotes": 0.791,  # target 0.90, not met: 0.811
     "quote_exactness": 1.0,
-    "abstention": 0.39,  # target 0.85, not met: 0.419
-    "min_naive_margin": -0.04,  # target above 0 for every document, not met: -0.014 (mpl-2.0)
+    "abstention": 0.405,  # target 0.75, not met: 0.425
+    "min_naive_margin": -0.02,  # target above 0 for every document, met: +0.043 (mpl-2.0 the closest)
 }
-DEV_MAXIMUMS = {"false_abstention": 0.085}  # target 0.05, not met: 0.064
+DEV_MAXIMUMS = {"false_abstention": 0.075}  # target 0.05, not met: 0.055
 
 # Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set.
 FAQ_MINIMUMS = {"mrr@10": 0.92, "min_mrr@10": 0.88, "evidence_in_first_quote": 0.76,
@@ -72,6 +72,23 @@ def test_development_sets_meet_the_held_out_bar(dev_index, tmp_path, capsys):
 def test_faqs_no_number_was_fitted_on_keep_their_bar(tmp_path, capsys):
     args = ["eval", str(FAQ), "--seeds", str(FAQ / "docs"), "--index", str(tmp_path / "index"), "--shipped"]
     _gate(args, FAQ_MINIMUMS, {}, tmp_path / "faq.json", capsys)
+
+
+# The GNU GPL 3 and Apache 2.0 licences, in no fit (the machine's copies, indexed together), with the
+# shipped parameters: MRR@10 0.736 and 0.740 when set, against a target of 0.80 each, not met.
+LICENCES = {"gpl-3": Path("/usr/share/common-licenses/GPL-3"), "apache-2.0": Path("/usr/share/common-licenses/Apache-2.0")}
+LICENCE_MINIMUMS = {"min_mrr@10": 0.716, "quote_exactness": 1.0}
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not all(p.is_file() for p in LICENCES.values()), reason="no /usr/share/common-licenses here")
+def test_held_out_licences_keep_their_bar(tmp_path, capsys):
+    seeds = tmp_path / "licences"
+    seeds.mkdir()
+    for name, path in LICENCES.items():
+        (seeds / f"{name}.txt").write_bytes(path.read_bytes())
+    args = ["eval", str(GOLD.parent / "heldout"), "--seeds", str(seeds), "--index", str(tmp_path / "index"), "--shipped"]
+    _gate(args, LICENCE_MINIMUMS, {}, tmp_path / "licences.json", capsys)
 
 
 @pytest.mark.model

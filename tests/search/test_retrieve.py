@@ -152,8 +152,10 @@ def _oracle_dense(index: rag.Index, question: str) -> dict[str, float]:
     q = emb.encode([question])[0].astype(np.float64)
     out = {}
     for p in index.passages:
-        # Passages are embedded under their document's title ("Document 3", see _random_corpus).
-        prefix = f"Document {p.citation.source[3:-4]}: " + (f"{p.citation.section}: " if p.citation.section else "")
+        # Passages are embedded under their document's label: its title ("Document 3", see _random_corpus)
+        # and, since the title lacks the file name's word "doc3", that name in brackets.
+        number = p.citation.source[3:-4]
+        prefix = f"Document {number} (doc{number}): " + (f"{p.citation.section}: " if p.citation.section else "")
         passage_vec = emb.encode([prefix + " ".join(p.text.split())])[0]
         sentences = re.split(r"(?<=\.)\s+", p.text)
         sentence_vecs = emb.encode(sentences)

@@ -42,7 +42,7 @@ def test_the_weights_file_scores_as_the_trained_layers_did(slice_states, tmp_pat
 
     save(top, tmp_path / "c.npz", trained_on=["x"], pairs=len(pairs), figures={})
     state, meta = load_weights(tmp_path / "c.npz")
-    checker = Checker(tmp_path / "c.npz", state, meta, runtime="torch")
+    checker = Checker(tmp_path / "c.npz", state, meta)
     direct = score(top, states, rows)
     loaded = np.concatenate([checker.score(p.question, [p.text]) for p in pairs])
     assert np.abs(direct - loaded).max() < 0.05  # int8 rows and float16 states: close, not equal
