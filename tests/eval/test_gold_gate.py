@@ -34,7 +34,8 @@ DEV_MINIMUMS = {
 }
 DEV_MAXIMUMS = {"false_abstention": 0.075}  # target 0.05, not met: 0.055
 
-# Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set.
+# Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set
+# (0.926, 0.912, 0.815 and 0.887 after the refit that followed numbered clause titles and centred headings).
 FAQ_MINIMUMS = {"mrr@10": 0.92, "min_mrr@10": 0.88, "evidence_in_first_quote": 0.76,
                 "evidence_in_top3_quotes": 0.87, "quote_exactness": 1.0}
 FAQ = Path(__file__).parent.parent / "faq"
@@ -75,7 +76,7 @@ def test_faqs_no_number_was_fitted_on_keep_their_bar(tmp_path, capsys):
 
 
 # The GNU GPL 3 and Apache 2.0 licences, in no fit (the machine's copies, indexed together), with the
-# shipped parameters: MRR@10 0.736 and 0.740 when set, against a target of 0.80 each, not met.
+# shipped parameters: MRR@10 0.738 and 0.773 when set, against a target of 0.80 each, not met.
 LICENCES = {"gpl-3": Path("/usr/share/common-licenses/GPL-3"), "apache-2.0": Path("/usr/share/common-licenses/Apache-2.0")}
 LICENCE_MINIMUMS = {"min_mrr@10": 0.716, "quote_exactness": 1.0}
 
