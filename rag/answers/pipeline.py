@@ -246,17 +246,20 @@ def default_checker(index: Searchable) -> Checker | None:
     The checker and the abstention model were fitted with the packaged
     model's scores, so another embedding model answers without it.
     """
+    from rag.checker.model import SHIPPED, load
+
+    return load(SHIPPED) if checker_applies(index) and SHIPPED.is_file() else None
+
+
+def checker_applies(index: Searchable) -> bool:
+    """Whether a checker may score this index's answers: the packaged model, and RAG_CHECKER not off."""
     import os
 
-    from rag.checker.model import SHIPPED, load
     from rag.embed.model import DEFAULT_MODEL
 
-    setting = os.environ.get("RAG_CHECKER", "auto").strip().lower()
-    if setting in ("off", "0", "no", "false"):
-        return None
-    if getattr(getattr(index, "embedder", None), "name", None) != DEFAULT_MODEL or not SHIPPED.is_file():
-        return None
-    return load(SHIPPED)
+    if os.environ.get("RAG_CHECKER", "auto").strip().lower() in ("off", "0", "no", "false"):
+        return False
+    return getattr(getattr(index, "embedder", None), "name", None) == DEFAULT_MODEL
 
 
 def _candidates(found: Candidates, store: Store, question: str, encoded: QueryVectors, hits: list[Hit],

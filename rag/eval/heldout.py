@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from rag.answers.index import Index
-from rag.answers.pipeline import default_checker, explain
-from rag.checker.model import Checker, for_document
+from rag.answers.pipeline import checker_applies, explain
+from rag.checker.model import WEIGHTS_DIR, Checker, for_document
 from rag.embed.model import QueryVectors
 from rag.eval.gold import GoldQuestion, evidence_hit, overlaps
 from rag.search.query import check_question
@@ -65,9 +65,9 @@ def prepare(index: Index, sets: dict[str, list[GoldQuestion]], *, depth: int = 1
 def held_out_checker(index: Index, name: str) -> Checker | None:
     """For an index of the packaged model, a checker never trained on the document `name`
     (`rag.checker.model.for_document`); None for another model or with RAG_CHECKER=off."""
-    if default_checker(index) is None:
+    if not checker_applies(index) or not any(WEIGHTS_DIR.glob("*.npz")):
         return None
-    return for_document(name)
+    return for_document(name)  # loads only the checker this document needs, never the shipped one as a test
 
 
 def answered_under(index: Index, prepared: Prepared, params: Params, name: str, q: GoldQuestion,

@@ -1,7 +1,7 @@
 """Mine natural question-answer pairs from real documents, for training the answer checker.
 
 `mine(path)` reads one document (plain text, Markdown or HTML, gzipped or not),
-finds its questions by layout (`rag.training.layouts`) and returns one `Pair`
+finds its questions by layout (`rag.training.layouts`) and returns one `MinedPair`
 per question: the question as written, the first prose paragraph of its answer
 (cut at a sentence end near 600 characters) and up to three more prose
 paragraphs of the same answer as `context`. A question whose answer is shorter
@@ -65,7 +65,7 @@ URL_ONLY = re.compile(r"^(?:<?(?:https?|ftp)://\S+>?[\s,;.]*)+$")
 
 
 @dataclass(frozen=True)
-class Pair:
+class MinedPair:
     """A question as its document asks it, the first paragraph answering it, and more of that answer."""
 
     doc: str
@@ -112,7 +112,7 @@ def read_text(path: Path) -> str | None:
         return data.decode("latin-1")
 
 
-def mine(path: Path, *, name: str | None = None) -> list[Pair]:
+def mine(path: Path, *, name: str | None = None) -> list[MinedPair]:
     """Question-answer pairs of one document, in document order; `name` defaults to "parent/file"."""
     path = Path(path)
     why = held_out(path)
@@ -128,7 +128,7 @@ def mine(path: Path, *, name: str | None = None) -> list[Pair]:
     html = bare.lower().endswith((".html", ".htm")) or text.lstrip()[:200].lower().startswith(("<!doctype html", "<html"))
     blocks = html_blocks(text) if html else text_blocks(text)
     faq = bool(FAQ_NAME.search(bare)) or "frequently asked questions" in text[:600].lower()
-    out: list[Pair] = []
+    out: list[MinedPair] = []
     seen: set[str] = set()
     for question, body in pairs(blocks, faq=faq):
         question = SECTION_NUMBER.sub("", question)
@@ -140,7 +140,7 @@ def mine(path: Path, *, name: str | None = None) -> list[Pair]:
         if not kept or kept[0] != cut(body[0].text) or len(kept[0]) < MIN_ANSWER or _lead_in(kept[0]) or key in seen:
             continue
         seen.add(key)
-        out.append(Pair(name, question, kept[0], kept[1:1 + MAX_CONTEXT]))
+        out.append(MinedPair(name, question, kept[0], kept[1:1 + MAX_CONTEXT]))
     return out
 
 
@@ -168,9 +168,9 @@ def cut(text: str, limit: int = MAX_ANSWER) -> str | None:
     return text[:ends[-1]] if ends else None
 
 
-def mine_tree(root: Path) -> list[Pair]:
+def mine_tree(root: Path) -> list[MinedPair]:
     """Every pair under `root`, by document name then position; counts per document go to stderr."""
-    found: list[Pair] = []
+    found: list[MinedPair] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         if SKIP_NAME.search(path.name) or held_out(path) or path.stat().st_size > MAX_FILE:
             continue
@@ -180,7 +180,7 @@ def mine_tree(root: Path) -> list[Pair]:
         except (InputError, OSError):  # binary, refused or unreadable: not a document to mine
             continue
         found.extend(got)
-    unique: list[Pair] = []
+    unique: list[MinedPair] = []
     seen: set[str] = set()
     for pair in sorted(found, key=lambda p: p.doc):  # stable: each document keeps its own order
         key = "".join(c for c in pair.answer.lower() if c.isalnum())[:120]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.training.mine import Pair, mine
+from rag.training.mine import MinedPair, mine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,7 +117,7 @@ def test_numbered_faq_in_a_gzip_file(tmp_path):
     # The contents list repeats the questions with no answer under them: each question is mined once.
     assert [p.question for p in pairs] == [
         "Where do I get frobz?", "Why does frobz refuse files larger than the configured limit?"]
-    assert pairs[0] == Pair("frobz/FAQ", "Where do I get frobz?",
+    assert pairs[0] == MinedPair("frobz/FAQ", "Where do I get frobz?",
                             "The sources of frobz are published on the project page, and every release is signed "
                             "with the maintainer's key.", [])
     # The code line is neither the answer nor its context; the later paragraph of the answer is context.
