@@ -128,9 +128,12 @@ def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int 
     # "The command has been taught to ignore such a failure.").
     while last + 1 < len(spans) and len(text[spans[first][0] : spans[last + 1][1]].split()) <= extend_to:
         last += 1
-    out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], spans[last][1],
+    end = spans[last][1]
+    if introduces(text[spans[last][0] : end]):
+        end = _introduced(found, text, spans, last, hi)
+    out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], end,
                     store.page_at(cite.source, spans[first][0]))]
-    if FORWARD_STEPS and last == pos == len(spans) - 1 and hi + 1 in found.chunks:
+    if FORWARD_STEPS and last == pos == len(spans) - 1 and end == spans[last][1] and hi + 1 in found.chunks:
         following = found.chunks[hi + 1]
         nxt = following.passage.citation
         start, end = following.sentences[0]
@@ -138,6 +141,42 @@ def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int 
                 and is_dependent(text[start:end])):
             out.append(Citation(nxt.source, nxt.section, nxt.paragraph, start, end, store.page_at(nxt.source, start)))
     return out
+
+
+INTRODUCED_WORDS = 60  # words a quote ending in a colon takes in of what follows (always at least one sentence)
+
+
+_ANNOUNCES = re.compile(r"(?::|\b(?:like\s+this|as\s+follows))\s*$")
+
+
+def introduces(sentence: str) -> bool:
+    """Whether a sentence ends by announcing what follows ("…can be run via:", "…run configure like this")."""
+    return _ANNOUNCES.search(sentence) is not None
+
+
+def _introduced(found: Candidates, text: str, spans: list[tuple[int, int]], last: int, hi: int) -> int:
+    """Where a quote ending in a colon should end: past what the colon announces.
+
+    The sentences after it in its paragraph, or else the opening of the next
+    paragraph of the same section (a command, an example, a list's first
+    items), as far as INTRODUCED_WORDS allow and always at least one
+    sentence: a quote that stops at "…run via:" leaves out its answer.
+    """
+    following = spans[last + 1 :]
+    if not following and hi + 1 in found.chunks:
+        after = found.chunks[hi + 1]
+        here, nxt = found.chunks[hi].passage.citation, after.passage.citation
+        if (nxt.source == here.source and nxt.section == here.section and nxt.paragraph == here.paragraph + 1
+                and after.sentences and not text[spans[last][1] : after.sentences[0][0]].strip()):
+            following = list(after.sentences)
+    end = spans[last][1]
+    words = 0
+    for n, (start, stop) in enumerate(following):
+        words += len(text[start:stop].split())
+        if n and words > INTRODUCED_WORDS:
+            break
+        end = stop
+    return end
 
 
 def quote_span(found: Candidates, store: Store, cand: Sentence, extend_to: int = 0) -> Citation:
