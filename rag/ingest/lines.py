@@ -4,7 +4,9 @@ Each line keeps its span in the file and the span of its content: without
 indentation, trailing space, and the border of a box it sits in (pydoc's
 "|" margin, a "*  ...  *" frame). Also finds closed Markdown fences (an
 unclosed fence is not a fence) and the lines a hard-wrapped file centres on
-its page (a plain-text title, "Preamble", "TERMS AND CONDITIONS").
+its page (a plain-text title, "Preamble", "TERMS AND CONDITIONS"), and the
+lines a paragraph's wrapping happens to start with a number ("...under section" /
+"7.  This requirement ..."), which go on with the line before rather than start a list item.
 
 Does not group lines into paragraphs: see `rag.ingest.units`.
 """
@@ -17,6 +19,9 @@ from dataclasses import dataclass
 
 from rag.ingest.headings import RULE
 
+_NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+\S")  # a line that opens as a numbered list item: "7. ", "12) "
+_ENDS = re.compile(r"[.:;!?…][\"'”’)\]*_`]*$")  # a line that ends a sentence or a clause
+_FILLED = 45  # columns a wrapped paragraph's line runs past, at least (as `rag.ingest.units` counts a hard wrap)
 _FENCE = re.compile(r"^(`{3,}|~{3,})([^`]*)$")
 _PRE = re.compile(r"^<pre(?:\s[^>]*)?>", re.IGNORECASE)  # Markdown's raw-HTML code block, closed by "</pre>"
 
@@ -160,6 +165,38 @@ def centred(text: str, lines: list[Line], base: int) -> set[int]:
         found.update(c.number for c in run if c.indent - ln.indent >= _MARGIN)
         run = []
     return found
+
+
+def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
+    """The numbers of the lines of one blank-separated block that start with "N." or "N)" only because the
+    paragraph was wrapped there: the line before is filled (past `_FILLED` columns, with no room left for "N."
+    within the block's widest line, as a greedy wrap leaves it), ends no sentence or clause and starts no further
+    right (a list's number stands out left of its items' wrapped lines), and N continues no numbering (it is not
+    1, and no earlier line of the block is numbered N-1).
+
+    Does not look past the block: a list whose items stand apart keeps each item in a block of its own.
+    """
+    widest = max((_width(ln) for ln in block), default=0)
+    seen: set[int] = set()
+    found: set[int] = set()
+    for k, ln in enumerate(block):
+        m = _NUMBERED.match(content(text, ln))
+        if not m:
+            continue
+        n = int(m.group(1))
+        if k and n > 1 and n - 1 not in seen:
+            prev = block[k - 1]
+            room = widest - _width(prev) - 1  # columns left at the end of the line before
+            if _width(prev) > _FILLED and room < len(m.group(1)) + 1 and prev.indent <= ln.indent \
+                    and not _ENDS.search(content(text, prev)):
+                found.add(ln.number)
+                continue
+        seen.add(n)
+    return found
+
+
+def _width(ln: Line) -> int:
+    return ln.indent + (ln.ce - ln.cs)
 
 
 def content(text: str, ln: Line) -> str:

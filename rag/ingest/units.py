@@ -4,7 +4,8 @@ Blank lines (including lines of non-breaking spaces, and the empty lines of a
 pydoc "|" or "*...*" box) separate blocks; so do rules (a line of one
 repeated mark). A block becomes one or more units by its layout, not its
 words: a hard-wrapped paragraph is one unit; a block of one paragraph per
-line (a scraped page) is one unit per line; a list item, a definition (a
+line (a scraped page) is one unit per line; a list item (not a line the
+wrapping of a paragraph starts with "7."), a definition (a
 term with more-indented lines under it), an indented code example, a table
 and a closed Markdown fence are each one unit. Headings that layout alone
 shows are marked: Markdown ATX, Setext / reStructuredText underlines, a
@@ -34,7 +35,7 @@ from rag.ingest.headings import (
     question,
     underlinable,
 )
-from rag.ingest.lines import Line, centred, content, fences, is_rule, read_lines, unbox
+from rag.ingest.lines import Line, centred, content, fences, is_rule, read_lines, unbox, wrapped_numbers
 
 __all__ = ["Unit", "split_units", "strip_markup"]
 
@@ -180,8 +181,9 @@ class _Splitter:
         per_line = per_line or (block[0].indent <= self.base and not deeper and not _hard_wrapped(text, block))
         groups: list[list[Line]] = []
         hanging = False  # the current unit has a line indented under its first
+        wrapped = wrapped_numbers(text, block)  # "N." lines that go on with a sentence: no list items
         for ln in block:
-            if groups and not self._starts_unit(groups[-1], ln, per_line, hanging):
+            if groups and not self._starts_unit(groups[-1], ln, per_line, hanging, ln.number in wrapped):
                 hanging = hanging or ln.indent > groups[-1][0].indent
                 groups[-1].append(ln)
             else:
@@ -195,14 +197,14 @@ class _Splitter:
         if CODE not in roles and any(is_prose(" ".join(content(text, ln) for ln in g)) for g in groups):
             self.ref_indent = block[0].indent
 
-    def _starts_unit(self, cur: list[Line], ln: Line, per_line: bool, hanging: bool) -> bool:
+    def _starts_unit(self, cur: list[Line], ln: Line, per_line: bool, hanging: bool, wrapped: bool) -> bool:
         text = self.text
         c, head, prev = content(text, ln), cur[0], cur[-1]
         if _is_atx(text, head) or _is_atx(text, ln):
             return True
         if is_table_row(c) or is_table_row(content(text, prev)):
             return not (is_table_row(c) and is_table_row(content(text, prev)))
-        if LIST_ITEM.match(c):
+        if LIST_ITEM.match(c) and not wrapped:
             return True
         if ln.indent > head.indent or c.startswith(": "):
             # A hanging definition ("term: definition" in Markdown extra), a list item's continuation,
