@@ -46,6 +46,7 @@ class Signals:
     weakest: float  # the question token worst matched by any token of the best sentence's passage
     weak_share: float  # share of question tokens whose best match there is below WEAK
     checker: float = 0.0  # the answer checker's best logit among the sentences it read (0 without a checker)
+    detail_missing: bool = False  # the question asks for a version or a default and no quoted sentence names one
 
     def values(self) -> dict[str, float]:
         return {name: float(value) for name, value in asdict(self).items()}
@@ -59,9 +60,12 @@ def measure(found: Candidates, store: Store, question: str, query_tokens: np.nda
     best = candidates[0]
     runner = next((c.score for c in candidates[1:] if c.chunk != best.chunk), 0.0)
     covered: set[str] = set()
+    detail = expected_detail(question)
+    detail_found = False
     for cand in chosen:
         text = store.text_of(found.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
         covered |= word_set(text)
+        detail_found = detail_found or (detail is not None and detail.search(text) is not None)
     vocab = found.vocabulary
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
@@ -83,6 +87,7 @@ def measure(found: Candidates, store: Store, question: str, query_tokens: np.nda
         type_missing=expected_type(question) is not None and not best.typed,
         lift=float(hits[0].score - pool.mean()) if hits and len(pool) else 0.0,
         missing_rare=_missing_rare(found, wanted, found.chunks[best.chunk].search_text),
+        detail_missing=detail is not None and not detail_found,
         **_token_match(found, query_tokens, best.chunk),
     )
 
@@ -129,6 +134,24 @@ _DATE = re.compile(r"\b(1[5-9]|20)\d{2}s?\b|\b(january|february|march|april|may|
                    r"october|november|december)\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|"
                      r"thousand|million|billion|trillion|dozen|double|doubling|twice|triple|half|per cent|percent)\b", re.I)
+
+
+# Questions about a version or a default name a setting or a feature the
+# documents do use, so the best sentence is on topic; what it often lacks is
+# the version number or the stated default itself.
+_VERSION_Q = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,3}?(?:version|release)s?\b|\bminimum\b.*\bversion\b", re.I)
+_VERSION = re.compile(r"\b\d+(?:\.\d+)+\b|(?i:\b(?:version|release|v)\s*\d)|\b[A-Z][a-z]+ release\b")
+_DEFAULT_Q = re.compile(r"\bdefaults?\b", re.I)
+_DEFAULT = re.compile(r"\bdefault|\bunless\b|\bif (?:not|no)\b|\botherwise\b", re.I)
+
+
+def expected_detail(question: str) -> re.Pattern[str] | None:
+    """The pattern a quote must contain, for questions that ask for a version or a default."""
+    if _VERSION_Q.search(question):
+        return _VERSION
+    if _DEFAULT_Q.search(question):
+        return _DEFAULT
+    return None
 
 
 def expected_type(question: str) -> re.Pattern[str] | None:
