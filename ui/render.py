@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from rag.answers.pipeline import ABSTAIN_MESSAGE
 from rag.answers.quotes import source_rows
+from rag.ingest.lines import join_wrapped
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK
 from rag.types import Answer, Citation, Passage, Quote
 from ui.page_urls import PAGE_URL
@@ -50,7 +51,7 @@ def text_html(text: str) -> str:
     return out.replace("\n", "<br>").replace("\u2028", "<br>").replace("\u2029", "<br>")
 
 
-def reflow(text: str) -> str:
+def reflow(text: str, document: str = "", start: int = 0) -> str:
     """`text` for reading on screen: line breaks that only wrap a paragraph become spaces.
 
     Keeps its length, so offsets into it still point at the same characters
@@ -58,7 +59,8 @@ def reflow(text: str) -> str:
     rows and every line of a code block keep their breaks.
     A word broken by a hyphen at the line end ("Eu-" / "rope") is joined with
     a zero-width space instead, so it reads "Eu-rope". Only for display: the
-    copied text and the JSON keep the document's characters.
+    copied text and the JSON keep the document's characters. Given the `document` that `text` starts at
+    `start` of, a line opening with "7." that ingest reads as its sentence going on (`join_wrapped`) goes on too.
     """
     def soft(match: re.Match[str]) -> str:
         gap = match.group(0)
@@ -67,7 +69,10 @@ def reflow(text: str) -> str:
         joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
         return ("\u200b" if joined else " ") * len(gap)
 
-    return text if text.lstrip().startswith(CODE_OPENERS) else SOFT_BREAK.sub(soft, text)
+    if text.lstrip().startswith(CODE_OPENERS):
+        return text
+    text = join_wrapped(text, document, start)
+    return SOFT_BREAK.sub(soft, text)
 
 
 def copy_text_html(text: str) -> str:
@@ -91,6 +96,7 @@ class Context:
 
     text: str
     start: int
+    document: str = ""  # the whole source text, for reading its line breaks ("" when not at hand)
 
 
 def paragraph_context(citation: Citation, passages: Sequence[Passage],
@@ -118,7 +124,7 @@ def paragraph_context(citation: Citation, passages: Sequence[Passage],
     except Exception:  # noqa: BLE001 - a missing source only costs the context, never the answer
         return None
     start, end = sentence_bounds(text, start, end)
-    return Context(text[start:end], start)
+    return Context(text[start:end], start, text)
 
 
 WIDEN = 600  # characters a context may grow by at either end to reach a sentence's start or end
@@ -152,7 +158,7 @@ def highlighted(context: Context, citation: Citation, quote: str) -> str:
     quoted text; otherwise the context is shown without a mark.
     """
     lo, hi = citation.start - context.start, citation.end - context.start
-    shown = reflow(context.text)  # same length: the offsets still hold
+    shown = reflow(context.text, context.document, context.start)  # same length: the offsets still hold
     if not (0 <= lo <= hi <= len(context.text)) or context.text[lo:hi] != quote:
         return text_html(shown)
     return (text_html(shown[:lo]) + '<mark class="rag-hl">' + text_html(shown[lo:hi]) + "</mark>"
@@ -164,7 +170,7 @@ def highlighted_all(context: Context, quotes: Sequence[Quote]) -> str:
     spans = sorted((q.citation.start - context.start, q.citation.end - context.start, q.text) for q in quotes)
     if len(spans) == 1 or any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
         return highlighted(context, quotes[0].citation, quotes[0].text)
-    shown, out, at = reflow(context.text), [], 0
+    shown, out, at = reflow(context.text, context.document, context.start), [], 0
     for lo, hi, quote in spans:
         if not (at <= lo <= hi <= len(context.text)) or context.text[lo:hi] != quote:
             return text_html(shown)  # offsets that do not hold a quote: no marks rather than wrong ones
@@ -225,6 +231,13 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
     the answer's copy button copies ("" for no button).
     """
     parts = ['<div class="rag-answer">', notes_html(answer, scope)]
+
+    def document(source: str) -> str:  # "" when not at hand: a quote's line breaks are then read alone
+        try:
+            return source_text(source) if source_text is not None else ""
+        except Exception:  # noqa: BLE001 - a missing source only costs how its line breaks are shown
+            return ""
+
     if answer.abstained:
         parts.append(f'<p class="rag-abstain">{text_html(answer.message or ABSTAIN_MESSAGE)}</p>')
         related = answer.passages[:RELATED_SHOWN]
@@ -234,7 +247,7 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             for p in related:
                 parts.append('<details class="rag-source">')
                 parts.append(f'<summary><span class="rag-tag">related, not an answer</span> {_label(p.citation)}</summary>')
-                parts.append(f'<div class="rag-context">{text_html(reflow(p.text))}</div>{_offsets(p.citation)}')
+                parts.append(f'<div class="rag-context">{text_html(reflow(p.text, document(p.citation.source), p.citation.start))}</div>{_offsets(p.citation)}')
                 parts.append("</details>")
             parts.append("</div>")
         parts.append(copy_tools(copy))
@@ -245,7 +258,8 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
         parts.append(f'<p class="rag-note">{text_html(answer.message)}</p>')
     rows = source_rows(answer.quotes)
     for n, quote in zip(rows, answer.quotes, strict=True):
-        parts.append(f'<blockquote class="rag-quote"><p>“{text_html(reflow(quote.text))}” '
+        shown = reflow(quote.text, document(quote.citation.source), quote.citation.start)
+        parts.append(f'<blockquote class="rag-quote"><p>“{text_html(shown)}” '
                      f'<sup class="rag-marker"><button class="rag-cite">[{n}]</button></sup></p></blockquote>')
     parts.append('<div class="rag-sources">')
     parts.append('<p class="rag-sources-title">Sources (open one to read the quote in context):</p>')
@@ -257,7 +271,8 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
         if context is None:
             holder = next((p for p in answer.passages if p.citation.source == c.source
                            and p.citation.start <= c.start and c.end <= p.citation.end), None)
-            context = Context(holder.text, holder.citation.start) if holder else Context(quote.text, c.start)
+            held = (holder.text, holder.citation.start) if holder else (quote.text, c.start)
+            context = Context(*held, document(c.source))
         parts.append('<details class="rag-source">')
         parts.append(f'<summary><span class="rag-marker">[{n}]</span> {_label(c)}</summary>')
         paragraph = f'<div class="rag-context">{highlighted_all(context, quotes)}</div>'

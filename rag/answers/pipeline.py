@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
@@ -26,6 +26,7 @@ from rag.answers.abstain import Signals, expected_type, measure
 from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of, quote_span, source_rows
 from rag.checker.model import Checker, quote_text
 from rag.embed.model import QueryVectors
+from rag.ingest.lines import join_wrapped
 from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
 from rag.search.ranking import Hit, rank
 from rag.search.tuning import Params, shipped
@@ -206,7 +207,7 @@ def explain(index: Searchable, question: str, *, k: int = 5, sources: list[str] 
         message = f"{message} {note}".strip()
     result = Answer(query.original if not truncated else query.text, quotes, passages, abstained, message,
                     truncated)
-    return replace(result, text=render(result)), signals
+    return replace(result, text=render(result, store.text_of)), signals
 
 
 def ranked_sentences(index: Searchable, query: Query, k: int, params: Params, vectors: QueryVectors,
@@ -291,8 +292,12 @@ def _candidates(found: Candidates, store: Store, question: str, encoded: QueryVe
     return candidates
 
 
-def render(result: Answer) -> str:
-    """The answer as Markdown-style text with numbered markers and a source list."""
+def render(result: Answer, text_of: Callable[[str], str] | None = None) -> str:
+    """The answer as Markdown-style text with numbered markers and a source list.
+
+    `text_of` (a source's indexed text) lets a quote's line breaks be read in their paragraph (`quoted_lines`);
+    without it a line that opens with "7." is always shown on a line of its own.
+    """
     lines: list[str] = []
     if result.abstained:
         lines.append(result.message or ABSTAIN_MESSAGE)
@@ -306,7 +311,7 @@ def render(result: Answer) -> str:
         lines += [result.message, ""]
     rows = source_rows(result.quotes)
     for n, quote in zip(rows, result.quotes, strict=True):
-        shown = quoted_lines(quote.text)
+        shown = quoted_lines(quote.text, text_of(quote.citation.source) if text_of else "", quote.citation.start)
         shown[0] = f"“{shown[0]}"
         shown[-1] = f"{shown[-1]}” [{n}]"
         lines.extend(f"> {line}" for line in shown)
@@ -319,11 +324,15 @@ def render(result: Answer) -> str:
     return "\n".join(lines)
 
 
-def quoted_lines(text: str) -> list[str]:
+def quoted_lines(text: str, document: str = "", start: int = 0) -> list[str]:
     """A quote's lines for plain-text display: a paragraph is one line, while a table's rows, a list's items,
-    a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one)."""
+    a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one).
+
+    Given the `document` the quote starts at `start` of, a line that opens with "7." only because the paragraph
+    was wrapped there goes on with its sentence, as ingest reads it (`join_wrapped`); without it, it starts a line.
+    """
     code = text.lstrip().startswith(CODE_OPENERS)
-    lines = (text if code else SOFT_BREAK.sub(" ", text)).splitlines()
+    lines = (text if code else SOFT_BREAK.sub(" ", join_wrapped(text, document, start))).splitlines()
     return [" ".join(line.split()) for line in lines if line.strip()] or [""]
 
 

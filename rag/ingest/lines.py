@@ -6,7 +6,8 @@ indentation, trailing space, and the border of a box it sits in (pydoc's
 unclosed fence is not a fence) and the lines a hard-wrapped file centres on
 its page (a plain-text title, "Preamble", "TERMS AND CONDITIONS"), and the
 lines a paragraph's wrapping happens to start with a number ("...under section" /
-"7.  This requirement ..."), which go on with the line before rather than start a list item.
+"7.  This requirement ..."), which go on with the line before rather than start a list item;
+`join_wrapped` shows such a line break inside a quote as a space, by the same rule.
 
 Does not group lines into paragraphs: see `rag.ingest.units`.
 """
@@ -14,6 +15,7 @@ Does not group lines into paragraphs: see `rag.ingest.units`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -193,6 +195,50 @@ def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
                 continue
         seen.add(n)
     return found
+
+
+_REACH = 10_000  # characters around a quote read for the blocks it lies in (a longer block is read in part)
+
+
+def wrapped_breaks(text: str, start: int, end: int) -> list[int]:
+    """Where, counted from `start`, the line breaks of `text[start:end]` are that `wrapped_numbers` reads as a
+    sentence going on: each before a line it finds in its blank-separated block (read whole, up to `_REACH`
+    characters either side, outside fences and rules), and each inside the span.
+
+    Does not take off a block's leading heading as ingest does before grouping a block.
+    """
+    lo = text.rfind("\n", 0, max(0, start - _REACH)) + 1
+    hi = text.find("\n", min(len(text), end + _REACH))
+    window = text[lo : len(text) if hi < 0 else hi]
+    lines = read_lines(window)
+    fenced_at = fences(window, lines)
+    fenced = {k for i, j in fenced_at.items() for k in range(i, j + 1)}
+    lines = unbox(window, lines, fenced)
+    found: list[int] = []
+    block: list[Line] = []
+    for i, ln in enumerate([*lines, None]):
+        if ln is not None and not ln.blank and i not in fenced and not is_rule(window, ln):
+            block.append(ln)
+            continue
+        if block and block[0].start <= end - lo and block[-1].end >= start - lo:
+            numbers = wrapped_numbers(window, block)
+            found += [lo + prev.end - start for prev, nxt in itertools.pairwise(block)
+                      if nxt.number in numbers and start <= lo + prev.end and lo + nxt.start <= end]
+        block = []
+    return found
+
+
+def join_wrapped(quote: str, document: str = "", start: int = 0) -> str:
+    """`quote` with each line break `wrapped_breaks` finds shown as a space, its length kept (offsets into it
+    still hold), when `document[start:]` opens with it; else `quote` as it is (no document: no context to read)."""
+    if not document or document[start : start + len(quote)] != quote:
+        return quote
+    chars = list(quote)
+    for at in wrapped_breaks(document, start, start + len(quote)):
+        chars[at] = " "
+        if quote[at : at + 2] == "\r\n":
+            chars[at + 1] = " "
+    return "".join(chars)
 
 
 def _width(ln: Line) -> int:
