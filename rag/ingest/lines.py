@@ -197,6 +197,7 @@ def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
     return found
 
 
+_NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[.)]")
 _REACH = 10_000  # characters around a quote read for the blocks it lies in (a longer block is read in part)
 
 
@@ -231,8 +232,8 @@ def wrapped_breaks(text: str, start: int, end: int) -> list[int]:
 def join_wrapped(quote: str, document: str = "", start: int = 0) -> str:
     """`quote` with each line break `wrapped_breaks` finds shown as a space, its length kept (offsets into it
     still hold), when `document[start:]` opens with it; else `quote` as it is (no document: no context to read)."""
-    if not document or document[start : start + len(quote)] != quote:
-        return quote
+    if not _NUMBER_LINE.search(quote) or not document or document[start : start + len(quote)] != quote:
+        return quote  # most quotes have no line that opens with a number: nothing to read
     chars = list(quote)
     for at in wrapped_breaks(document, start, start + len(quote)):
         chars[at] = " "
