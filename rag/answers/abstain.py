@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answers.quotes import Sentence
+from rag.answers.quotes import Sentence, quote_span
 from rag.ingest.text import word_set
 from rag.search.ranking import Hit
 
@@ -53,8 +53,9 @@ class Signals:
 
 
 def measure(found: Candidates, store: Store, question: str, query_tokens: np.ndarray, hits: list[Hit], pool: np.ndarray,
-            candidates: list[Sentence], chosen: list[Sentence], wanted: set[str]) -> Signals:
-    """The signals for one question: `pool` holds the ranking score of every candidate passage."""
+            candidates: list[Sentence], chosen: list[Sentence], wanted: set[str], extend_to: int = 0) -> Signals:
+    """The signals for one question: `pool` holds the ranking score of every candidate passage;
+    `extend_to` is the quotes' word limit (`rag.answers.quotes.quote_span`)."""
     if not candidates:
         return Signals(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, 0.0, 0.0, False, 0.0, 1.0, 0.0, 1.0)
     best = candidates[0]
@@ -63,9 +64,12 @@ def measure(found: Candidates, store: Store, question: str, query_tokens: np.nda
     detail = expected_detail(question)
     detail_found = False
     for cand in chosen:
-        text = store.text_of(found.chunks[cand.chunk].passage.citation.source)[cand.start:cand.end]
-        covered |= word_set(text)
-        detail_found = detail_found or (detail is not None and detail.search(text) is not None)
+        document = store.text_of(found.chunks[cand.chunk].passage.citation.source)
+        covered |= word_set(document[cand.start:cand.end])
+        if detail is not None and not detail_found:
+            # The whole quote the reader would see: "…are supported:" brings the versions it announces.
+            span = quote_span(found, store, cand, extend_to)
+            detail_found = detail.search(document[span.start : span.end]) is not None
     vocab = found.vocabulary
     unknown = sum(1 for w in wanted if w not in vocab) / len(wanted) if wanted else 0.0
     dense_top = {h.index for h in hits if 0 < h.dense_rank <= 3}
@@ -139,8 +143,13 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
 # Questions about a version or a default name a setting or a feature the
 # documents do use, so the best sentence is on topic; what it often lacks is
 # the version number or the stated default itself.
-_VERSION_Q = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,3}?(?:version|release)s?\b|\bminimum\b.*\bversion\b", re.I)
-_VERSION = re.compile(r"\b\d+(?:\.\d+)+\b|(?i:\b(?:version|release|v)\s*\d)|\b[A-Z][a-z]+ release\b")
+_VERSION_Q = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+){0,3}?(?<!press )(?:version|release)s?\b"
+    r"(?!\s+(?:notes?|manager|date|criteria|control|string|valve|cycle|process|candidate|team|schedule|branch))"
+    r"|\bminimum\b.*\bversion\b", re.I)
+# A version number ("2.39.0", "version 3", "GPLv3", "Python 3") or a named release ("the Bullseye release").
+_VERSION = re.compile(r"\b\d+(?:\.\d+)+\b|(?i:\b(?:version|release|v)\s*\d)|[A-Za-z]v\d|\b[A-Z][\w+-]*\s\d+\b"
+                      r"|(?<=[a-z,;]\s)[A-Z][a-z]+ release\b")
 _DEFAULT_Q = re.compile(r"\bdefaults?\b", re.I)
 _DEFAULT = re.compile(r"\bdefault|\bunless\b|\bif (?:not|no)\b|\botherwise\b", re.I)
 

@@ -194,7 +194,7 @@ def explain(index: Searchable, question: str, *, k: int = 5, sources: list[str] 
         candidates, checked = recheck(found, store, query.text, candidates, checker, params)
     chosen = choose(found, store, candidates)
     signals = measure(found, store, query.text, vectors.tokens, hits, params.rank_score(found.features), candidates,
-                      chosen, wanted)
+                      chosen, wanted, params.quote_words)
     signals = replace(signals, checker=checked)
     abstained = not chosen or params.support_of(signals.values()) < params.threshold
     quotes = [] if abstained else cite(found, store, chosen, params.quote_words)

@@ -3,7 +3,8 @@
 The best sentence is chosen, with up to two more that score nearly as well.
 A quoted sentence brings the sentences it depends on: the one it points back
 to ("This would…") and the one that continues it ("First, …"), so a quote
-reads on its own. Contiguous sentences are merged, and each quote is checked
+reads on its own; a quote that ends by announcing what follows ("…can be run
+via:") takes in what it announces. Contiguous sentences are merged, and each quote is checked
 against the document as the store gives it now (the file on disk, for an
 index folder) before it is returned.
 
@@ -130,7 +131,7 @@ def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int 
         last += 1
     end = spans[last][1]
     if introduces(text[spans[last][0] : end]):
-        end = _introduced(found, text, spans, last, hi)
+        end = _introduced(found, store, text, spans, last, hi)
     out = [Citation(cite.source, cite.section, cite.paragraph, spans[first][0], end,
                     store.page_at(cite.source, spans[first][0]))]
     if FORWARD_STEPS and last == pos == len(spans) - 1 and end == spans[last][1] and hi + 1 in found.chunks:
@@ -143,10 +144,9 @@ def _in_context(found: Candidates, store: Store, cand: Sentence, extend_to: int 
     return out
 
 
-INTRODUCED_WORDS = 60  # words a quote ending in a colon takes in of what follows (always at least one sentence)
+INTRODUCED_WORDS = 60  # words a quote ending in a colon takes in of what follows
 
-
-_ANNOUNCES = re.compile(r"(?::|\b(?:like\s+this|as\s+follows))\s*$")
+_ANNOUNCES = re.compile(r"(?:[:：]|\b(?:like\s+this|as\s+follows))\s*$")
 
 
 def introduces(sentence: str) -> bool:
@@ -154,29 +154,47 @@ def introduces(sentence: str) -> bool:
     return _ANNOUNCES.search(sentence) is not None
 
 
-def _introduced(found: Candidates, text: str, spans: list[tuple[int, int]], last: int, hi: int) -> int:
+def _introduced(found: Candidates, store: Store, text: str, spans: list[tuple[int, int]], last: int, hi: int) -> int:
     """Where a quote ending in a colon should end: past what the colon announces.
 
     The sentences after it in its paragraph, or else the opening of the next
-    paragraph of the same section (a command, an example, a list's first
-    items), as far as INTRODUCED_WORDS allow and always at least one
-    sentence: a quote that stops at "…run via:" leaves out its answer.
+    paragraph of the same section and page (a command, an example, a list's
+    first item), whole sentences as far as INTRODUCED_WORDS allow: a quote
+    that stops at "…run via:" leaves out its answer. A first sentence longer
+    than that (a long code block or configuration file) is taken up to the
+    last line break within the limit; one with no line break there is not taken.
+    Does not cross a heading, a page or another document.
     """
     following = spans[last + 1 :]
+    end = spans[last][1]
     if not following and hi + 1 in found.chunks:
         after = found.chunks[hi + 1]
         here, nxt = found.chunks[hi].passage.citation, after.passage.citation
         if (nxt.source == here.source and nxt.section == here.section and nxt.paragraph == here.paragraph + 1
-                and after.sentences and not text[spans[last][1] : after.sentences[0][0]].strip()):
+                and after.sentences and not text[end : after.sentences[0][0]].strip()
+                and store.page_at(here.source, after.sentences[0][0]) == store.page_at(here.source, end - 1)):
             following = list(after.sentences)
-    end = spans[last][1]
     words = 0
     for n, (start, stop) in enumerate(following):
         words += len(text[start:stop].split())
-        if n and words > INTRODUCED_WORDS:
-            break
-        end = stop
+        if words <= INTRODUCED_WORDS:
+            end = stop
+            continue
+        if n == 0:
+            end = _lines_within(text, start, stop, INTRODUCED_WORDS) or end
+        break
     return end
+
+
+def _lines_within(text: str, start: int, stop: int, limit: int) -> int | None:
+    """The end of the last whole line of text[start:stop] that keeps it within `limit` words (None: no such line)."""
+    best = None
+    at = text.find("\n", start, stop)
+    while at >= 0 and len(text[start:at].split()) <= limit:
+        if text[start:at].strip():
+            best = start + len(text[start:at].rstrip())
+        at = text.find("\n", at + 1, stop)
+    return best
 
 
 def quote_span(found: Candidates, store: Store, cand: Sentence, extend_to: int = 0) -> Citation:
@@ -199,10 +217,10 @@ def cite(found: Candidates, store: Store, chosen: list[Sentence], extend_to: int
             touching = [item for item in merged if _touch(store, span, item[0])]
             while touching:
                 merged = [item for item in merged if item not in touching]
-                start = min([span.start] + [c.start for c, _ in touching])
+                opening = min([span] + [c for c, _ in touching], key=lambda c: c.start)  # names section and paragraph
                 end = max([span.end] + [c.end for c, _ in touching])
-                span = Citation(span.source, span.section, span.paragraph, start, end,
-                                store.page_at(span.source, start))
+                span = Citation(span.source, opening.section, opening.paragraph, opening.start, end,
+                                store.page_at(span.source, opening.start))
                 score = max([score] + [s for _, s in touching])
                 touching = [item for item in merged if _touch(store, span, item[0])]
             merged.append((span, score))
@@ -241,10 +259,16 @@ def verified(store: Store, citation: Citation, text: str) -> bool:
 
 
 def _touch(store: Store, a: Citation, b: Citation) -> bool:
-    """Two spans of one paragraph overlap or have only whitespace between them."""
-    if a.source != b.source or a.paragraph != b.paragraph:
+    """Two spans of one document overlap, or two spans of one paragraph have only whitespace between them.
+
+    (A quote that takes in what its colon announces ends in the next paragraph, so overlap is checked
+    across paragraphs.)
+    """
+    if a.source != b.source:
         return False
     lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
-    return hi <= lo or not store.text_of(a.source)[lo:hi].strip()
+    if hi < lo:
+        return True
+    return a.paragraph == b.paragraph and (hi == lo or not store.text_of(a.source)[lo:hi].strip())
 
 

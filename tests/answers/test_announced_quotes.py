@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
 
+from rag.answers import quotes
 from rag.answers.pipeline import explain
-from rag.answers.quotes import INTRODUCED_WORDS, introduces
+from rag.answers.quotes import INTRODUCED_WORDS, _introduced, introduces
 from rag.search.tuning import shipped
 
 ALWAYS_ANSWER = replace(shipped(), threshold=0.0, quote_words=0)
@@ -80,3 +82,50 @@ def test_a_long_announced_block_is_cut_at_a_sentence_within_the_word_limit(make_
     assert first.endswith("breakwater.")  # whole sentences only
     taken = first.split("\n\n", 1)[1]
     assert 0 < len(taken.split()) <= INTRODUCED_WORDS < len(" ".join(sentences).split())
+
+
+def _spans(text: str, sentences: list[str]) -> list[tuple[int, int]]:
+    out, at = [], 0
+    for sentence in sentences:
+        start = text.index(sentence, at)
+        out.append((start, start + len(sentence)))
+        at = start + len(sentence)
+    return out
+
+
+def test_within_its_paragraph_a_colon_takes_the_sentences_that_follow_up_to_the_limit() -> None:
+    lead = "The rules are these:"
+    rules = [f"Rule {n} forbids feeding the harbour gulls on weekdays." for n in range(10)]  # 9 words each
+    text = " ".join([lead, *rules])
+    spans = _spans(text, [lead, *rules])
+    end = _introduced(None, None, text, spans, 0, 0)  # type: ignore[arg-type]  # the paragraph's own sentences only
+    taken = rules[: INTRODUCED_WORDS // 9]
+    assert 0 < len(taken) < len(rules)
+    assert text[: end] == " ".join([lead, *taken])
+
+
+def test_a_long_block_is_taken_up_to_the_last_line_within_the_limit(make_seeds, build_hash_index) -> None:
+    config = "\n".join(f"    lamp_{n} = on  # keeps beacon {n} lit at night" for n in range(40))  # 11 words a line
+    doc = f"Beacons\n\nThe beacon configuration file looks like this:\n\n{config}\n\nGulls nest on the pier.\n"
+    index = build_hash_index(make_seeds({"beacons.txt": doc}))
+    result, _ = explain(index, "What does the beacon configuration file look like?", params=ALWAYS_ANSWER)
+    first = result.quotes[0]
+    assert first.text.startswith("The beacon configuration file looks like this:\n\n    lamp_0 = on")
+    taken = first.text.split("\n\n", 1)[1]
+    assert taken.endswith("at night")  # a whole line
+    assert 0 < len(taken.split()) <= INTRODUCED_WORDS
+    assert first.text == index.source_text("beacons.txt")[first.citation.start : first.citation.end]
+
+
+def test_a_quote_that_runs_into_the_next_paragraph_absorbs_a_quote_of_that_paragraph(
+        make_seeds, build_hash_index, monkeypatch) -> None:
+    monkeypatch.setattr(quotes, "QUOTE_MARGIN", 100.0)  # quote every candidate sentence, up to three
+    doc = ("Zeppelins\n\nGulls like the hangar roof. Inspectors test the zeppelin each spring via:\n\n"
+           "Check the helium valves carefully.\n\nGulls nest on the hangar roof.\n")
+    index = build_hash_index(make_seeds({"z.txt": doc}))
+    for question in ("How do inspectors test the zeppelin helium valves?", "helium valves inspectors"):
+        result, _ = explain(index, question, params=ALWAYS_ANSWER)
+        assert sum("Check the helium valves carefully." in q.text for q in result.quotes) == 1
+        spans = sorted((q.citation.start, q.citation.end) for q in result.quotes)
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert end < start, f"two quotes overlap: {spans}"
