@@ -4,13 +4,8 @@ Pure functions, no Gradio: everything here is unit-tested on its own
 (tests/ui/test_ui.py).
 
 Safety: every piece of text that comes from a user or a document goes through
-`text_html`, which HTML-escapes it *and* turns every character that Markdown,
-LaTeX or Mermaid could treat as syntax into a numeric entity, and turns line
-breaks into `<br>`. The chat renders messages as Markdown with raw HTML
-allowed (then sanitises), so escaping only `<>&` would still let a document
-line such as `![](http://tracker/x.png)` or `[x](javascript:...)` become an
-image or a link. The one exception is a PDF page picture: an <img> whose
-`src` must be an address of our own page route as `ui.page_urls.page_url`
+`text_html` (`ui.reflow`: escaped, and inert as Markdown, LaTeX and Mermaid).
+The one exception is a PDF page picture: an <img> whose `src` must be an address of our own page route as `ui.page_urls.page_url`
 makes it (checked in full against `PAGE_URL`: relative, percent-encoded,
 numbers only), never any other URL or a data URI; it loads lazily, when its
 source is opened, so an answer carries no picture bytes. Each
@@ -27,59 +22,14 @@ from dataclasses import dataclass
 
 from rag.answers.pipeline import ABSTAIN_MESSAGE
 from rag.answers.quotes import source_rows
-from rag.ingest.lines import join_wrapped
-from rag.ingest.text import CODE_OPENERS, SOFT_BREAK
+from rag.ingest.breaks import reads_document
 from rag.types import Answer, Citation, Passage, Quote
 from ui.page_urls import PAGE_URL
-
-# Characters with a meaning in Markdown (CommonMark + GFM), KaTeX delimiters,
-# or HTML. As numeric entities they display as themselves and mean nothing.
-_SPECIAL = "\\`*_{}[]()#+-.!|~$:<>&\"'=^%@/"
-_ENTITIES = {ch: f"&#{ord(ch)};" for ch in _SPECIAL}
-
+from ui.reflow import copy_text_html, reflow, text_html
 
 RELATED_SHOWN = 3
 RELATED_NOTE = "The documents hold only related passages; none of them answers the question"
 COPY_LABEL = "Copy answer"
-
-
-def text_html(text: str) -> str:
-    """`text` as inert HTML: displays literally, is never markup, link, image or formula."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out = "".join(_ENTITIES.get(ch, ch) for ch in text)
-    # No raw line breaks at all: a blank line would end the HTML block and let Markdown in.
-    return out.replace("\n", "<br>").replace("\u2028", "<br>").replace("\u2029", "<br>")
-
-
-def reflow(text: str, document: str = "", start: int = 0) -> str:
-    """`text` for reading on screen: line breaks that only wrap a paragraph become spaces.
-
-    Keeps its length, so offsets into it still point at the same characters
-    (the page shows runs of spaces as one); blank lines, list items, table
-    rows and every line of a code block keep their breaks.
-    A word broken by a hyphen at the line end ("Eu-" / "rope") is joined with
-    a zero-width space instead, so it reads "Eu-rope". Only for display: the
-    copied text and the JSON keep the document's characters. Given the `document` that `text` starts at
-    `start` of, a line opening with "7." that ingest reads as its sentence going on (`join_wrapped`) goes on too.
-    """
-    def soft(match: re.Match[str]) -> str:
-        gap = match.group(0)
-        before = text[match.start() - 1] if match.start() else ""
-        after = text[match.end()] if match.end() < len(text) else ""
-        joined = before != "" and before in "-\u2010\u00ad" and after.islower() and match.start() >= 2 and text[match.start() - 2].isalpha()
-        return ("\u200b" if joined else " ") * len(gap)
-
-    if text.lstrip().startswith(CODE_OPENERS):
-        return text
-    text = join_wrapped(text, document, start)
-    return SOFT_BREAK.sub(soft, text)
-
-
-def copy_text_html(text: str) -> str:
-    """`text` as inert HTML whose DOM text is exactly `text`, line breaks included (as &#10;, never raw)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out = "".join(_ENTITIES.get(ch, ch) for ch in text)
-    return out.replace("\n", "&#10;").replace("\u2028", "&#8232;").replace("\u2029", "&#8233;")
 
 
 def copy_tools(markdown: str) -> str:
@@ -107,16 +57,22 @@ def paragraph_context(citation: Citation, passages: Sequence[Passage],
     paragraph. When that union starts or ends inside a sentence (a paragraph
     cut at a page break, a passage that is a window of sentences), it is
     widened to the sentence's start and end, looking at most WIDEN characters
-    either way and never across a blank line. Returns None when the citation
-    lies outside every passage or the source cannot be read (the caller then
-    shows the quote alone).
+    either way and never across a blank line. A quote that runs on into the
+    next paragraphs of its section (a lead-in ending "…built with:" and the
+    command it announces) takes them in as far as its end (and that sentence's
+    end). Returns None when the citation lies outside every passage or the
+    source cannot be read (the caller then shows the quote alone).
     """
-    same = [p.citation for p in passages
-            if p.citation.source == citation.source and p.citation.paragraph == citation.paragraph
-            and p.citation.section == citation.section]
+    def beside(c: Citation) -> bool:
+        return c.source == citation.source and c.section == citation.section
+
+    same = [p.citation for p in passages if beside(p.citation) and p.citation.paragraph == citation.paragraph]
     if not same:
         return None
     start, end = min(c.start for c in same), max(c.end for c in same)
+    if citation.end > end and any(beside(p.citation) and p.citation.paragraph > citation.paragraph
+                                  and p.citation.start < citation.end <= p.citation.end for p in passages):
+        end = citation.end  # the quote's end lies in a later paragraph of the same section
     if not (start <= citation.start <= citation.end <= end):
         return None
     try:
@@ -232,9 +188,16 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
     """
     parts = ['<div class="rag-answer">', notes_html(answer, scope)]
 
-    def document(source: str) -> str:  # "" when not at hand: a quote's line breaks are then read alone
+    texts: dict[str, str] = {}
+
+    def cached(source: str) -> str:  # each source read once per answer
+        if source not in texts:
+            texts[source] = source_text(source) if source_text is not None else ""
+        return texts[source]
+
+    def document(source: str, text: str) -> str:  # "" when `text` shows the same without it, or not at hand
         try:
-            return source_text(source) if source_text is not None else ""
+            return cached(source) if reads_document(text) else ""
         except Exception:  # noqa: BLE001 - a missing source only costs how its line breaks are shown
             return ""
 
@@ -247,7 +210,7 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
             for p in related:
                 parts.append('<details class="rag-source">')
                 parts.append(f'<summary><span class="rag-tag">related, not an answer</span> {_label(p.citation)}</summary>')
-                parts.append(f'<div class="rag-context">{text_html(reflow(p.text, document(p.citation.source), p.citation.start))}</div>{_offsets(p.citation)}')
+                parts.append(f'<div class="rag-context">{text_html(reflow(p.text, document(p.citation.source, p.text), p.citation.start))}</div>{_offsets(p.citation)}')
                 parts.append("</details>")
             parts.append("</div>")
         parts.append(copy_tools(copy))
@@ -258,7 +221,7 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
         parts.append(f'<p class="rag-note">{text_html(answer.message)}</p>')
     rows = source_rows(answer.quotes)
     for n, quote in zip(rows, answer.quotes, strict=True):
-        shown = reflow(quote.text, document(quote.citation.source), quote.citation.start)
+        shown = reflow(quote.text, document(quote.citation.source, quote.text), quote.citation.start)
         parts.append(f'<blockquote class="rag-quote"><p>“{text_html(shown)}” '
                      f'<sup class="rag-marker"><button class="rag-cite">[{n}]</button></sup></p></blockquote>')
     parts.append('<div class="rag-sources">')
@@ -267,12 +230,12 @@ def render_answer(answer: Answer, source_text: Callable[[str], str] | None = Non
         quotes = [q for row, q in zip(rows, answer.quotes, strict=True) if row == n]
         quote = quotes[0]
         c = quote.citation
-        context = paragraph_context(c, passages, source_text) if source_text is not None else None
+        context = paragraph_context(c, passages, cached) if source_text is not None else None
         if context is None:
             holder = next((p for p in answer.passages if p.citation.source == c.source
                            and p.citation.start <= c.start and c.end <= p.citation.end), None)
             held = (holder.text, holder.citation.start) if holder else (quote.text, c.start)
-            context = Context(*held, document(c.source))
+            context = Context(*held, document(c.source, held[0]))
         parts.append('<details class="rag-source">')
         parts.append(f'<summary><span class="rag-marker">[{n}]</span> {_label(c)}</summary>')
         paragraph = f'<div class="rag-context">{highlighted_all(context, quotes)}</div>'

@@ -26,8 +26,8 @@ from rag.answers.abstain import Signals, expected_type, measure
 from rag.answers.quotes import Sentence, choose, cite, is_dependent, paragraph_of, quote_span, source_rows
 from rag.checker.model import Checker, quote_text
 from rag.embed.model import QueryVectors
-from rag.ingest.lines import join_wrapped
-from rag.ingest.text import CODE_OPENERS, SOFT_BREAK, content_words, tokens
+from rag.ingest.breaks import reads_document, reflowed
+from rag.ingest.text import content_words, tokens
 from rag.search.ranking import Hit, rank
 from rag.search.tuning import Params, shipped
 from rag.stores.signals import maxsim
@@ -311,7 +311,8 @@ def render(result: Answer, text_of: Callable[[str], str] | None = None) -> str:
         lines += [result.message, ""]
     rows = source_rows(result.quotes)
     for n, quote in zip(rows, result.quotes, strict=True):
-        shown = quoted_lines(quote.text, text_of(quote.citation.source) if text_of else "", quote.citation.start)
+        document = text_of(quote.citation.source) if text_of and reads_document(quote.text) else ""
+        shown = quoted_lines(quote.text, document, quote.citation.start)
         shown[0] = f"“{shown[0]}"
         shown[-1] = f"{shown[-1]}” [{n}]"
         lines.extend(f"> {line}" for line in shown)
@@ -326,13 +327,13 @@ def render(result: Answer, text_of: Callable[[str], str] | None = None) -> str:
 
 def quoted_lines(text: str, document: str = "", start: int = 0) -> list[str]:
     """A quote's lines for plain-text display: a paragraph is one line, while a table's rows, a list's items,
-    a code block's lines and blank-line breaks keep their lines (runs of spaces shown as one).
+    the lines of a code block (also one after a prose lead-in) and blank-line breaks keep their lines (runs of
+    spaces shown as one), as `rag.ingest.breaks.reflowed` reads them.
 
     Given the `document` the quote starts at `start` of, a line that opens with "7." only because the paragraph
-    was wrapped there goes on with its sentence, as ingest reads it (`join_wrapped`); without it, it starts a line.
+    was wrapped there goes on with its sentence, as ingest reads it; without it, it starts a line.
     """
-    code = text.lstrip().startswith(CODE_OPENERS)
-    lines = (text if code else SOFT_BREAK.sub(" ", join_wrapped(text, document, start))).splitlines()
+    lines = reflowed(text, document, start).splitlines()
     return [" ".join(line.split()) for line in lines if line.strip()] or [""]
 
 
