@@ -16,7 +16,6 @@ from pathlib import Path
 from rag.ingest.headings import BULLETS
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-CODE_OPENERS = ("<pre", "```", "~~~")  # a quote opening so is a code block: every line break of it counts
 # A line break that only wraps a paragraph: between two lines of text, not before a list item or a table row.
 SOFT_BREAK = re.compile(r"(?<=\S)[ \t]*\r?\n[ \t]*(?=(?![" + re.escape(BULLETS) + r"|]\s|\d{1,3}[.)]\s|\([a-z0-9]{1,3}\)\s)\S)")
 
