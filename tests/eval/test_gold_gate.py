@@ -26,13 +26,13 @@ REPORT_GOLD = GOLD / "japan-nato-alignment.jsonl"
 DEV_MINIMUMS = {
     "mrr@10": 0.83,  # target 0.85; held out 0.852 when set
     "min_mrr@10": 0.645,  # 0.665 (python-json-module)
-    "evidence_in_first_quote": 0.694,  # target 0.80, not met: 0.714
-    "evidence_in_top3_quotes": 0.791,  # target 0.90, not met: 0.811
+    "evidence_in_first_quote": 0.724,  # target 0.80, not met: 0.744 (0.714 before announced quotes)
+    "evidence_in_top3_quotes": 0.823,  # target 0.90, not met: 0.843 (0.811 before)
     "quote_exactness": 1.0,
-    "abstention": 0.405,  # target 0.75, not met: 0.425
+    "abstention": 0.494,  # target 0.75, not met: 0.514 (0.425 before the version-or-default signal)
     "min_naive_margin": -0.02,  # target above 0 for every document, met: +0.043 (mpl-2.0 the closest)
 }
-DEV_MAXIMUMS = {"false_abstention": 0.075}  # target 0.05, not met: 0.055
+DEV_MAXIMUMS = {"false_abstention": 0.075}  # target 0.05, not met: 0.060 (0.055 before)
 
 # Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set
 # (0.926, 0.912, 0.815 and 0.887 after the refit that followed numbered clause titles and centred headings).
