@@ -163,8 +163,17 @@ def expected_detail(question: str) -> re.Pattern[str] | None:
     return None
 
 
+# "When is the hook run?" asks for the occasion, which a date or a clause answers ("…after the
+# package is removed"); "When was it signed?" and "When will it end?" ask for a date.
+_OCCASION_Q = re.compile(r"^\W*(?:and\s+)?when\s+(?:is|are|does|do|should|must|can)\b", re.I)
+_OCCASION = re.compile(_DATE.pattern + r"|\b(?:when|whenever|after|before|once|until|upon|if|unless|during|while)\b",
+                       re.I)
+
+
 def expected_type(question: str) -> re.Pattern[str] | None:
-    """The pattern an answer must contain, for questions that ask for a date, share or number."""
+    """The pattern an answer must contain, for questions that ask for a date (or an occasion), share or number."""
+    if _OCCASION_Q.search(question):
+        return _OCCASION
     if _DATE_Q.search(question):
         return _DATE
     if _SHARE_Q.search(question):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answers.abstain import expected_detail
+from rag.answers.abstain import expected_detail, expected_type
 from rag.answers.pipeline import explain
 from rag.search.tuning import shipped
 
@@ -73,3 +73,17 @@ def test_the_signal_reads_what_a_colon_announces(make_seeds, build_hash_index) -
     _, missing = explain(index, "Which mooring format version does the mooring tool support?", params=ALWAYS_ANSWER)
     assert not announced.detail_missing
     assert missing.detail_missing
+
+
+@pytest.mark.parametrize(("question", "text", "typed"), [
+    ("When do the hook scripts get run?", "They are run after the package is removed.", True),
+    ("When is the cache rebuilt?", "The cache is rebuilt whenever a key changes.", True),
+    ("When is the cache rebuilt?", "The cache holds every key.", False),
+    ("When was the treaty signed?", "The treaty was signed after long talks.", False),  # a past event: a date
+    ("When was the treaty signed?", "The treaty was signed in 1951.", True),
+    ("When will the series reach its end of life?", "The series ends once a new one starts.", False),
+])
+def test_a_when_question_about_an_occasion_is_answered_by_a_clause(question: str, text: str, typed: bool) -> None:
+    pattern = expected_type(question)
+    assert pattern is not None
+    assert bool(pattern.search(text)) is typed
