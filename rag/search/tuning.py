@@ -32,7 +32,7 @@ PARAMS_FILE = Path(__file__).with_name("params.json")
 SIGNALS = ("best_cosine", "best_sentence", "top_dense", "top_score", "coverage", "unknown", "agreement", "margin",
            "best_late", "top_late", "type_missing", "lift", "missing_rare",
            "weakest", "weak_share", "checker", "detail_missing")
-MAX_FALSE_ABSTENTION = 0.04  # the abstention threshold keeps answerable questions' abstentions within this
+MAX_FALSE_ABSTENTION = 0.03  # the abstention threshold keeps answerable questions' abstentions within this
 C = 3.0  # inverse L2 strength of the abstention model
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # candidate weights for each ranking feature
 

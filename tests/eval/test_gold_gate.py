@@ -26,13 +26,13 @@ REPORT_GOLD = GOLD / "japan-nato-alignment.jsonl"
 DEV_MINIMUMS = {
     "mrr@10": 0.83,  # target 0.85; held out 0.852 when set
     "min_mrr@10": 0.645,  # 0.665 (python-json-module)
-    "evidence_in_first_quote": 0.724,  # target 0.80, not met: 0.744 (0.714 before announced quotes)
-    "evidence_in_top3_quotes": 0.823,  # target 0.90, not met: 0.843 (0.811 before)
+    "evidence_in_first_quote": 0.731,  # target 0.80, not met: 0.751 (0.714 before announced quotes)
+    "evidence_in_top3_quotes": 0.832,  # target 0.90, not met: 0.852 (0.811 before)
     "quote_exactness": 1.0,
-    "abstention": 0.494,  # target 0.75, not met: 0.514 (0.425 before the version-or-default signal)
+    "abstention": 0.453,  # target 0.75, not met: 0.473 (0.425 at 0.055 false before the version-or-default signal)
     "min_naive_margin": -0.02,  # target above 0 for every document, met: +0.043 (mpl-2.0 the closest)
 }
-DEV_MAXIMUMS = {"false_abstention": 0.075}  # target 0.05, not met: 0.060 (0.055 before)
+DEV_MAXIMUMS = {"false_abstention": 0.07}  # target 0.05, met: 0.045 (0.055 before the in-sample limit went 4% → 3%)
 
 # Two FAQs in no development set, scored with the shipped parameters: 0.939, 0.904, 0.785 and 0.898 when set
 # (0.926, 0.912, 0.815 and 0.887 after the refit that followed numbered clause titles and centred headings).
