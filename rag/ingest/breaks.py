@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.ingest.lines import _FILLED, _NUMBER_LINE, join_wrapped
+from rag.ingest.lines import FILLED, NUMBER_LINE, join_wrapped
 from rag.ingest.text import SOFT_BREAK
 
 INDENTED = 4  # columns past the prose that make a blank-line-separated block of lines a code block
@@ -31,7 +31,7 @@ _INDENTED_LINE = re.compile(r"\n(?: {4}|[ ]{0,3}\t)")  # a line past the first t
 def reads_document(text: str) -> bool:
     """Whether how `text`'s line breaks are shown depends on the document around it: a line opens with a number
     (`join_wrapped` reads its paragraph) or a line is indented (its first line's indent is the document's)."""
-    return bool(_NUMBER_LINE.search(text) or _INDENTED_LINE.search(text))
+    return bool(NUMBER_LINE.search(text) or _INDENTED_LINE.search(text))
 
 
 def reflowed(text: str, document: str = "", start: int = 0,
@@ -118,11 +118,11 @@ def _code_lines(text: str, first_indent: int) -> bytearray:
 def _wrapped_prose(text: str, run: list[tuple[int, int]]) -> bool:
     """Whether an indented block reads as a paragraph wrapped to its page (a plain-text file's indented clause,
     "    (a) that the initial Contributor ... described" / "        in Exhibit B ..."): every line but the last
-    runs past `_FILLED` columns and nearly every word is one a sentence writes (no options, paths or operators)."""
+    runs past `FILLED` columns and nearly every word is one a sentence writes (no options, paths or operators)."""
     shown = [text[lo:hi].rstrip("\r\n").expandtabs(8) for lo, hi in run]
     words = " ".join(shown).split()
     plain = sum(1 for w in words if _PLAIN.fullmatch(w))
-    return all(len(line.rstrip()) > _FILLED for line in shown[:-1]) and plain >= _PLAIN_SHARE * len(words)
+    return all(len(line.rstrip()) > FILLED for line in shown[:-1]) and plain >= _PLAIN_SHARE * len(words)
 
 
 def _underline(text: str, lines: list[tuple[int, int]], i: int) -> bool:

@@ -23,7 +23,7 @@ from rag.ingest.headings import RULE
 
 _NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+\S")  # a line that opens as a numbered list item: "7. ", "12) "
 _ENDS = re.compile(r"[.:;!?…][\"'”’)\]*_`]*$")  # a line that ends a sentence or a clause
-_FILLED = 45  # columns a wrapped paragraph's line runs past, at least (as `rag.ingest.units` counts a hard wrap)
+FILLED = 45  # columns a wrapped paragraph's line runs past, at least (also `rag.ingest.units`' hard-wrap test)
 _FENCE = re.compile(r"^(`{3,}|~{3,})([^`]*)$")
 _PRE = re.compile(r"^<pre(?:\s[^>]*)?>", re.IGNORECASE)  # Markdown's raw-HTML code block, closed by "</pre>"
 
@@ -171,7 +171,7 @@ def centred(text: str, lines: list[Line], base: int) -> set[int]:
 
 def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
     """The numbers of the lines of one blank-separated block that start with "N." or "N)" only because the
-    paragraph was wrapped there: the line before is filled (past `_FILLED` columns, with no room left for "N."
+    paragraph was wrapped there: the line before is filled (past `FILLED` columns, with no room left for "N."
     within the block's widest line, as a greedy wrap leaves it), ends no sentence or clause and starts no further
     right (a list's number stands out left of its items' wrapped lines), and N continues no numbering (it is not
     1, and no earlier line of the block is numbered N-1).
@@ -189,7 +189,7 @@ def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
         if k and n > 1 and n - 1 not in seen:
             prev = block[k - 1]
             room = widest - _width(prev) - 1  # columns left at the end of the line before
-            if _width(prev) > _FILLED and room < len(m.group(1)) + 1 and prev.indent <= ln.indent \
+            if _width(prev) > FILLED and room < len(m.group(1)) + 1 and prev.indent <= ln.indent \
                     and not _ENDS.search(content(text, prev)):
                 found.add(ln.number)
                 continue
@@ -197,7 +197,7 @@ def wrapped_numbers(text: str, block: list[Line]) -> set[int]:
     return found
 
 
-_NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[.)]")
+NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[.)]")
 _REACH = 10_000  # characters around a quote read for the blocks it lies in (a longer block is read in part)
 
 
@@ -232,7 +232,7 @@ def wrapped_breaks(text: str, start: int, end: int) -> list[int]:
 def join_wrapped(quote: str, document: str = "", start: int = 0) -> str:
     """`quote` with each line break `wrapped_breaks` finds shown as a space, its length kept (offsets into it
     still hold), when `document[start:]` opens with it; else `quote` as it is (no document: no context to read)."""
-    if not _NUMBER_LINE.search(quote) or not document or document[start : start + len(quote)] != quote:
+    if not NUMBER_LINE.search(quote) or not document or document[start : start + len(quote)] != quote:
         return quote  # most quotes have no line that opens with a number: nothing to read
     chars = list(quote)
     for at in wrapped_breaks(document, start, start + len(quote)):

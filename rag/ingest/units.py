@@ -35,7 +35,7 @@ from rag.ingest.headings import (
     question,
     underlinable,
 )
-from rag.ingest.lines import Line, centred, content, fences, is_rule, read_lines, unbox, wrapped_numbers
+from rag.ingest.lines import FILLED, Line, centred, content, fences, is_rule, read_lines, unbox, wrapped_numbers
 
 __all__ = ["Unit", "split_units", "strip_markup"]
 
@@ -212,7 +212,7 @@ class _Splitter:
             return False
         if hanging:
             return not c[:1].islower()  # back at the term's indent: the next term, unless a sentence goes on
-        if ln.indent < head.indent and prev.ce - prev.cs <= _WRAP_WIDTH * 0.45:
+        if ln.indent < head.indent and prev.ce - prev.cs <= FILLED:
             return True  # centred lines, or a first-line indent after a short last line
         if per_line:
             return True
@@ -241,7 +241,7 @@ def _width(ln: Line) -> int:
 def _hard_wrapped(text: str, block: list[Line]) -> bool:
     """Most lines but the last are filled to a similar width, as a hard-wrapped paragraph's are."""
     widths = [_width(ln) for ln in block[:-1]]
-    return bool(widths) and sum(_WRAP_WIDTH * 0.45 < w <= _WRAP_WIDTH for w in widths) >= 0.5 * len(widths)
+    return bool(widths) and sum(FILLED < w <= _WRAP_WIDTH for w in widths) >= 0.5 * len(widths)
 
 
 def _is_atx(text: str, ln: Line) -> bool:
